@@ -1,0 +1,438 @@
+//! The admin CLI (`devauth-server user|org|member|token|audit …`): the same
+//! services the HTTP API uses, acting as `system`, on the database named by
+//! `--database-url` / `DEVAUTH_DATABASE_URL`. Human tables by default,
+//! `--json` for scripts; errors are one clear line and a non-zero exit.
+
+use crate::clock::{SystemClock, rfc3339};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::identity;
+use crate::members::{self, OrgActor};
+use crate::model::*;
+use crate::secret::Secret;
+use crate::state::AppState;
+use crate::store::{self, Revocation};
+use crate::tokens::{self, TokenView};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::io::Read;
+use std::sync::Arc;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage memberships and roles.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Create, list and revoke tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show the audit log, newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. With --password-stdin the first line of stdin is the password.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user and revoke all their tokens.
+    Disable { email: String },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Add an organization.
+    Add {
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List organizations.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a user to an organization.
+    Add {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "member")]
+        role: Role,
+    },
+    /// Change a member's role (applies to their tokens at once).
+    SetRole {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: Role,
+    },
+    /// Remove a member and revoke their tokens in the organization.
+    Remove {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// List an organization's members.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a personal token (--user, --org) or a service token (--service, --org). Printed once.
+    Create {
+        #[arg(long, required_unless_present = "service")]
+        user: Option<String>,
+        #[arg(long)]
+        service: bool,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// 30d, 90d, 365d, never, or YYYY-MM-DD.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Restrict to these scopes (profile:read tokens:read tokens:write org:admin).
+        #[arg(long = "scope", num_args = 1..)]
+        scopes: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never their values).
+    List {
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one token by id, or every token of a user with --all --user.
+    Revoke {
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        #[arg(long, requires = "user")]
+        all: bool,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value = "revoked by an administrator")]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    org: Option<String>,
+    #[arg(long)]
+    action: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    #[arg(long)]
+    json: bool,
+}
+
+/// A one-line error for the terminal.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AdminError(pub String);
+
+impl From<ApiError> for AdminError {
+    fn from(e: ApiError) -> Self {
+        AdminError(e.description)
+    }
+}
+
+impl From<store::StoreError> for AdminError {
+    fn from(e: store::StoreError) -> Self {
+        AdminError(e.to_string())
+    }
+}
+
+fn meta() -> RequestMeta {
+    RequestMeta { ip: None, user_agent: Some("devauth-server admin CLI".into()), request_id: None }
+}
+
+/// Opens the database for an admin command.
+pub async fn open(database_url: Option<&str>, token_ttl_days: i64) -> Result<AppState, AdminError> {
+    let url = match database_url {
+        Some(url) => url.to_string(),
+        None => store::default_database_url()?,
+    };
+    let store = store::connect(&url)
+        .await
+        .map_err(|e| AdminError(format!("cannot open the database {}: {e}", store::redact_url(&url))))?;
+    let config = Config { token_ttl_days, ..Config::default() };
+    Ok(AppState::new(store, Arc::new(SystemClock), config, String::new(), None))
+}
+
+async fn org(state: &AppState, slug: &str) -> Result<Org, AdminError> {
+    Ok(members::org(state, slug).await?)
+}
+
+async fn user(state: &AppState, who: &str) -> Result<User, AdminError> {
+    let found = match state.store.user_by_email(who).await? {
+        Some(u) => Some(u),
+        None => state.store.user_by_id(who).await?,
+    };
+    found.ok_or_else(|| AdminError(format!("no user `{who}`")))
+}
+
+fn read_password() -> Result<Secret, AdminError> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| AdminError(format!("cannot read the password from stdin: {e}")))?;
+    Ok(Secret::new(input.lines().next().unwrap_or("").to_string()))
+}
+
+/// Prints rows as aligned columns under a header.
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+fn opt_time(ts: Option<i64>) -> String {
+    ts.map(rfc3339).unwrap_or_else(|| "-".into())
+}
+
+fn print_json(value: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+}
+
+pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminError> {
+    let system = OrgActor::system();
+    match command {
+        AdminCommand::User(UserCommand::Add { email, name, password_stdin }) => {
+            let password = if password_stdin { Some(read_password()?) } else { None };
+            let user = identity::create_user(state, &email, &name, password.as_ref(), Actor::System, &meta()).await?;
+            println!("added user {} ({})", user.email, user.id);
+        }
+        AdminCommand::User(UserCommand::Disable { email }) => {
+            let revoked = members::disable_user(state, &email, Actor::System, &meta()).await?;
+            println!("disabled {email}; {revoked} tokens revoked");
+        }
+        AdminCommand::User(UserCommand::List { json }) => {
+            let users = state.store.list_users().await?;
+            if json {
+                print_json(json!(users));
+            } else {
+                let rows = users
+                    .iter()
+                    .map(|u| vec![u.email.clone(), u.name.clone(), if u.disabled_at.is_some() { "disabled".into() } else { "active".into() }, rfc3339(u.created_at)])
+                    .collect::<Vec<_>>();
+                print_table(&["EMAIL", "NAME", "STATE", "CREATED"], &rows);
+            }
+        }
+        AdminCommand::Org(OrgCommand::Add { slug, name }) => {
+            let org = identity::create_org(state, Some(&slug), &name, Actor::System, &meta()).await?;
+            println!("added org {} ({})", org.slug, org.name);
+        }
+        AdminCommand::Org(OrgCommand::List { json }) => {
+            let orgs = state.store.list_orgs().await?;
+            if json {
+                print_json(json!(orgs));
+            } else {
+                let rows = orgs.iter().map(|o| vec![o.slug.clone(), o.name.clone(), rfc3339(o.created_at)]).collect::<Vec<_>>();
+                print_table(&["SLUG", "NAME", "CREATED"], &rows);
+            }
+        }
+        AdminCommand::Member(MemberCommand::Add { org: slug, user, role }) => {
+            let org = org(state, &slug).await?;
+            let member = members::add(state, &org, &user, role, &system, &meta()).await?;
+            println!("added {} to {} as {}", member.user.email, org.slug, member.role);
+        }
+        AdminCommand::Member(MemberCommand::SetRole { org: slug, user, role }) => {
+            let org = org(state, &slug).await?;
+            let member = members::set_role(state, &org, &user, role, &system, &meta()).await?;
+            println!("{} is now {} in {}", member.user.email, member.role, org.slug);
+        }
+        AdminCommand::Member(MemberCommand::Remove { org: slug, user }) => {
+            let org = org(state, &slug).await?;
+            let revoked = members::remove(state, &org, &user, &system, &meta()).await?;
+            println!("removed {user} from {}; {revoked} tokens revoked", org.slug);
+        }
+        AdminCommand::Member(MemberCommand::List { org: slug, json }) => {
+            let org = org(state, &slug).await?;
+            let members = state.store.list_members(&org.id).await?;
+            if json {
+                print_json(json!(members));
+            } else {
+                let rows = members
+                    .iter()
+                    .map(|m| vec![m.user.email.clone(), m.user.name.clone(), m.role.to_string(), rfc3339(m.joined_at)])
+                    .collect::<Vec<_>>();
+                print_table(&["EMAIL", "NAME", "ROLE", "JOINED"], &rows);
+            }
+        }
+        AdminCommand::Token(TokenCommand::Create { user: who, service, org: slug, name, expires, scopes, json }) => {
+            let org = org(state, &slug).await?;
+            let scopes = parse_scopes(&scopes.join(" ")).map_err(AdminError)?;
+            let (kind, user_id) = if service {
+                (TokenKind::Service, None)
+            } else {
+                let who = who.ok_or_else(|| AdminError("--user is required for a personal token".into()))?;
+                let user = user(state, &who).await?;
+                if state.store.role_of(&org.id, &user.id).await?.is_none() {
+                    return Err(AdminError(format!("{} is not a member of {}", user.email, org.slug)));
+                }
+                (TokenKind::Personal, Some(user.id))
+            };
+            let name = identity::clean_text("name", &name, tokens::MAX_TOKEN_NAME_CHARS)?;
+            let expires_at = tokens::parse_expiry(expires.as_deref(), state.now(), state.config.token_ttl_days)?;
+            let issued = tokens::issue(state, name, kind, user_id, org.id.clone(), scopes, expires_at, Actor::System, &meta()).await?;
+            if json {
+                print_json(json!({ "token": issued.token.expose(), "info": issued.info }));
+            } else {
+                println!("{}", issued.token.expose());
+                eprintln!(
+                    "created {} token `{}` ({}), expires {}. This is the only time the token is shown.",
+                    issued.info.token.kind,
+                    issued.info.token.name,
+                    issued.info.token.id,
+                    issued.info.token.expires_at.map(rfc3339).unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+        AdminCommand::Token(TokenCommand::List { org: slug, user: who, json }) => {
+            let org_id = match slug {
+                Some(slug) => Some(org(state, &slug).await?.id),
+                None => None,
+            };
+            let user_id = match who {
+                Some(who) => Some(user(state, &who).await?.id),
+                None => None,
+            };
+            let now = state.now();
+            let list: Vec<TokenView> = state
+                .store
+                .list_tokens(&TokenQuery { org_id, user_id, active_at: None })
+                .await?
+                .into_iter()
+                .map(|t| TokenView::new(t, now))
+                .collect();
+            if json {
+                print_json(json!(list));
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|v| {
+                        let t = &v.token;
+                        vec![
+                            t.id.clone(),
+                            t.hint.clone(),
+                            t.name.clone(),
+                            t.kind.to_string(),
+                            t.user_email.clone().unwrap_or_else(|| "-".into()),
+                            t.org_slug.clone(),
+                            rfc3339(t.created_at),
+                            opt_time(t.last_used_at),
+                            t.expires_at.map(rfc3339).unwrap_or_else(|| "never".into()),
+                            v.state.to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                print_table(&["ID", "HINT", "NAME", "KIND", "USER", "ORG", "CREATED", "LAST USED", "EXPIRES", "STATE"], &rows);
+            }
+        }
+        AdminCommand::Token(TokenCommand::Revoke { id, all, user: who, reason }) => {
+            let now = state.now();
+            let rev = Revocation { at: now, by: "system".into(), reason };
+            if all {
+                let who = who.ok_or_else(|| AdminError("--all needs --user".into()))?;
+                let user = user(state, &who).await?;
+                let audit = NewAuditEvent::new(now, Actor::System, "token.revoked_all", &meta()).target(user.email.clone());
+                let n = state.store.revoke_user_tokens(&user.id, None, &rev, &audit).await?;
+                println!("revoked {n} tokens of {}", user.email);
+            } else {
+                let id = id.ok_or_else(|| AdminError("give a token id (see `token list`)".into()))?;
+                let token = state.store.token_by_id(&id).await?.ok_or_else(|| AdminError(format!("no token `{id}`")))?;
+                let audit = NewAuditEvent::new(now, Actor::System, "token.revoked", &meta())
+                    .target(token.id.clone())
+                    .org(token.org_id.clone())
+                    .detail(format!("{} token `{}` ({})", token.kind, token.name, token.hint));
+                if state.store.revoke_token(&token.id, &rev, &audit).await? {
+                    println!("revoked {} ({})", token.id, token.hint);
+                } else {
+                    println!("{} was already revoked", token.id);
+                }
+            }
+        }
+        AdminCommand::Audit(args) => {
+            if !(1..=10_000).contains(&args.limit) {
+                return Err(AdminError("--limit must be between 1 and 10000".into()));
+            }
+            let org_id = match &args.org {
+                Some(slug) => Some(org(state, slug).await?.id),
+                None => None,
+            };
+            let query = AuditQuery { org_id, action: args.action, limit: args.limit, ..Default::default() };
+            let events = state.store.list_audit(&query).await?;
+            if args.json {
+                print_json(json!(events));
+            } else {
+                let rows = events
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            rfc3339(e.at),
+                            e.action.clone(),
+                            e.actor.clone(),
+                            e.target.clone().unwrap_or_default(),
+                            e.ip.clone().unwrap_or_default(),
+                            e.detail.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                print_table(&["TIME", "ACTION", "ACTOR", "TARGET", "IP", "DETAIL"], &rows);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! Server settings. The binary fills these from flags and `DEVAUTH_*`
+//! variables; the desktop app and tests build them directly.
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `postgres://…`, `sqlite://…` or a file path; `None` = `devauth.db` in the platform data dir.
+    pub database_url: Option<String>,
+    /// Where to listen, e.g. `127.0.0.1:8750`; port 0 picks a free port.
+    pub addr: String,
+    /// Issuer and base of the verification URI; defaults to the bound address.
+    pub public_url: Option<String>,
+    pub token_ttl_days: i64,
+    /// The first-run claim secret; generated and printed when unset and unclaimed.
+    pub setup_token: Option<Secret>,
+    /// Local development only: setup can be claimed without the setup token.
+    pub dangerously_skip_setup_token: bool,
+    /// Registered public clients allowed to start device authorizations.
+    pub clients: Vec<String>,
+    /// Lifetime of a device code, seconds.
+    pub device_code_ttl_secs: i64,
+    /// Minimum polling interval handed to devices, seconds.
+    pub poll_interval_secs: i64,
+    /// Take the client IP from the last `X-Forwarded-For` hop (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            addr: "127.0.0.1:8750".into(),
+            public_url: None,
+            token_ttl_days: 90,
+            setup_token: None,
+            dangerously_skip_setup_token: false,
+            clients: vec!["devauth-desktop".into(), "devauth-cli".into()],
+            device_code_ttl_secs: 600,
+            poll_interval_secs: 5,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=3650).contains(&self.token_ttl_days) {
+            return Err(format!(
+                "DEVAUTH_TOKEN_TTL_DAYS must be between 1 and 3650, got {}",
+                self.token_ttl_days
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!("DEVAUTH_PUBLIC_URL must start with http:// or https://, got `{url}`"));
+        }
+        if self.clients.is_empty() {
+            return Err("at least one client id must be registered".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,301 @@
+//! RFC 8628 on the server: starting a device authorization, polling the token
+//! endpoint (`slow_down`, expiry, one-time redemption) and the approval service
+//! the pages and the JSON API call (look up, approve, deny by user code).
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::model::*;
+use crate::secret::{self, Secret, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint};
+use crate::state::AppState;
+use crate::store::Redemption;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// How much `slow_down` adds to a device's polling interval, seconds.
+pub const SLOW_DOWN_STEP_SECS: i64 = 5;
+pub const MAX_DEVICE_NAME_CHARS: usize = 64;
+
+/// The device authorization response (RFC 8628 §3.2).
+#[derive(Serialize)]
+pub struct DeviceAuthorizationResponse {
+    #[serde(serialize_with = "expose")]
+    pub device_code: Secret,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub expires_in: i64,
+    pub interval: i64,
+}
+
+fn expose<S: serde::Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose())
+}
+
+/// The token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+pub struct TokenResponse {
+    #[serde(serialize_with = "expose")]
+    pub access_token: Secret,
+    pub token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+}
+
+/// Checks a device name from a request: at most 64 characters, no control characters.
+pub fn clean_device_name(name: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_DEVICE_NAME_CHARS {
+        return Err(ApiError::invalid_request(format!(
+            "device_name is longer than {MAX_DEVICE_NAME_CHARS} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_request("device_name must not contain control characters"));
+    }
+    Ok(Some(name.to_string()))
+}
+
+pub async fn start(state: &AppState, client_id: &str, device_name: Option<&str>, meta: &RequestMeta) -> ApiResult<DeviceAuthorizationResponse> {
+    if !state.config.clients.iter().any(|c| c == client_id) {
+        return Err(ApiError::invalid_client(format!("`{client_id}` is not a registered client")));
+    }
+    let device_name = clean_device_name(device_name)?;
+    let device_code = secret::new_device_code();
+    let user_code = secret::new_user_code();
+    let now = state.now();
+    let ttl = state.config.device_code_ttl_secs;
+    let interval = state.config.poll_interval_secs;
+    let device = NewDeviceAuthorization {
+        id: new_id(),
+        device_code_hash: sha256_hex(device_code.expose()),
+        user_code_hash: sha256_hex(user_code.expose()),
+        client_id: client_id.to_string(),
+        device_name: device_name.clone(),
+        requester_ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        interval_secs: interval,
+        created_at: now,
+        expires_at: now + ttl,
+    };
+    let audit = NewAuditEvent::new(now, Actor::Anonymous, "device.requested", meta)
+        .target(device.id.clone())
+        .detail(format!("client {client_id}, device {}", device_name.as_deref().unwrap_or("(unnamed)")));
+    state.store.create_device_authorization(&device, &audit).await?;
+    Metrics::inc(&state.metrics.device_flows_started, 1);
+    let shown = format_user_code(user_code.expose());
+    let verification_uri = format!("{}/device", state.public_url);
+    Ok(DeviceAuthorizationResponse {
+        device_code,
+        verification_uri_complete: format!("{verification_uri}?user_code={shown}"),
+        user_code: shown,
+        verification_uri,
+        expires_in: ttl,
+        interval,
+    })
+}
+
+fn oauth(code: &'static str, description: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, description)
+}
+
+/// One poll of the token endpoint with the device_code grant.
+pub async fn poll(state: &AppState, device_code: &str, client_id: &str, meta: &RequestMeta) -> ApiResult<TokenResponse> {
+    let Some(device) = state.store.device_by_code_hash(&sha256_hex(device_code)).await? else {
+        return Err(ApiError::invalid_grant("unknown device_code"));
+    };
+    if device.client_id != client_id {
+        return Err(ApiError::invalid_client("client_id does not match the one that started this authorization"));
+    }
+    let now = state.now();
+    match device.status {
+        DeviceStatus::Redeemed => return Err(ApiError::invalid_grant("this device_code was already used")),
+        DeviceStatus::Denied => return Err(oauth("access_denied", "the request was denied")),
+        DeviceStatus::Expired => return Err(oauth("expired_token", "the device_code has expired; start again")),
+        _ if now >= device.expires_at => {
+            state.store.expire_device(&device.id).await?;
+            return Err(oauth("expired_token", "the device_code has expired; start again"));
+        }
+        DeviceStatus::Approved => return redeem(state, &device, meta, now).await,
+        DeviceStatus::Pending => {}
+    }
+    // The first poll never gets slow_down; later ones must wait the interval,
+    // and each violation lengthens it for good.
+    let too_soon = device.last_poll_at.is_some_and(|last| now - last < device.interval_secs);
+    let interval = device.interval_secs + if too_soon { SLOW_DOWN_STEP_SECS } else { 0 };
+    state.store.record_poll(&device.id, now, interval).await?;
+    if too_soon {
+        Err(oauth("slow_down", &format!("polling too fast; wait {interval} seconds between polls"))
+            .with_extra("interval", interval.into()))
+    } else {
+        Err(oauth("authorization_pending", "waiting for the user to approve in the browser"))
+    }
+}
+
+async fn redeem(state: &AppState, device: &DeviceAuthorization, meta: &RequestMeta, now: i64) -> ApiResult<TokenResponse> {
+    let (Some(user_id), Some(org_id)) = (&device.approved_by, &device.org_id) else {
+        return Err(ApiError::internal("approved device authorization without user or org"));
+    };
+    let token = secret::new_token();
+    let ttl = state.config.token_ttl_days * 86_400;
+    let new = NewToken {
+        id: new_id(),
+        hash: sha256_hex(token.expose()),
+        hint: token_hint(token.expose()),
+        name: device.device_name.clone().unwrap_or_else(|| device.client_id.clone()),
+        kind: TokenKind::Device,
+        user_id: Some(user_id.clone()),
+        org_id: org_id.clone(),
+        scopes: Vec::new(),
+        created_at: now,
+        expires_at: Some(now + ttl),
+    };
+    let audit = NewAuditEvent::new(now, Actor::Anonymous, "token.issued", meta)
+        .target(new.id.clone())
+        .org(org_id.clone())
+        .detail(format!("device token `{}` ({}) for device authorization {}", new.name, new.hint, device.id));
+    match state.store.redeem_device(&device.id, &new, now, &audit).await? {
+        Redemption::Issued => {
+            Metrics::inc(&state.metrics.device_flows_redeemed, 1);
+            Metrics::inc(&state.metrics.tokens_issued, 1);
+            Ok(TokenResponse { access_token: token, token_type: "Bearer", expires_in: Some(ttl) })
+        }
+        Redemption::NotRedeemable => Err(ApiError::invalid_grant("this device_code was already used")),
+        Redemption::NoLongerAllowed => Err(oauth(
+            "access_denied",
+            "the approving user is no longer an active member of the organization",
+        )),
+    }
+}
+
+/// What the approver sees before deciding.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingRequest {
+    #[serde(skip)]
+    pub id: String,
+    pub client_id: String,
+    pub device_name: Option<String>,
+    pub requester_ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[serde(serialize_with = "ser_time")]
+    pub requested_at: i64,
+    #[serde(serialize_with = "ser_time")]
+    pub expires_at: i64,
+    pub status: DeviceStatus,
+}
+
+/// Finds the request a person typed the code of. Unknown codes count against the
+/// approver and the IP; after 5 in a minute every lookup answers 429.
+pub async fn lookup(state: &AppState, user_code: &str, approver: &Actor, meta: &RequestMeta) -> ApiResult<PendingRequest> {
+    let now = state.now();
+    let user_key = format!("user:{}", approver.id().unwrap_or("-"));
+    let ip_key = format!("ip:{}", meta.ip.as_deref().unwrap_or("-"));
+    let keys = [user_key.as_str(), ip_key.as_str()];
+    state.code_failures.check(&keys, now).map_err(ApiError::rate_limited)?;
+    let found = match normalize_user_code(user_code) {
+        Some(code) => state.store.device_by_user_code_hash(&sha256_hex(&code)).await?,
+        None => None,
+    };
+    let Some(device) = found else {
+        state.code_failures.record_failure(&keys, now);
+        let audit = NewAuditEvent::new(now, approver.clone(), "device.code_failed", meta)
+            .detail("unknown user code entered");
+        state.store.append_audit(&audit).await?;
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_user_code",
+            "that code is not valid; check the code shown on your device",
+        ));
+    };
+    let status = if device.status == DeviceStatus::Pending && now >= device.expires_at {
+        DeviceStatus::Expired
+    } else {
+        device.status
+    };
+    Ok(PendingRequest {
+        id: device.id,
+        client_id: device.client_id,
+        device_name: device.device_name,
+        requester_ip: device.requester_ip,
+        user_agent: device.user_agent,
+        requested_at: device.created_at,
+        expires_at: device.expires_at,
+        status,
+    })
+}
+
+/// The error for a code that can no longer be decided.
+pub fn not_pending(status: DeviceStatus) -> ApiError {
+    let (code, description) = match status {
+        DeviceStatus::Expired => ("expired_user_code", "this code has expired; start sign-in on your device again"),
+        DeviceStatus::Denied => ("code_already_used", "this request was already denied"),
+        _ => ("code_already_used", "this request was already approved"),
+    };
+    ApiError::new(StatusCode::CONFLICT, code, description)
+}
+
+/// Approves a pending request for `approver`'s membership in `org_slug`.
+pub async fn approve(state: &AppState, approver: &User, user_code: &str, org_slug: &str, meta: &RequestMeta) -> ApiResult<PendingRequest> {
+    let actor = Actor::User { id: approver.id.clone(), email: approver.email.clone() };
+    let request = lookup(state, user_code, &actor, meta).await?;
+    if request.status != DeviceStatus::Pending {
+        return Err(not_pending(request.status));
+    }
+    let org = state.store.org_by_slug(org_slug).await?;
+    let role = match &org {
+        Some(org) => state.store.role_of(&org.id, &approver.id).await?,
+        None => None,
+    };
+    let (Some(org), Some(role)) = (org, role) else {
+        return Err(ApiError::forbidden(format!("you are not a member of an organization `{org_slug}`")));
+    };
+    let now = state.now();
+    let audit = NewAuditEvent::new(now, actor, "device.approved", meta)
+        .target(request.id.clone())
+        .org(org.id.clone())
+        .detail(format!(
+            "device {} as {role}",
+            request.device_name.as_deref().unwrap_or(&request.client_id)
+        ));
+    if !state
+        .store
+        .decide_device(&request.id, DeviceStatus::Approved, &approver.id, Some(&org.id), now, &audit)
+        .await?
+    {
+        let fresh = lookup(state, user_code, &Actor::System, meta).await?;
+        return Err(not_pending(fresh.status));
+    }
+    Metrics::inc(&state.metrics.device_flows_approved, 1);
+    Ok(PendingRequest { status: DeviceStatus::Approved, ..request })
+}
+
+pub async fn deny(state: &AppState, approver: &User, user_code: &str, meta: &RequestMeta) -> ApiResult<PendingRequest> {
+    let actor = Actor::User { id: approver.id.clone(), email: approver.email.clone() };
+    let request = lookup(state, user_code, &actor, meta).await?;
+    if request.status != DeviceStatus::Pending {
+        return Err(not_pending(request.status));
+    }
+    let now = state.now();
+    let audit = NewAuditEvent::new(now, actor, "device.denied", meta)
+        .target(request.id.clone())
+        .detail(format!("device {}", request.device_name.as_deref().unwrap_or(&request.client_id)));
+    if !state
+        .store
+        .decide_device(&request.id, DeviceStatus::Denied, &approver.id, None, now, &audit)
+        .await?
+    {
+        let fresh = lookup(state, user_code, &Actor::System, meta).await?;
+        return Err(not_pending(fresh.status));
+    }
+    Metrics::inc(&state.metrics.device_flows_denied, 1);
+    Ok(PendingRequest { status: DeviceStatus::Denied, ..request })
+}
+
+/// The approving user behind a principal; service tokens cannot approve devices.
+pub fn approver(principal: &Principal) -> ApiResult<&User> {
+    principal.require(Scope::TokensWrite)?;
+    principal.require_user()
+}

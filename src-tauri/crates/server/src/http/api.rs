@@ -1,0 +1,284 @@
+//! The JSON API: `/me`, tokens, org members and audit, setup, and the device
+//! approval service for signed-in callers.
+
+use super::{Auth, JsonBody, Meta, created};
+use crate::device_flow;
+use crate::error::{ApiError, ApiResult};
+use crate::members::{self, OrgActor};
+use crate::model::*;
+use crate::secret::Secret;
+use crate::setup::{self, ClaimRequest};
+use crate::state::AppState;
+use crate::tokens::{self, TokenRequest};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(me))
+        .route("/api/tokens", get(list_tokens).post(create_token))
+        .route("/api/tokens/revoke-all", post(revoke_all))
+        .route("/api/tokens/{id}", delete(revoke_token).get(get_token))
+        .route("/api/tokens/{id}/rotate", post(rotate_token))
+        .route("/api/orgs/{org}/members", get(list_members).post(add_member))
+        .route("/api/orgs/{org}/members/{user}", delete(remove_member).patch(change_role))
+        .route("/api/orgs/{org}/audit", get(audit))
+        .route("/api/setup/status", get(setup_status))
+        .route("/api/setup/claim", post(setup_claim))
+        .route("/api/device/lookup", post(device_lookup))
+        .route("/api/device/approve", post(device_approve))
+        .route("/api/device/deny", post(device_deny))
+}
+
+async fn me(Auth(principal, _): Auth) -> ApiResult<Json<Value>> {
+    principal.require(Scope::ProfileRead)?;
+    let auth = &principal.0;
+    let t = &auth.token;
+    Ok(Json(json!({
+        "user": auth.user.as_ref().map(|u| json!({"id": u.id, "email": u.email, "name": u.name})),
+        "org": {"id": auth.org.id, "slug": auth.org.slug, "name": auth.org.name},
+        "role": auth.role.map(|r| r.as_str()).unwrap_or("service"),
+        "scopes": t.scopes,
+        "token": {
+            "id": t.id,
+            "name": t.name,
+            "kind": t.kind,
+            "hint": t.hint,
+            "created_at": crate::clock::rfc3339(t.created_at),
+            "expires_at": t.expires_at.map(crate::clock::rfc3339),
+        },
+    })))
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    scope: Option<String>,
+}
+
+async fn list_tokens(State(state): State<AppState>, Auth(principal, _): Auth, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    let whole_org = match q.scope.as_deref() {
+        None | Some("own") => false,
+        Some("org") => true,
+        Some(other) => return Err(ApiError::invalid_request(format!("scope must be `own` or `org`, not `{other}`"))),
+    };
+    let tokens = tokens::list(&state, &principal, whole_org).await?;
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+async fn get_token(State(state): State<AppState>, Auth(principal, _): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let token = tokens::get(&state, &principal, &id).await?;
+    Ok(Json(json!({ "token": token })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+    expires: Option<String>,
+    #[serde(default)]
+    scopes: ScopeList,
+    kind: Option<TokenKind>,
+}
+
+/// Scopes as a JSON list or a space-separated string.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum ScopeList {
+    #[default]
+    None,
+    List(Vec<Scope>),
+    Text(String),
+}
+
+impl ScopeList {
+    fn parse(self) -> ApiResult<Vec<Scope>> {
+        match self {
+            ScopeList::None => Ok(Vec::new()),
+            ScopeList::List(list) => parse_scopes(&list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")).map_err(ApiError::invalid_request),
+            ScopeList::Text(text) => parse_scopes(&text).map_err(ApiError::invalid_request),
+        }
+    }
+}
+
+async fn create_token(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<CreateToken>) -> ApiResult<Response> {
+    let req = TokenRequest {
+        name: body.name,
+        kind: body.kind.unwrap_or(TokenKind::Personal),
+        expires: body.expires,
+        scopes: body.scopes.parse()?,
+    };
+    Ok(created(tokens::create(&state, &principal, req, &meta).await?))
+}
+
+async fn revoke_token(State(state): State<AppState>, Auth(principal, meta): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let token = tokens::revoke(&state, &principal, &id, &meta).await?;
+    Ok(Json(json!({ "token": token })))
+}
+
+async fn rotate_token(State(state): State<AppState>, Auth(principal, meta): Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(created(tokens::rotate(&state, &principal, &id, &meta).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevokeAll {
+    user: Option<String>,
+}
+
+async fn revoke_all(State(state): State<AppState>, Auth(principal, meta): Auth, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    // The body is optional: none means "all of my tokens".
+    let body: RevokeAll = if body.iter().all(u8::is_ascii_whitespace) {
+        RevokeAll::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?
+    };
+    let revoked = tokens::revoke_all(&state, &principal, body.user.as_deref(), &meta).await?;
+    Ok(Json(json!({ "revoked": revoked })))
+}
+
+fn org_actor(principal: &crate::auth::Principal) -> OrgActor {
+    OrgActor { actor: principal.actor(), role: principal.role() }
+}
+
+async fn list_members(State(state): State<AppState>, Auth(principal, _): Auth, Path(slug): Path<String>) -> ApiResult<Json<Value>> {
+    principal.require_admin_of(&slug)?;
+    let members = state.store.list_members(principal.org_id()).await?;
+    Ok(Json(json!({ "members": members })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddMember {
+    email: String,
+    role: Role,
+}
+
+async fn add_member(State(state): State<AppState>, Auth(principal, meta): Auth, Path(slug): Path<String>, JsonBody(body): JsonBody<AddMember>) -> ApiResult<Response> {
+    principal.require_admin_of(&slug)?;
+    let org = principal.0.org.clone();
+    let member = members::add(&state, &org, &body.email, body.role, &org_actor(&principal), &meta).await?;
+    Ok(created(json!({ "member": member })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeRole {
+    role: Role,
+}
+
+async fn change_role(State(state): State<AppState>, Auth(principal, meta): Auth, Path((slug, user)): Path<(String, String)>, JsonBody(body): JsonBody<ChangeRole>) -> ApiResult<Json<Value>> {
+    principal.require_admin_of(&slug)?;
+    let org = principal.0.org.clone();
+    let member = members::set_role(&state, &org, &user, body.role, &org_actor(&principal), &meta).await?;
+    Ok(Json(json!({ "member": member })))
+}
+
+async fn remove_member(State(state): State<AppState>, Auth(principal, meta): Auth, Path((slug, user)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    principal.require_admin_of(&slug)?;
+    let org = principal.0.org.clone();
+    let revoked = members::remove(&state, &org, &user, &org_actor(&principal), &meta).await?;
+    Ok(Json(json!({ "removed": true, "tokens_revoked": revoked })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    action: Option<String>,
+    actor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn parse_time(field: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
+    let Some(text) = text else { return Ok(None) };
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(Some(secs));
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| Some(t.unix_timestamp()))
+        .map_err(|_| ApiError::invalid_request(format!("`{field}` must be RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds")))
+}
+
+async fn audit(State(state): State<AppState>, Auth(principal, _): Auth, Path(slug): Path<String>, Query(q): Query<AuditParams>) -> ApiResult<Json<Value>> {
+    principal.require_admin_of(&slug)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid_request("limit must be between 1 and 500"));
+    }
+    let query = AuditQuery {
+        org_id: Some(principal.org_id().to_string()),
+        action: q.action,
+        actor: q.actor,
+        since: parse_time("since", q.since.as_deref())?,
+        until: parse_time("until", q.until.as_deref())?,
+        before: q.before,
+        limit,
+    };
+    let events = state.store.list_audit(&query).await?;
+    let next = (events.len() as i64 == limit).then(|| events.last().map(|e| e.id)).flatten();
+    Ok(Json(json!({ "events": events, "next_before": next })))
+}
+
+async fn setup_status(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "claimed": state.store.setup_claimed().await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Claim {
+    setup_token: Option<Secret>,
+    email: String,
+    name: String,
+    password: Secret,
+    org_name: String,
+}
+
+async fn setup_claim(State(state): State<AppState>, Meta(meta): Meta, JsonBody(body): JsonBody<Claim>) -> ApiResult<Response> {
+    let req = ClaimRequest {
+        setup_token: body.setup_token,
+        email: body.email,
+        name: body.name,
+        password: body.password,
+        org_name: body.org_name,
+    };
+    let claimed = setup::claim(&state, req, &meta).await?;
+    Ok(created(json!({
+        "user": claimed.user,
+        "org": claimed.org,
+        "token": claimed.issued.token.expose(),
+        "info": claimed.issued.info,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceDecision {
+    user_code: String,
+    org: Option<String>,
+}
+
+async fn device_lookup(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<DeviceDecision>) -> ApiResult<Json<Value>> {
+    let user = device_flow::approver(&principal)?;
+    let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
+    let request = device_flow::lookup(&state, &body.user_code, &actor, &meta).await?;
+    Ok(Json(json!({ "request": request })))
+}
+
+async fn device_approve(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<DeviceDecision>) -> ApiResult<Json<Value>> {
+    let user = device_flow::approver(&principal)?;
+    let org = body.org.as_deref().ok_or_else(|| ApiError::invalid_request("missing `org`: the slug of the organization to approve into"))?;
+    let request = device_flow::approve(&state, user, &body.user_code, org, &meta).await?;
+    Ok(Json(json!({ "request": request })))
+}
+
+async fn device_deny(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<DeviceDecision>) -> ApiResult<Json<Value>> {
+    let user = device_flow::approver(&principal)?;
+    let request = device_flow::deny(&state, user, &body.user_code, &meta).await?;
+    Ok(Json(json!({ "request": request })))
+}

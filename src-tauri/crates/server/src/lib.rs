@@ -1,0 +1,47 @@
+//! devauth-server: the verification server for devauth's device sign-in.
+//!
+//! It runs the OAuth 2.0 Device Authorization Grant (RFC 8628) and manages
+//! every token it issues. A library first (`app` builds the router, `start`
+//! and `serve` run it), with a thin binary that adds an admin CLI.
+//!
+//! - [`server`]: opening the store, the setup token, binding, graceful stop.
+//! - [`http`]: the router, request context (request id, client IP, logging)
+//!   and the extractors; `http::oauth` (RFC endpoints), `http::api` (JSON API),
+//!   `http::ops` (health and metrics).
+//! - [`device_flow`]: starting, polling and redeeming device authorizations,
+//!   and the approval service (look up, approve, deny by user code).
+//! - [`tokens`]: issuing, listing, revoking and rotating tokens, and who may.
+//! - [`auth`]: bearer tokens to a [`auth::Principal`] with its live role.
+//! - [`members`]: org membership and roles, with revocation cascades.
+//! - [`identity`]: users, orgs, input validation, argon2id passwords.
+//! - [`setup`]: the first-run claim.
+//! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
+//! - [`model`]: the data types everything above passes around.
+//! - [`secret`]: generating, hashing and redacting secrets.
+//! - [`clock`]: injected time; [`rate_limit`], [`usage`], [`metrics`]: in-memory bookkeeping.
+//! - [`admin`]: the admin CLI commands, on the same services.
+
+pub mod admin;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod device_flow;
+pub mod error;
+pub mod http;
+pub mod identity;
+pub mod members;
+pub mod metrics;
+pub mod model;
+pub mod rate_limit;
+pub mod secret;
+pub mod server;
+pub mod setup;
+pub mod state;
+pub mod store;
+pub mod tokens;
+pub mod usage;
+
+pub use config::Config;
+pub use http::app;
+pub use server::{RunningServer, ServeError, serve, start};
+pub use state::AppState;

@@ -1,0 +1,132 @@
+//! `devauth-server`: parse arguments, then call into the library.
+
+use clap::{Parser, Subcommand};
+use devauth_server::admin::{self, AdminCommand};
+use devauth_server::secret::Secret;
+use devauth_server::{Config, serve};
+use std::process::ExitCode;
+
+/// devauth verification server: RFC 8628 device sign-in and token management.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Database: postgres://… or a SQLite path / sqlite:// URL (default: devauth.db in the data dir).
+    #[arg(long, global = true, env = "DEVAUTH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Lifetime of device tokens and default lifetime of personal tokens, days.
+    #[arg(long, global = true, env = "DEVAUTH_TOKEN_TTL_DAYS", default_value_t = 90)]
+    token_ttl_days: i64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "DEVAUTH_ADDR", default_value = "127.0.0.1:8750")]
+    addr: String,
+    /// Public base URL (issuer, verification URI); defaults to the bound address.
+    #[arg(long, env = "DEVAUTH_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Setup token for the first-run claim; generated and printed when unset.
+    #[arg(long, env = "DEVAUTH_SETUP_TOKEN", hide_env_values = true)]
+    setup_token: Option<String>,
+    /// Local development only: allow claiming setup without the setup token.
+    #[arg(long)]
+    dangerously_skip_setup_token: bool,
+    /// Registered public client ids, comma-separated.
+    #[arg(long, env = "DEVAUTH_CLIENTS", value_delimiter = ',', default_value = "devauth-desktop,devauth-cli")]
+    clients: Vec<String>,
+    /// Take the client IP from X-Forwarded-For (only behind a trusted reverse proxy).
+    #[arg(long, env = "DEVAUTH_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or_else(|| {
+        Command::Serve(ServeArgs::parse_from_env())
+    });
+    match command {
+        Command::Serve(args) => {
+            init_logging("info");
+            let config = Config {
+                database_url: cli.database_url,
+                addr: args.addr,
+                public_url: args.public_url,
+                token_ttl_days: cli.token_ttl_days,
+                setup_token: args.setup_token.filter(|t| !t.is_empty()).map(Secret::new),
+                dangerously_skip_setup_token: args.dangerously_skip_setup_token,
+                clients: args.clients.into_iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+                trust_forwarded_for: args.trust_forwarded_for,
+                ..Config::default()
+            };
+            match serve(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("devauth-server: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Migrate => {
+            init_logging("warn");
+            match admin::open(cli.database_url.as_deref(), cli.token_ttl_days).await {
+                Ok(state) => {
+                    println!("database is up to date ({})", state.store.backend());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("devauth-server: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Admin(command) => {
+            init_logging("warn");
+            let result = match admin::open(cli.database_url.as_deref(), cli.token_ttl_days).await {
+                Ok(state) => admin::run(&state, command).await,
+                Err(err) => Err(err),
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("devauth-server: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+impl ServeArgs {
+    /// `devauth-server` with no subcommand serves, reading the same environment.
+    fn parse_from_env() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Only::parse_from(["devauth-server"]).args
+    }
+}

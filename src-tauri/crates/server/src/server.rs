@@ -1,0 +1,151 @@
+//! Running the server: open the store, settle the setup token, bind, serve
+//! until told to stop. `start` is what tests and the desktop app call;
+//! `serve` adds the console lines and signal handling for the binary.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::secret::{Secret, new_setup_token};
+use crate::state::AppState;
+use crate::store::{self, redact_url};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot open the database {url}: {source}")]
+    Store { url: String, source: store::StoreError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// The issuer URL, e.g. `http://127.0.0.1:8750`.
+    pub url: String,
+    pub state: AppState,
+    /// The setup token in force while setup is unclaimed.
+    pub setup_token: Option<Secret>,
+    /// True when the setup token was generated here (and must be shown to the operator).
+    pub setup_token_generated: bool,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => Ok(result?),
+            Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
+        }
+    }
+
+    /// Waits until the server stops by itself (it normally does not).
+    pub async fn wait(mut self) -> Result<(), ServeError> {
+        match (&mut self.task).await {
+            Ok(result) => Ok(result?),
+            Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
+        }
+    }
+}
+
+/// Opens the store and binds; the server is accepting when this returns.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, ServeError> {
+    config.validate().map_err(ServeError::Config)?;
+    let url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => store::default_database_url().map_err(|e| ServeError::Config(e.to_string()))?,
+    };
+    let store = store::connect(&url)
+        .await
+        .map_err(|source| ServeError::Store { url: redact_url(&url), source })?;
+    let claimed = store
+        .setup_claimed()
+        .await
+        .map_err(|source| ServeError::Store { url: redact_url(&url), source })?;
+    let (setup_token, generated) = match (&config.setup_token, claimed) {
+        (_, true) => (None, false),
+        (Some(token), false) => (Some(token.clone()), false),
+        (None, false) => (Some(new_setup_token()), true),
+    };
+    let listener = tokio::net::TcpListener::bind(&config.addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.addr.clone(), source })?;
+    let addr = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| {
+        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        format!("http://{host}:{}", addr.port())
+    });
+    let state = AppState::new(store, clock, config, public_url.clone(), setup_token.clone());
+    let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        url: state.public_url.clone(),
+        state,
+        setup_token,
+        setup_token_generated: generated,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// The binary's `serve`: start, say where, run until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let skip = config.dangerously_skip_setup_token;
+    let server = start(config, Arc::new(SystemClock)).await?;
+    tracing::info!(backend = server.state.store.backend(), url = %server.url, "devauth-server started");
+    println!("listening on http://{}", server.addr);
+    if let Some(token) = &server.setup_token {
+        if skip {
+            println!("WARNING: --dangerously-skip-setup-token: anyone who can reach this server can claim it. Use only for local development.");
+        }
+        println!("setup: not claimed yet; claim it at {}/setup", server.url);
+        if server.setup_token_generated {
+            // Printed once, on the console only (never to the log).
+            println!("setup token: {}", token.expose());
+        }
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

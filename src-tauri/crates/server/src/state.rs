@@ -1,0 +1,58 @@
+//! Shared server state: the store, the clock, settings and the in-memory
+//! counters and limits. Cheap to clone (one `Arc`).
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::rate_limit::FailureLimiter;
+use crate::secret::Secret;
+use crate::store::DynStore;
+use crate::usage::UsageTracker;
+use std::ops::Deref;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: DynStore,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+    /// Issuer URL without a trailing slash.
+    pub public_url: String,
+    /// The setup token in force while setup is unclaimed.
+    pub setup_token: Option<Secret>,
+    pub metrics: Metrics,
+    /// Wrong user codes, per approving user and per IP.
+    pub code_failures: FailureLimiter,
+    /// Wrong setup tokens and failed logins, per IP and per account.
+    pub auth_failures: FailureLimiter,
+    pub usage: UsageTracker,
+}
+
+impl AppState {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, config: Config, public_url: String, setup_token: Option<Secret>) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            config,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            setup_token,
+            metrics: Metrics::default(),
+            code_failures: FailureLimiter::new(5, 60),
+            auth_failures: FailureLimiter::new(10, 300),
+            usage: UsageTracker::default(),
+        }))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,168 @@
+//! Persistence behind one trait, [`Store`], with a SQLite and a PostgreSQL
+//! implementation generated from the same SQL (see `sql.rs`). Every method is
+//! one transaction: a change and its audit event commit together or not at all.
+//! Handlers never know which backend they talk to.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use crate::clock::Timestamp;
+use crate::model::*;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Why and by whom tokens are revoked.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub at: Timestamp,
+    pub by: String,
+    pub reason: String,
+}
+
+/// The outcome of redeeming an approved device code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    Issued,
+    /// Already redeemed, or never approved: nothing was issued.
+    NotRedeemable,
+    /// The approving user is disabled or no longer a member; the request is now denied.
+    NoLongerAllowed,
+}
+
+/// Everything the first-run claim creates, in one transaction.
+#[derive(Debug, Clone)]
+pub struct SetupClaim {
+    pub user: User,
+    pub org: Org,
+    pub token: NewToken,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> Result<()>;
+    /// Every table's rows as text, for the hashed-at-rest check and for backups.
+    async fn dump(&self) -> Result<String>;
+
+    async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> Result<()>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Disables a user and revokes every token they hold; returns how many.
+    async fn disable_user(&self, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>>;
+
+    async fn create_org(&self, org: &Org, audit: &NewAuditEvent) -> Result<()>;
+    async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>>;
+    async fn org_by_id(&self, id: &str) -> Result<Option<Org>>;
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+    async fn orgs_of_user(&self, user_id: &str) -> Result<Vec<(Org, Role)>>;
+
+    async fn add_member(&self, org_id: &str, user_id: &str, role: Role, now: Timestamp, audit: &NewAuditEvent) -> Result<()>;
+    async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>>;
+    async fn set_role(&self, org_id: &str, user_id: &str, role: Role, audit: &NewAuditEvent) -> Result<bool>;
+    /// Removes a membership and revokes the member's tokens in that org; `None` when not a member.
+    async fn remove_member(&self, org_id: &str, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>>;
+    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
+    async fn count_owners(&self, org_id: &str) -> Result<i64>;
+
+    async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()>;
+    async fn token_by_id(&self, id: &str) -> Result<Option<Token>>;
+    /// The token with this hash and what it acts as now (user, org, live role).
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenAuth>>;
+    async fn list_tokens(&self, query: &TokenQuery) -> Result<Vec<Token>>;
+    async fn revoke_token(&self, id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool>;
+    /// Revokes a user's active tokens (in one org, or all); returns how many.
+    async fn revoke_user_tokens(&self, user_id: &str, org_id: Option<&str>, rev: &Revocation, audit: &NewAuditEvent) -> Result<u64>;
+    /// Revokes `old_id` and stores `new` in its place, only if `old_id` is still active.
+    async fn rotate_token(&self, old_id: &str, new: &NewToken, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool>;
+    async fn touch_token(&self, id: &str, at: Timestamp, ip: Option<&str>) -> Result<()>;
+    /// Remembers that a token was used from `ip`; true (and audited) the first time.
+    async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool>;
+
+    async fn create_device_authorization(&self, device: &NewDeviceAuthorization, audit: &NewAuditEvent) -> Result<()>;
+    async fn device_by_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>>;
+    /// The newest request with this user code.
+    async fn device_by_user_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>>;
+    async fn record_poll(&self, id: &str, at: Timestamp, interval_secs: i64) -> Result<()>;
+    /// Approves or denies a pending, unexpired request; false when it was not pending.
+    async fn decide_device(&self, id: &str, status: DeviceStatus, user_id: &str, org_id: Option<&str>, now: Timestamp, audit: &NewAuditEvent) -> Result<bool>;
+    async fn expire_device(&self, id: &str) -> Result<()>;
+    /// Turns an approved request into a token, at most once.
+    async fn redeem_device(&self, id: &str, token: &NewToken, now: Timestamp, audit: &NewAuditEvent) -> Result<Redemption>;
+
+    async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    async fn setup_claimed(&self) -> Result<bool>;
+    /// Creates the first owner, org and token; false when setup was already claimed.
+    async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the database named by `url` (a `postgres://` URL, a `sqlite:` URL or a
+/// plain file path) and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    }
+}
+
+/// The database a server uses when none is configured: `devauth.db` in the
+/// platform data directory.
+pub fn default_database_url() -> Result<String> {
+    let dir = dirs::data_dir()
+        .ok_or_else(|| StoreError::Config("no data directory on this platform; set DEVAUTH_DATABASE_URL".into()))?
+        .join("devauth");
+    Ok(format!("sqlite://{}", dir.join("devauth.db").display()))
+}
+
+/// A database URL with any password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_database_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://app:hunter2@db:5432/devauth"),
+            "postgres://app:***@db:5432/devauth"
+        );
+        assert_eq!(super::redact_url("postgres://app@db/devauth"), "postgres://app@db/devauth");
+        assert_eq!(super::redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

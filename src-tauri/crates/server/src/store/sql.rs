@@ -1,0 +1,778 @@
+//! The SQL shared by both backends. Both schemas use only TEXT and 64-bit
+//! integer columns and `$n` placeholders, so one body of code, stamped out by
+//! [`sql_store!`] for each sqlx driver, serves SQLite and PostgreSQL alike.
+//!
+//! SQLite rule kept throughout: a write transaction starts with a write, so it
+//! takes the write lock at once (and waits on `busy_timeout`) instead of failing
+//! when upgrading a read snapshot.
+
+/// Columns of a token row joined with its user's email and org's slug.
+macro_rules! token_select {
+    () => {
+        "SELECT t.id, t.hash, t.hint, t.name, t.kind, t.user_id, u.email AS user_email, \
+         t.org_id, o.slug AS org_slug, t.scopes, t.created_at, t.expires_at, t.last_used_at, \
+         t.last_used_ip, t.revoked_at, t.revoked_by, t.revoked_reason \
+         FROM tokens t JOIN orgs o ON o.id = t.org_id LEFT JOIN users u ON u.id = t.user_id "
+    };
+}
+
+macro_rules! device_select {
+    () => {
+        "SELECT id, client_id, device_name, requester_ip, user_agent, status, interval_secs, \
+         last_poll_at, created_at, expires_at, approved_by, org_id, token_id \
+         FROM device_authorizations "
+    };
+}
+
+macro_rules! user_select {
+    () => {
+        "SELECT id, email, name, password_hash, disabled_at, created_at FROM users "
+    };
+}
+
+pub(crate) use {device_select, token_select, user_select};
+
+/// Implements [`crate::store::Store`] for `$store` (which has a `pool` field)
+/// over the sqlx driver `$db` whose rows are `$row`.
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $row:ty, $backend:literal) => {
+        use crate::model::*;
+        use crate::store::sql::{device_select, token_select, user_select};
+        use crate::store::{Redemption, Result, Revocation, SetupClaim, Store, StoreError};
+        use async_trait::async_trait;
+        use sqlx::Row;
+
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        fn parse<T: std::str::FromStr<Err = String>>(text: String) -> Result<T> {
+            text.parse().map_err(StoreError::Corrupt)
+        }
+
+        fn user_from(row: &$row) -> Result<User> {
+            Ok(User {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                name: row.try_get("name")?,
+                password_hash: row.try_get("password_hash")?,
+                disabled_at: row.try_get("disabled_at")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn org_from(row: &$row) -> Result<Org> {
+            Ok(Org {
+                id: row.try_get("id")?,
+                slug: row.try_get("slug")?,
+                name: row.try_get("name")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn token_from(row: &$row) -> Result<Token> {
+            let scopes: Option<String> = row.try_get("scopes")?;
+            Ok(Token {
+                id: row.try_get("id")?,
+                hash: row.try_get("hash")?,
+                hint: row.try_get("hint")?,
+                name: row.try_get("name")?,
+                kind: parse(row.try_get("kind")?)?,
+                user_id: row.try_get("user_id")?,
+                user_email: row.try_get("user_email")?,
+                org_id: row.try_get("org_id")?,
+                org_slug: row.try_get("org_slug")?,
+                scopes: parse_scopes(scopes.as_deref().unwrap_or("")).map_err(StoreError::Corrupt)?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                last_used_at: row.try_get("last_used_at")?,
+                last_used_ip: row.try_get("last_used_ip")?,
+                revoked_at: row.try_get("revoked_at")?,
+                revoked_by: row.try_get("revoked_by")?,
+                revoked_reason: row.try_get("revoked_reason")?,
+            })
+        }
+
+        fn device_from(row: &$row) -> Result<DeviceAuthorization> {
+            Ok(DeviceAuthorization {
+                id: row.try_get("id")?,
+                client_id: row.try_get("client_id")?,
+                device_name: row.try_get("device_name")?,
+                requester_ip: row.try_get("requester_ip")?,
+                user_agent: row.try_get("user_agent")?,
+                status: parse(row.try_get("status")?)?,
+                interval_secs: row.try_get("interval_secs")?,
+                last_poll_at: row.try_get("last_poll_at")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                approved_by: row.try_get("approved_by")?,
+                org_id: row.try_get("org_id")?,
+                token_id: row.try_get("token_id")?,
+            })
+        }
+
+        fn audit_from(row: &$row) -> Result<AuditEvent> {
+            Ok(AuditEvent {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                actor_kind: row.try_get("actor_kind")?,
+                actor_id: row.try_get("actor_id")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                org_id: row.try_get("org_id")?,
+                ip: row.try_get("ip")?,
+                user_agent: row.try_get("user_agent")?,
+                request_id: row.try_get("request_id")?,
+                detail: row.try_get("detail")?,
+            })
+        }
+
+        fn unique_violation(err: sqlx::Error, what: &str) -> StoreError {
+            match &err {
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    StoreError::Conflict(what.to_string())
+                }
+                _ => StoreError::Database(err),
+            }
+        }
+
+        async fn insert_audit(conn: &mut Conn, e: &NewAuditEvent) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO audit_events (at, actor_kind, actor_id, actor, action, target, org_id, \
+                 ip, user_agent, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(e.at)
+            .bind(e.actor.kind())
+            .bind(e.actor.id())
+            .bind(e.actor.label())
+            .bind(e.action)
+            .bind(&e.target)
+            .bind(&e.org_id)
+            .bind(&e.meta.ip)
+            .bind(&e.meta.user_agent)
+            .bind(&e.meta.request_id)
+            .bind(&e.detail)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_token_row(conn: &mut Conn, t: &NewToken) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO tokens (id, hash, hint, name, kind, user_id, org_id, scopes, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&t.id)
+            .bind(&t.hash)
+            .bind(&t.hint)
+            .bind(&t.name)
+            .bind(t.kind.as_str())
+            .bind(&t.user_id)
+            .bind(&t.org_id)
+            .bind(scopes_to_text(&t.scopes))
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| unique_violation(e, "token already exists"))?;
+            Ok(())
+        }
+
+        async fn insert_user_row(conn: &mut Conn, u: &User) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO users (id, email, email_norm, name, password_hash, disabled_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&u.id)
+            .bind(&u.email)
+            .bind(u.email.to_lowercase())
+            .bind(&u.name)
+            .bind(&u.password_hash)
+            .bind(u.disabled_at)
+            .bind(u.created_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| unique_violation(e, "a user with this email already exists"))?;
+            Ok(())
+        }
+
+        async fn insert_org_row(conn: &mut Conn, o: &Org) -> Result<()> {
+            sqlx::query("INSERT INTO orgs (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&o.id)
+                .bind(&o.slug)
+                .bind(&o.name)
+                .bind(o.created_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| unique_violation(e, "an organization with this slug already exists"))?;
+            Ok(())
+        }
+
+        async fn insert_member_row(conn: &mut Conn, org_id: &str, user_id: &str, role: Role, at: i64) -> Result<()> {
+            sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(org_id)
+                .bind(user_id)
+                .bind(role.as_str())
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| unique_violation(e, "already a member of this organization"))?;
+            Ok(())
+        }
+
+        /// Revokes active tokens of a user (in one org or all), service tokens excepted.
+        async fn revoke_user_rows(conn: &mut Conn, user_id: &str, org_id: Option<&str>, rev: &Revocation) -> Result<u64> {
+            let done = sqlx::query(
+                "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
+                 WHERE user_id = $4 AND ($5 IS NULL OR org_id = $5) AND revoked_at IS NULL",
+            )
+            .bind(rev.at)
+            .bind(&rev.by)
+            .bind(&rev.reason)
+            .bind(user_id)
+            .bind(org_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
+        const DUMP_TABLES: &[(&str, &str)] = &[
+            ("users", "SELECT * FROM users"),
+            ("orgs", "SELECT * FROM orgs"),
+            ("memberships", "SELECT * FROM memberships"),
+            ("tokens", "SELECT * FROM tokens"),
+            ("token_ips", "SELECT * FROM token_ips"),
+            ("device_authorizations", "SELECT * FROM device_authorizations"),
+            ("audit_events", "SELECT * FROM audit_events"),
+            ("setup_state", "SELECT * FROM setup_state"),
+        ];
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn dump(&self) -> Result<String> {
+                use sqlx::Column;
+                let mut out = String::new();
+                for (table, sql) in DUMP_TABLES {
+                    for row in sqlx::query(sql).fetch_all(&self.pool).await? {
+                        out.push_str(table);
+                        for (i, col) in row.columns().iter().enumerate() {
+                            let value = match row.try_get::<Option<String>, _>(i) {
+                                Ok(v) => v,
+                                Err(_) => row.try_get::<Option<i64>, _>(i)?.map(|n| n.to_string()),
+                            };
+                            out.push_str(&format!(" {}={}", col.name(), value.unwrap_or_default()));
+                        }
+                        out.push('\n');
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_user_row(&mut tx, user).await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+                let row = sqlx::query(concat!(user_select!(), "WHERE email_norm = $1"))
+                    .bind(email.trim().to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(user_from).transpose()
+            }
+
+            async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+                let row = sqlx::query(concat!(user_select!(), "WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(user_from).transpose()
+            }
+
+            async fn list_users(&self) -> Result<Vec<User>> {
+                let rows = sqlx::query(concat!(user_select!(), "ORDER BY email_norm"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(user_from).collect()
+            }
+
+            async fn disable_user(&self, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                    .bind(rev.at)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let revoked = revoke_user_rows(&mut tx, user_id, None, rev).await?;
+                let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+                insert_audit(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(Some(revoked))
+            }
+
+            async fn create_org(&self, org: &Org, audit: &NewAuditEvent) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_org_row(&mut tx, org).await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>> {
+                let row = sqlx::query("SELECT id, slug, name, created_at FROM orgs WHERE slug = $1")
+                    .bind(slug)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(org_from).transpose()
+            }
+
+            async fn org_by_id(&self, id: &str) -> Result<Option<Org>> {
+                let row = sqlx::query("SELECT id, slug, name, created_at FROM orgs WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(org_from).transpose()
+            }
+
+            async fn list_orgs(&self) -> Result<Vec<Org>> {
+                let rows = sqlx::query("SELECT id, slug, name, created_at FROM orgs ORDER BY slug")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(org_from).collect()
+            }
+
+            async fn orgs_of_user(&self, user_id: &str) -> Result<Vec<(Org, Role)>> {
+                let rows = sqlx::query(
+                    "SELECT o.id, o.slug, o.name, o.created_at, m.role FROM memberships m \
+                     JOIN orgs o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.slug",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok((org_from(row)?, parse(row.try_get("role")?)?)))
+                    .collect()
+            }
+
+            async fn add_member(&self, org_id: &str, user_id: &str, role: Role, now: i64, audit: &NewAuditEvent) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_member_row(&mut tx, org_id, user_id, role, now).await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>> {
+                let role: Option<String> =
+                    sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+                        .bind(org_id)
+                        .bind(user_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                role.map(parse).transpose()
+            }
+
+            async fn set_role(&self, org_id: &str, user_id: &str, role: Role, audit: &NewAuditEvent) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
+                    .bind(role.as_str())
+                    .bind(org_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn remove_member(&self, org_id: &str, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+                    .bind(org_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let revoked = revoke_user_rows(&mut tx, user_id, Some(org_id), rev).await?;
+                let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+                insert_audit(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(Some(revoked))
+            }
+
+            async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
+                let rows = sqlx::query(
+                    "SELECT u.id, u.email, u.name, u.password_hash, u.disabled_at, u.created_at, \
+                     m.role, m.created_at AS joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.org_id = $1 ORDER BY u.email_norm",
+                )
+                .bind(org_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Member {
+                            user: user_from(row)?,
+                            role: parse(row.try_get("role")?)?,
+                            joined_at: row.try_get("joined_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn count_owners(&self, org_id: &str) -> Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
+                    .bind(org_id)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_token_row(&mut tx, token).await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn token_by_id(&self, id: &str) -> Result<Option<Token>> {
+                let row = sqlx::query(concat!(token_select!(), "WHERE t.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(token_from).transpose()
+            }
+
+            async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenAuth>> {
+                let Some(row) = sqlx::query(
+                    "SELECT t.id, t.hash, t.hint, t.name, t.kind, t.user_id, u.email AS user_email, \
+                     t.org_id, o.slug AS org_slug, t.scopes, t.created_at, t.expires_at, t.last_used_at, \
+                     t.last_used_ip, t.revoked_at, t.revoked_by, t.revoked_reason, \
+                     u.name AS u_name, u.disabled_at AS u_disabled_at, u.created_at AS u_created_at, \
+                     o.name AS o_name, o.created_at AS o_created_at, m.role AS m_role \
+                     FROM tokens t JOIN orgs o ON o.id = t.org_id LEFT JOIN users u ON u.id = t.user_id \
+                     LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id \
+                     WHERE t.hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let token = token_from(&row)?;
+                let user = match (&token.user_id, &token.user_email) {
+                    (Some(id), Some(email)) => Some(User {
+                        id: id.clone(),
+                        email: email.clone(),
+                        name: row.try_get("u_name")?,
+                        password_hash: None,
+                        disabled_at: row.try_get("u_disabled_at")?,
+                        created_at: row.try_get("u_created_at")?,
+                    }),
+                    _ => None,
+                };
+                let org = Org {
+                    id: token.org_id.clone(),
+                    slug: token.org_slug.clone(),
+                    name: row.try_get("o_name")?,
+                    created_at: row.try_get("o_created_at")?,
+                };
+                let role: Option<String> = row.try_get("m_role")?;
+                Ok(Some(TokenAuth { role: role.map(parse).transpose()?, token, user, org }))
+            }
+
+            async fn list_tokens(&self, q: &TokenQuery) -> Result<Vec<Token>> {
+                let rows = sqlx::query(concat!(
+                    token_select!(),
+                    "WHERE ($1 IS NULL OR t.org_id = $1) AND ($2 IS NULL OR t.user_id = $2) \
+                     AND ($3 IS NULL OR (t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $3))) \
+                     ORDER BY t.created_at DESC, t.id LIMIT 1000"
+                ))
+                .bind(&q.org_id)
+                .bind(&q.user_id)
+                .bind(q.active_at)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(token_from).collect()
+            }
+
+            async fn revoke_token(&self, id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
+                     WHERE id = $4 AND revoked_at IS NULL",
+                )
+                .bind(rev.at)
+                .bind(&rev.by)
+                .bind(&rev.reason)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_user_tokens(&self, user_id: &str, org_id: Option<&str>, rev: &Revocation, audit: &NewAuditEvent) -> Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                let revoked = revoke_user_rows(&mut tx, user_id, org_id, rev).await?;
+                let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+                insert_audit(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn rotate_token(&self, old_id: &str, new: &NewToken, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
+                     WHERE id = $4 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+                )
+                .bind(rev.at)
+                .bind(&rev.by)
+                .bind(&rev.reason)
+                .bind(old_id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_token_row(&mut tx, new).await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn touch_token(&self, id: &str, at: i64, ip: Option<&str>) -> Result<()> {
+                sqlx::query("UPDATE tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
+                    .bind(at)
+                    .bind(ip)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "INSERT INTO token_ips (token_id, ip, first_seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(ip)
+                .bind(audit.at)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn create_device_authorization(&self, d: &NewDeviceAuthorization, audit: &NewAuditEvent) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, client_id, \
+                     device_name, requester_ip, user_agent, status, interval_secs, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)",
+                )
+                .bind(&d.id)
+                .bind(&d.device_code_hash)
+                .bind(&d.user_code_hash)
+                .bind(&d.client_id)
+                .bind(&d.device_name)
+                .bind(&d.requester_ip)
+                .bind(&d.user_agent)
+                .bind(d.interval_secs)
+                .bind(d.created_at)
+                .bind(d.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn device_by_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>> {
+                let row = sqlx::query(concat!(device_select!(), "WHERE device_code_hash = $1"))
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(device_from).transpose()
+            }
+
+            async fn device_by_user_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>> {
+                let row = sqlx::query(concat!(
+                    device_select!(),
+                    "WHERE user_code_hash = $1 ORDER BY created_at DESC LIMIT 1"
+                ))
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(device_from).transpose()
+            }
+
+            async fn record_poll(&self, id: &str, at: i64, interval_secs: i64) -> Result<()> {
+                sqlx::query("UPDATE device_authorizations SET last_poll_at = $1, interval_secs = $2 WHERE id = $3")
+                    .bind(at)
+                    .bind(interval_secs)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn decide_device(&self, id: &str, status: DeviceStatus, user_id: &str, org_id: Option<&str>, now: i64, audit: &NewAuditEvent) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE device_authorizations SET status = $1, approved_by = $2, org_id = $3, decided_at = $4 \
+                     WHERE id = $5 AND status = 'pending' AND expires_at > $4",
+                )
+                .bind(status.as_str())
+                .bind(user_id)
+                .bind(org_id)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn expire_device(&self, id: &str) -> Result<()> {
+                sqlx::query("UPDATE device_authorizations SET status = 'expired' WHERE id = $1 AND status IN ('pending', 'approved')")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn redeem_device(&self, id: &str, token: &NewToken, now: i64, audit: &NewAuditEvent) -> Result<Redemption> {
+                let mut tx = self.pool.begin().await?;
+                // The conditional update is the lock: of any number of concurrent polls,
+                // exactly one sees a row change.
+                let done = sqlx::query(
+                    "UPDATE device_authorizations SET status = 'redeemed', redeemed_at = $1 \
+                     WHERE id = $2 AND status = 'approved'",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(Redemption::NotRedeemable);
+                }
+                let allowed: Option<String> = sqlx::query_scalar(
+                    "SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.user_id = $1 AND m.org_id = $2 AND u.disabled_at IS NULL",
+                )
+                .bind(&token.user_id)
+                .bind(&token.org_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if allowed.is_none() {
+                    tx.rollback().await?;
+                    sqlx::query("UPDATE device_authorizations SET status = 'denied' WHERE id = $1 AND status = 'approved'")
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    return Ok(Redemption::NoLongerAllowed);
+                }
+                insert_token_row(&mut tx, token).await?;
+                sqlx::query("UPDATE device_authorizations SET token_id = $1 WHERE id = $2")
+                    .bind(&token.id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(Redemption::Issued)
+            }
+
+            async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
+                let mut conn = self.pool.acquire().await?;
+                insert_audit(&mut conn, event).await
+            }
+
+            async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
+                let rows = sqlx::query(
+                    "SELECT id, at, actor_kind, actor_id, actor, action, target, org_id, ip, user_agent, \
+                     request_id, detail FROM audit_events \
+                     WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR action = $2) \
+                     AND ($3 IS NULL OR actor = $3 OR actor_id = $3) AND ($4 IS NULL OR at >= $4) \
+                     AND ($5 IS NULL OR at <= $5) AND ($6 IS NULL OR id < $6) \
+                     ORDER BY id DESC LIMIT $7",
+                )
+                .bind(&q.org_id)
+                .bind(&q.action)
+                .bind(&q.actor)
+                .bind(q.since)
+                .bind(q.until)
+                .bind(q.before)
+                .bind(q.limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(audit_from).collect()
+            }
+
+            async fn setup_claimed(&self) -> Result<bool> {
+                let at: Option<i64> = sqlx::query_scalar("SELECT claimed_at FROM setup_state WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(at.is_some())
+            }
+
+            async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE setup_state SET claimed_at = $1, claimed_by = $2 WHERE id = 1 AND claimed_at IS NULL")
+                    .bind(claim.user.created_at)
+                    .bind(&claim.user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_user_row(&mut tx, &claim.user).await?;
+                insert_org_row(&mut tx, &claim.org).await?;
+                insert_member_row(&mut tx, &claim.org.id, &claim.user.id, Role::Owner, claim.user.created_at).await?;
+                insert_token_row(&mut tx, &claim.token).await?;
+                for event in audit {
+                    insert_audit(&mut tx, event).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

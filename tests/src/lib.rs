@@ -1,0 +1,309 @@
+//! devauth-harness: what the end-to-end tests stand on.
+//!
+//! - [`spawn_server`]: a real devauth-server on `127.0.0.1:0` with a fresh
+//!   database (a temporary SQLite file, or a new database in the PostgreSQL
+//!   cluster named by `DEVAUTH_TEST_POSTGRES_URL`) and an injected clock.
+//! - [`TestServer`]: HTTP helpers for the flows tests repeat (claim setup,
+//!   add users, start and approve device authorizations).
+//! - [`Backend`]: which store a test runs on; [`backends`] lists the ones this
+//!   run must cover (PostgreSQL is required when `DEVAUTH_REQUIRE_POSTGRES=1`).
+
+use devauth_server::clock::ManualClock;
+use devauth_server::model::{Actor, RequestMeta, Role};
+use devauth_server::{Config, RunningServer, identity, members};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use reqwest;
+
+pub const OWNER_EMAIL: &str = "owner@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server for tests, if this run has one.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("DEVAUTH_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Whether a test on `backend` should run. Missing PostgreSQL is a skip in a
+/// developer's `cargo test`, and a failure under `make test` / CI.
+pub fn available(backend: Backend) -> bool {
+    match backend {
+        Backend::Sqlite => true,
+        Backend::Postgres => {
+            if postgres_admin_url().is_some() {
+                return true;
+            }
+            assert!(
+                std::env::var("DEVAUTH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "DEVAUTH_REQUIRE_POSTGRES=1 but DEVAUTH_TEST_POSTGRES_URL is not set: the PostgreSQL suite cannot be skipped"
+            );
+            eprintln!("skipped: PostgreSQL (set DEVAUTH_TEST_POSTGRES_URL, or run `make test`)");
+            false
+        }
+    }
+}
+
+/// A fresh, empty database on `backend`; returns its URL and, for SQLite, the directory to delete.
+pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = TempDir::new();
+            (format!("sqlite://{}", dir.path().join("devauth.db").display()), Some(dir))
+        }
+        Backend::Postgres => {
+            let admin = postgres_admin_url().unwrap_or_default();
+            let name = format!("devauth_test_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::PgPool::connect(&admin).await.unwrap_or_else(|e| panic!("cannot reach PostgreSQL: {e}"));
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+            pool.close().await;
+            let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("devauth-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        Self(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server running in the test process.
+pub struct TestServer {
+    pub url: String,
+    pub clock: ManualClock,
+    pub server: RunningServer,
+    pub http: reqwest::Client,
+    pub backend: Backend,
+    pub database_url: String,
+    _dir: Option<TempDir>,
+}
+
+/// Starts a server on a fresh database with a manual clock and a known setup token.
+pub async fn spawn_server(backend: Backend) -> TestServer {
+    spawn_server_with(backend, Config::default()).await
+}
+
+pub const SETUP_TOKEN: &str = "setup_test_0123456789";
+
+pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
+    let (database_url, dir) = fresh_database(backend).await;
+    let clock = ManualClock::default();
+    let config = Config {
+        database_url: Some(database_url.clone()),
+        addr: "127.0.0.1:0".into(),
+        setup_token: config.setup_token.clone().or_else(|| Some(devauth_server::secret::Secret::new(SETUP_TOKEN))),
+        ..config
+    };
+    let server = devauth_server::start(config, Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("server did not start: {e}"));
+    TestServer {
+        url: server.url.clone(),
+        clock,
+        server,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+        backend,
+        database_url,
+        _dir: dir,
+    }
+}
+
+/// A response's status and JSON body (or `null`).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn from(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, headers, body }
+    }
+
+    /// The OAuth/API error code, if any.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+impl TestServer {
+    /// The server's current time (the manual clock).
+    pub fn clock_now(&self) -> i64 {
+        use devauth_server::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.http.get(self.at(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Reply::from(req.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))).await
+    }
+
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Value) -> Reply {
+        let mut req = self.http.request(method, self.at(path)).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Reply::from(req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))).await
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send_json(reqwest::Method::POST, path, token, body).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.http.delete(self.at(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Reply::from(req.send().await.unwrap_or_else(|e| panic!("DELETE {path}: {e}"))).await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let req = self.http.post(self.at(path)).form(form);
+        Reply::from(req.send().await.unwrap_or_else(|e| panic!("POST {path}: {e}"))).await
+    }
+
+    /// Claims setup as the owner of org `acme`; returns the owner's token.
+    pub async fn claim(&self) -> String {
+        let reply = self
+            .post_json(
+                "/api/setup/claim",
+                None,
+                json!({"setup_token": SETUP_TOKEN, "email": OWNER_EMAIL, "name": "Olive Owner",
+                       "password": PASSWORD, "org_name": "Acme"}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "setup claim failed: {}", reply.body);
+        reply.body["token"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Adds a user with a password and makes them a member of `org` with `role`.
+    pub async fn add_member(&self, email: &str, org: &str, role: Role) {
+        let state = &self.server.state;
+        let meta = RequestMeta::default();
+        let password = devauth_server::secret::Secret::new(PASSWORD);
+        if state.store.user_by_email(email).await.ok().flatten().is_none() {
+            identity::create_user(state, email, email, Some(&password), Actor::System, &meta)
+                .await
+                .unwrap_or_else(|e| panic!("add user {email}: {e}"));
+        }
+        let org = members::org(state, org).await.unwrap_or_else(|e| panic!("{e}"));
+        members::add(state, &org, email, role, &members::OrgActor::system(), &meta)
+            .await
+            .unwrap_or_else(|e| panic!("add member {email}: {e}"));
+    }
+
+    /// Adds an org (as the system).
+    pub async fn add_org(&self, slug: &str) {
+        identity::create_org(&self.server.state, Some(slug), slug, Actor::System, &RequestMeta::default())
+            .await
+            .unwrap_or_else(|e| panic!("add org {slug}: {e}"));
+    }
+
+    /// Starts a device authorization; returns the JSON response.
+    pub async fn start_device(&self, client_id: &str, device_name: &str) -> Value {
+        let reply = self
+            .post_form("/oauth/device_authorization", &[("client_id", client_id), ("device_name", device_name)])
+            .await;
+        assert_eq!(reply.status, 200, "device authorization failed: {}", reply.body);
+        reply.body
+    }
+
+    pub async fn poll(&self, device_code: &str, client_id: &str) -> Reply {
+        self.post_form(
+            "/oauth/token",
+            &[("grant_type", DEVICE_GRANT), ("device_code", device_code), ("client_id", client_id)],
+        )
+        .await
+    }
+
+    /// A device token for `email` (a member of `org`): start, approve with `approver_token`, redeem.
+    pub async fn device_token(&self, approver_token: &str, org: &str) -> String {
+        let started = self.start_device("devauth-cli", "test laptop").await;
+        let code = started["user_code"].as_str().unwrap_or_default();
+        let approve = self
+            .post_json("/api/device/approve", Some(approver_token), json!({"user_code": code, "org": org}))
+            .await;
+        assert_eq!(approve.status, 200, "approve failed: {}", approve.body);
+        let reply = self.poll(started["device_code"].as_str().unwrap_or_default(), "devauth-cli").await;
+        assert_eq!(reply.status, 200, "redeem failed: {}", reply.body);
+        reply.body["access_token"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// A personal token for a member (created server-side, as an admin would with the CLI).
+    pub async fn personal_token(&self, email: &str, org: &str) -> String {
+        let state = &self.server.state;
+        let user = state.store.user_by_email(email).await.ok().flatten().unwrap_or_else(|| panic!("no user {email}"));
+        let org = members::org(state, org).await.unwrap_or_else(|e| panic!("{e}"));
+        let issued = devauth_server::tokens::issue(
+            state,
+            format!("{email} test token"),
+            devauth_server::model::TokenKind::Personal,
+            Some(user.id),
+            org.id,
+            Vec::new(),
+            None,
+            Actor::System,
+            &RequestMeta::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("issue token: {e}"));
+        issued.token.expose().to_string()
+    }
+
+    pub async fn stop(self) {
+        let _ = self.server.stop().await;
+    }
+}

@@ -73,6 +73,25 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
     }
 }
 
+/// The `devauth-server` binary of this build (`cargo build --workspace --bins` makes it).
+pub fn server_binary() -> PathBuf {
+    binary("devauth-server")
+}
+
+/// A binary of this workspace, found next to the running test executable.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    // target/debug/deps/test-binary → target/debug/
+    let dir = exe.parent().and_then(|deps| deps.parent()).map(PathBuf::from).unwrap_or_default();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (make test does)",
+        path.display()
+    );
+    path
+}
+
 /// A directory removed on drop.
 #[derive(Debug)]
 pub struct TempDir(PathBuf);

@@ -29,7 +29,9 @@ pub enum Backend {
 
 /// The PostgreSQL server for tests, if this run has one.
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var("DEVAUTH_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("DEVAUTH_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// Whether a test on `backend` should run. Missing PostgreSQL is a skip in a
@@ -56,18 +58,26 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = TempDir::new();
-            (format!("sqlite://{}", dir.path().join("devauth.db").display()), Some(dir))
+            (
+                format!("sqlite://{}", dir.path().join("devauth.db").display()),
+                Some(dir),
+            )
         }
         Backend::Postgres => {
             let admin = postgres_admin_url().unwrap_or_default();
             let name = format!("devauth_test_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap_or_else(|e| panic!("cannot reach PostgreSQL: {e}"));
+            let pool = sqlx::PgPool::connect(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach PostgreSQL: {e}"));
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&pool)
                 .await
                 .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
             pool.close().await;
-            let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+            let base = admin
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .unwrap_or(&admin);
             (format!("{base}/{name}"), None)
         }
     }
@@ -82,7 +92,11 @@ pub fn server_binary() -> PathBuf {
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
     // target/debug/deps/test-binary → target/debug/
-    let dir = exe.parent().and_then(|deps| deps.parent()).map(PathBuf::from).unwrap_or_default();
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -98,8 +112,10 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("devauth-test-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let path =
+            std::env::temp_dir().join(format!("devauth-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         Self(path)
     }
 
@@ -144,7 +160,10 @@ pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
     let config = Config {
         database_url: Some(database_url.clone()),
         addr: "127.0.0.1:0".into(),
-        setup_token: config.setup_token.clone().or_else(|| Some(devauth_server::secret::Secret::new(SETUP_TOKEN))),
+        setup_token: config
+            .setup_token
+            .clone()
+            .or_else(|| Some(devauth_server::secret::Secret::new(SETUP_TOKEN))),
         ..config
     };
     let server = devauth_server::start(config, Arc::new(clock.clone()))
@@ -177,7 +196,11 @@ impl Reply {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// The OAuth/API error code, if any.
@@ -186,7 +209,10 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -206,10 +232,21 @@ impl TestServer {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        Reply::from(req.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))).await
+        Reply::from(
+            req.send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {path}: {e}")),
+        )
+        .await
     }
 
-    pub async fn send_json(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Value) -> Reply {
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Reply {
         let mut req = self.http.request(method, self.at(path)).json(&body);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -218,7 +255,8 @@ impl TestServer {
     }
 
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
-        self.send_json(reqwest::Method::POST, path, token, body).await
+        self.send_json(reqwest::Method::POST, path, token, body)
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
@@ -226,12 +264,22 @@ impl TestServer {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        Reply::from(req.send().await.unwrap_or_else(|e| panic!("DELETE {path}: {e}"))).await
+        Reply::from(
+            req.send()
+                .await
+                .unwrap_or_else(|e| panic!("DELETE {path}: {e}")),
+        )
+        .await
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
         let req = self.http.post(self.at(path)).form(form);
-        Reply::from(req.send().await.unwrap_or_else(|e| panic!("POST {path}: {e}"))).await
+        Reply::from(
+            req.send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {path}: {e}")),
+        )
+        .await
     }
 
     /// Claims setup as the owner of org `acme`; returns the owner's token.
@@ -253,37 +301,70 @@ impl TestServer {
         let state = &self.server.state;
         let meta = RequestMeta::default();
         let password = devauth_server::secret::Secret::new(PASSWORD);
-        if state.store.user_by_email(email).await.ok().flatten().is_none() {
+        if state
+            .store
+            .user_by_email(email)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+        {
             identity::create_user(state, email, email, Some(&password), Actor::System, &meta)
                 .await
                 .unwrap_or_else(|e| panic!("add user {email}: {e}"));
         }
-        let org = members::org(state, org).await.unwrap_or_else(|e| panic!("{e}"));
-        members::add(state, &org, email, role, &members::OrgActor::system(), &meta)
+        let org = members::org(state, org)
             .await
-            .unwrap_or_else(|e| panic!("add member {email}: {e}"));
+            .unwrap_or_else(|e| panic!("{e}"));
+        members::add(
+            state,
+            &org,
+            email,
+            role,
+            &members::OrgActor::system(),
+            &meta,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("add member {email}: {e}"));
     }
 
     /// Adds an org (as the system).
     pub async fn add_org(&self, slug: &str) {
-        identity::create_org(&self.server.state, Some(slug), slug, Actor::System, &RequestMeta::default())
-            .await
-            .unwrap_or_else(|e| panic!("add org {slug}: {e}"));
+        identity::create_org(
+            &self.server.state,
+            Some(slug),
+            slug,
+            Actor::System,
+            &RequestMeta::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("add org {slug}: {e}"));
     }
 
     /// Starts a device authorization; returns the JSON response.
     pub async fn start_device(&self, client_id: &str, device_name: &str) -> Value {
         let reply = self
-            .post_form("/oauth/device_authorization", &[("client_id", client_id), ("device_name", device_name)])
+            .post_form(
+                "/oauth/device_authorization",
+                &[("client_id", client_id), ("device_name", device_name)],
+            )
             .await;
-        assert_eq!(reply.status, 200, "device authorization failed: {}", reply.body);
+        assert_eq!(
+            reply.status, 200,
+            "device authorization failed: {}",
+            reply.body
+        );
         reply.body
     }
 
     pub async fn poll(&self, device_code: &str, client_id: &str) -> Reply {
         self.post_form(
             "/oauth/token",
-            &[("grant_type", DEVICE_GRANT), ("device_code", device_code), ("client_id", client_id)],
+            &[
+                ("grant_type", DEVICE_GRANT),
+                ("device_code", device_code),
+                ("client_id", client_id),
+            ],
         )
         .await
     }
@@ -293,19 +374,39 @@ impl TestServer {
         let started = self.start_device("devauth-cli", "test laptop").await;
         let code = started["user_code"].as_str().unwrap_or_default();
         let approve = self
-            .post_json("/api/device/approve", Some(approver_token), json!({"user_code": code, "org": org}))
+            .post_json(
+                "/api/device/approve",
+                Some(approver_token),
+                json!({"user_code": code, "org": org}),
+            )
             .await;
         assert_eq!(approve.status, 200, "approve failed: {}", approve.body);
-        let reply = self.poll(started["device_code"].as_str().unwrap_or_default(), "devauth-cli").await;
+        let reply = self
+            .poll(
+                started["device_code"].as_str().unwrap_or_default(),
+                "devauth-cli",
+            )
+            .await;
         assert_eq!(reply.status, 200, "redeem failed: {}", reply.body);
-        reply.body["access_token"].as_str().unwrap_or_default().to_string()
+        reply.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// A personal token for a member (created server-side, as an admin would with the CLI).
     pub async fn personal_token(&self, email: &str, org: &str) -> String {
         let state = &self.server.state;
-        let user = state.store.user_by_email(email).await.ok().flatten().unwrap_or_else(|| panic!("no user {email}"));
-        let org = members::org(state, org).await.unwrap_or_else(|e| panic!("{e}"));
+        let user = state
+            .store
+            .user_by_email(email)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no user {email}"));
+        let org = members::org(state, org)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let issued = devauth_server::tokens::issue(
             state,
             format!("{email} test token"),

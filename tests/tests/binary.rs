@@ -51,7 +51,9 @@ fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
     if let Some(mut pipe) = child.stdin.take() {
         let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
     }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -68,43 +70,185 @@ fn ok(db: &str, args: &[&str]) -> String {
 fn fails(db: &str, args: &[&str], message: &str) {
     let run = cli(db, args, None);
     assert_ne!(run.code, 0, "{args:?} should fail");
-    assert!(run.stderr.contains(message), "{args:?}: expected `{message}` in: {}", run.stderr);
+    assert!(
+        run.stderr.contains(message),
+        "{args:?}: expected `{message}` in: {}",
+        run.stderr
+    );
 }
 
 async fn admin_cli(backend: Backend) {
     let (db, _dir) = fresh_database(backend).await;
     assert!(ok(&db, &["migrate"]).contains("up to date"));
-    let run = cli(&db, &["user", "add", "--email", "Ada@Example.com", "--name", "Ada", "--password-stdin"], Some("a long password\n"));
+    let run = cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "Ada@Example.com",
+            "--name",
+            "Ada",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    fails(&db, &["user", "add", "--email", "ada@example.com", "--name", "Dup"], "already exists");
-    fails(&db, &["user", "add", "--email", "nope", "--name", "X"], "not a valid email");
+    fails(
+        &db,
+        &["user", "add", "--email", "ada@example.com", "--name", "Dup"],
+        "already exists",
+    );
+    fails(
+        &db,
+        &["user", "add", "--email", "nope", "--name", "X"],
+        "not a valid email",
+    );
     ok(&db, &["org", "add", "acme", "--name", "Acme Inc"]);
-    fails(&db, &["org", "add", "Bad Slug", "--name", "X"], "not a valid org slug");
-    ok(&db, &["member", "add", "--org", "acme", "--user", "ada@example.com", "--role", "admin"]);
-    fails(&db, &["member", "add", "--org", "nope", "--user", "ada@example.com"], "no organization `nope`");
-    fails(&db, &["member", "add", "--org", "acme", "--user", "ada@example.com", "--role", "root"], "root");
+    fails(
+        &db,
+        &["org", "add", "Bad Slug", "--name", "X"],
+        "not a valid org slug",
+    );
+    ok(
+        &db,
+        &[
+            "member",
+            "add",
+            "--org",
+            "acme",
+            "--user",
+            "ada@example.com",
+            "--role",
+            "admin",
+        ],
+    );
+    fails(
+        &db,
+        &[
+            "member",
+            "add",
+            "--org",
+            "nope",
+            "--user",
+            "ada@example.com",
+        ],
+        "no organization `nope`",
+    );
+    fails(
+        &db,
+        &[
+            "member",
+            "add",
+            "--org",
+            "acme",
+            "--user",
+            "ada@example.com",
+            "--role",
+            "root",
+        ],
+        "root",
+    );
 
-    let token = ok(&db, &["token", "create", "--user", "ada@example.com", "--org", "acme", "--name", "ci", "--expires", "30d"]);
+    let token = ok(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--org",
+            "acme",
+            "--name",
+            "ci",
+            "--expires",
+            "30d",
+        ],
+    );
     let token = token.trim().to_string();
-    assert!(token.starts_with("dva_") && token.len() == 68, "prints just the token: {token}");
-    fails(&db, &["token", "create", "--user", "ada@example.com", "--org", "acme", "--name", "x", "--expires", "soon"], "expires must be");
-    fails(&db, &["token", "create", "--user", "ada@example.com", "--org", "acme", "--name", "x", "--scope", "root"], "unknown scope");
-    let service = ok(&db, &["token", "create", "--service", "--org", "acme", "--name", "deploy", "--scope", "profile:read", "--expires", "never"]);
+    assert!(
+        token.starts_with("dva_") && token.len() == 68,
+        "prints just the token: {token}"
+    );
+    fails(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--org",
+            "acme",
+            "--name",
+            "x",
+            "--expires",
+            "soon",
+        ],
+        "expires must be",
+    );
+    fails(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--org",
+            "acme",
+            "--name",
+            "x",
+            "--scope",
+            "root",
+        ],
+        "unknown scope",
+    );
+    let service = ok(
+        &db,
+        &[
+            "token",
+            "create",
+            "--service",
+            "--org",
+            "acme",
+            "--name",
+            "deploy",
+            "--scope",
+            "profile:read",
+            "--expires",
+            "never",
+        ],
+    );
 
-    let listed: Value = serde_json::from_str(&ok(&db, &["token", "list", "--org", "acme", "--json"])).unwrap_or(Value::Null);
+    let listed: Value =
+        serde_json::from_str(&ok(&db, &["token", "list", "--org", "acme", "--json"]))
+            .unwrap_or(Value::Null);
     let listed = listed.as_array().cloned().unwrap_or_default();
     assert_eq!(listed.len(), 2);
     let text = serde_json::to_string(&listed).unwrap_or_default();
-    assert!(!text.contains(&token[4..]) && !text.contains(service.trim()), "lists never show a token");
-    let ci = listed.iter().find(|t| t["name"] == "ci").cloned().unwrap_or(Value::Null);
+    assert!(
+        !text.contains(&token[4..]) && !text.contains(service.trim()),
+        "lists never show a token"
+    );
+    let ci = listed
+        .iter()
+        .find(|t| t["name"] == "ci")
+        .cloned()
+        .unwrap_or(Value::Null);
     assert_eq!(ci["kind"], "personal");
     assert_eq!(ci["state"], "active");
     let table = ok(&db, &["token", "list", "--user", "ada@example.com"]);
-    assert!(table.starts_with("ID") && table.contains(ci["hint"].as_str().unwrap_or("?")), "{table}");
+    assert!(
+        table.starts_with("ID") && table.contains(ci["hint"].as_str().unwrap_or("?")),
+        "{table}"
+    );
 
     // A server on the same database accepts the CLI's token, and sees its revocation at once.
     let srv = devauth_server::start(
-        devauth_server::Config { database_url: Some(db.clone()), addr: "127.0.0.1:0".into(), ..Default::default() },
+        devauth_server::Config {
+            database_url: Some(db.clone()),
+            addr: "127.0.0.1:0".into(),
+            ..Default::default()
+        },
         std::sync::Arc::new(devauth_server::clock::SystemClock),
     )
     .await
@@ -113,12 +257,33 @@ async fn admin_cli(backend: Backend) {
     let me = |t: String| {
         let http = http.clone();
         let url = format!("{}/me", srv.url);
-        async move { http.get(url).bearer_auth(t).send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+        async move {
+            http.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
     };
     assert_eq!(me(token.clone()).await, 200);
     assert_eq!(me(service.trim().to_string()).await, 200);
-    ok(&db, &["member", "set-role", "--org", "acme", "--user", "ada@example.com", "--role", "viewer"]);
-    let members: Value = serde_json::from_str(&ok(&db, &["member", "list", "--org", "acme", "--json"])).unwrap_or(Value::Null);
+    ok(
+        &db,
+        &[
+            "member",
+            "set-role",
+            "--org",
+            "acme",
+            "--user",
+            "ada@example.com",
+            "--role",
+            "viewer",
+        ],
+    );
+    let members: Value =
+        serde_json::from_str(&ok(&db, &["member", "list", "--org", "acme", "--json"]))
+            .unwrap_or(Value::Null);
     assert_eq!(members[0]["role"], "viewer");
     let id = ci["id"].as_str().unwrap_or_default();
     assert!(ok(&db, &["token", "revoke", id]).contains("revoked"));
@@ -126,19 +291,69 @@ async fn admin_cli(backend: Backend) {
     assert!(ok(&db, &["token", "revoke", id]).contains("already revoked"));
     fails(&db, &["token", "revoke", "no-such-token"], "no token");
 
-    let second = ok(&db, &["token", "create", "--user", "ada@example.com", "--org", "acme", "--name", "two"]);
-    assert!(ok(&db, &["token", "revoke", "--all", "--user", "ada@example.com"]).contains("revoked 1 tokens"));
+    let second = ok(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--org",
+            "acme",
+            "--name",
+            "two",
+        ],
+    );
+    assert!(
+        ok(
+            &db,
+            &["token", "revoke", "--all", "--user", "ada@example.com"]
+        )
+        .contains("revoked 1 tokens")
+    );
     assert_eq!(me(second.trim().to_string()).await, 401);
-    let third = ok(&db, &["token", "create", "--user", "ada@example.com", "--org", "acme", "--name", "three"]);
+    let third = ok(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--org",
+            "acme",
+            "--name",
+            "three",
+        ],
+    );
     assert!(ok(&db, &["user", "disable", "ada@example.com"]).contains("1 tokens revoked"));
     assert_eq!(me(third.trim().to_string()).await, 401);
-    assert_eq!(me(service.trim().to_string()).await, 200, "service tokens belong to no user");
-    fails(&db, &["user", "disable", "ada@example.com"], "already disabled");
+    assert_eq!(
+        me(service.trim().to_string()).await,
+        200,
+        "service tokens belong to no user"
+    );
+    fails(
+        &db,
+        &["user", "disable", "ada@example.com"],
+        "already disabled",
+    );
 
-    let audit: Value = serde_json::from_str(&ok(&db, &["audit", "--org", "acme", "--json"])).unwrap_or(Value::Null);
-    let actions: Vec<&str> = audit.as_array().map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect()).unwrap_or_default();
-    for expected in ["member.added", "token.issued", "member.role_changed", "token.revoked"] {
-        assert!(actions.contains(&expected), "audit has {expected}: {actions:?}");
+    let audit: Value = serde_json::from_str(&ok(&db, &["audit", "--org", "acme", "--json"]))
+        .unwrap_or(Value::Null);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    for expected in [
+        "member.added",
+        "token.issued",
+        "member.role_changed",
+        "token.revoked",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "audit has {expected}: {actions:?}"
+        );
     }
     let users = ok(&db, &["user", "list"]);
     assert!(users.contains("disabled"), "{users}");
@@ -170,7 +385,10 @@ async fn logs_never_contain_secrets(backend: Backend) {
     let mut console = Vec::new();
     let (mut url, mut setup_token) = (String::new(), String::new());
     while url.is_empty() || setup_token.is_empty() {
-        let line = lines.next().and_then(Result::ok).unwrap_or_else(|| panic!("server exited early: {console:?}"));
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("server exited early: {console:?}"));
         if let Some(rest) = line.strip_prefix("listening on ") {
             url = rest.trim().to_string();
         }
@@ -188,7 +406,10 @@ async fn logs_never_contain_secrets(backend: Backend) {
         }
         async move {
             let r = req.send().await.unwrap_or_else(|e| panic!("{e}"));
-            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let password = "a secret password";
@@ -206,34 +427,70 @@ async fn logs_never_contain_secrets(backend: Backend) {
         .json()
         .await
         .unwrap_or(Value::Null);
-    let device_code = started["device_code"].as_str().unwrap_or_default().to_string();
-    let user_code = started["user_code"].as_str().unwrap_or_default().to_string();
+    let device_code = started["device_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let user_code = started["user_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let poll = || {
         http.post(format!("{url}/oauth/token"))
-            .form(&[("grant_type", DEVICE_GRANT), ("device_code", device_code.as_str()), ("client_id", "devauth-cli")])
+            .form(&[
+                ("grant_type", DEVICE_GRANT),
+                ("device_code", device_code.as_str()),
+                ("client_id", "devauth-cli"),
+            ])
             .send()
     };
     let _ = poll().await;
-    let _ = http.get(format!("{url}/device?user_code={user_code}")).send().await;
-    let (status, _) = post_json("/api/device/approve", Some(&owner), json!({"user_code": user_code, "org": "acme"})).await;
+    let _ = http
+        .get(format!("{url}/device?user_code={user_code}"))
+        .send()
+        .await;
+    let (status, _) = post_json(
+        "/api/device/approve",
+        Some(&owner),
+        json!({"user_code": user_code, "org": "acme"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let device_token = poll().await.unwrap_or_else(|e| panic!("{e}")).json::<Value>().await.unwrap_or(Value::Null)["access_token"]
+    let device_token = poll()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json::<Value>()
+        .await
+        .unwrap_or(Value::Null)["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(device_token.starts_with("dva_"));
     let (_, personal) = post_json("/api/tokens", Some(&device_token), json!({"name": "ci"})).await;
     let personal = personal["token"].as_str().unwrap_or_default().to_string();
-    let _ = http.post(format!("{url}/oauth/revoke")).form(&[("token", personal.as_str())]).send().await;
-    let _ = http.get(format!("{url}/me")).bearer_auth(&personal).send().await;
+    let _ = http
+        .post(format!("{url}/oauth/revoke"))
+        .form(&[("token", personal.as_str())])
+        .send()
+        .await;
+    let _ = http
+        .get(format!("{url}/me"))
+        .bearer_auth(&personal)
+        .send()
+        .await;
 
     // SIGTERM: graceful stop, exit 0.
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     assert!(killed.is_ok_and(|s| s.success()));
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
     let log = log.join().unwrap_or_default();
-    assert!(log.contains("request_id"), "the log has request lines: {log}");
+    assert!(
+        log.contains("request_id"),
+        "the log has request lines: {log}"
+    );
     assert!(log.lines().count() > 10, "trace logging was on");
     let secrets = [
         ("setup token", setup_token.as_str()),
@@ -251,6 +508,9 @@ async fn logs_never_contain_secrets(backend: Backend) {
         assert!(!log.contains(secret), "the {what} appears in the log");
     }
     // The console shows the generated setup token exactly once, on its own line.
-    let shown: Vec<_> = console.iter().filter(|l| l.contains(&setup_token)).collect();
+    let shown: Vec<_> = console
+        .iter()
+        .filter(|l| l.contains(&setup_token))
+        .collect();
     assert_eq!(shown.len(), 1, "{console:?}");
 }

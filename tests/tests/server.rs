@@ -68,13 +68,24 @@ async fn full_device_flow(backend: Backend) {
     assert_eq!(device_code.len(), 64, "256-bit device code");
     assert_eq!(user_code.len(), 9);
     assert_eq!(&user_code[4..5], "-");
-    assert!(user_code.replace('-', "").bytes().all(|b| b"BCDFGHJKLMNPQRSTVWXZ".contains(&b)));
+    assert!(
+        user_code
+            .replace('-', "")
+            .bytes()
+            .all(|b| b"BCDFGHJKLMNPQRSTVWXZ".contains(&b))
+    );
     assert_eq!(s(&started["verification_uri"]), srv.at("/device"));
-    assert_eq!(s(&started["verification_uri_complete"]), srv.at(&format!("/device?user_code={user_code}")));
+    assert_eq!(
+        s(&started["verification_uri_complete"]),
+        srv.at(&format!("/device?user_code={user_code}"))
+    );
 
     // First poll: pending, never slow_down.
     let reply = srv.poll(&device_code, "devauth-cli").await;
-    assert_eq!((reply.status, reply.error()), (400, "authorization_pending"));
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, "authorization_pending")
+    );
     assert_eq!(reply.header("cache-control"), "no-store");
     // Too soon: slow_down, interval 5 → 10.
     srv.clock.advance(2);
@@ -88,20 +99,36 @@ async fn full_device_flow(backend: Backend) {
     assert_eq!(reply.body["interval"], 15);
     // Waiting the grown interval: pending again, and the interval stays grown.
     srv.clock.advance(15);
-    assert_eq!(srv.poll(&device_code, "devauth-cli").await.error(), "authorization_pending");
+    assert_eq!(
+        srv.poll(&device_code, "devauth-cli").await.error(),
+        "authorization_pending"
+    );
     srv.clock.advance(10);
     let reply = srv.poll(&device_code, "devauth-cli").await;
-    assert_eq!((reply.error(), reply.body["interval"].as_i64()), ("slow_down", Some(20)));
+    assert_eq!(
+        (reply.error(), reply.body["interval"].as_i64()),
+        ("slow_down", Some(20))
+    );
 
     // Approve through the JSON API (case- and dash-insensitive code).
     let lookup = srv
-        .post_json("/api/device/lookup", Some(&owner), json!({"user_code": user_code.to_lowercase().replace('-', " ")}))
+        .post_json(
+            "/api/device/lookup",
+            Some(&owner),
+            json!({"user_code": user_code.to_lowercase().replace('-', " ")}),
+        )
         .await;
     assert_eq!(lookup.status, 200, "{}", lookup.body);
     assert_eq!(lookup.body["request"]["device_name"], "Ada's laptop");
     assert_eq!(lookup.body["request"]["requester_ip"], "127.0.0.1");
     assert_eq!(lookup.body["request"]["status"], "pending");
-    let approve = srv.post_json("/api/device/approve", Some(&owner), json!({"user_code": user_code, "org": "acme"})).await;
+    let approve = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&owner),
+            json!({"user_code": user_code, "org": "acme"}),
+        )
+        .await;
     assert_eq!(approve.status, 200, "{}", approve.body);
 
     srv.clock.advance(20);
@@ -127,12 +154,28 @@ async fn full_device_flow(backend: Backend) {
     let me = srv.get("/me", Some(&token)).await;
     assert_eq!(me.status, 401);
     assert_eq!(me.error(), "invalid_token");
-    assert_eq!(me.header("www-authenticate"), "Bearer error=\"invalid_token\"");
+    assert_eq!(
+        me.header("www-authenticate"),
+        "Bearer error=\"invalid_token\""
+    );
     // Unknown and malformed tokens: still 200.
     let fake = format!("dva_{}", "0".repeat(64));
-    assert_eq!(srv.post_form("/oauth/revoke", &[("token", &fake)]).await.status, 200);
-    assert_eq!(srv.post_form("/oauth/revoke", &[("token", "nonsense")]).await.status, 200);
-    assert_eq!(srv.post_form("/oauth/revoke", &[]).await.error(), "invalid_request");
+    assert_eq!(
+        srv.post_form("/oauth/revoke", &[("token", &fake)])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        srv.post_form("/oauth/revoke", &[("token", "nonsense")])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        srv.post_form("/oauth/revoke", &[]).await.error(),
+        "invalid_request"
+    );
     srv.stop().await;
 }
 
@@ -141,12 +184,22 @@ async fn deny_path(backend: Backend) {
     let owner = srv.claim().await;
     let started = srv.start_device("devauth-desktop", "desk").await;
     let code = s(&started["user_code"]);
-    let deny = srv.post_json("/api/device/deny", Some(&owner), json!({"user_code": code})).await;
+    let deny = srv
+        .post_json("/api/device/deny", Some(&owner), json!({"user_code": code}))
+        .await;
     assert_eq!(deny.status, 200, "{}", deny.body);
-    let reply = srv.poll(&s(&started["device_code"]), "devauth-desktop").await;
+    let reply = srv
+        .poll(&s(&started["device_code"]), "devauth-desktop")
+        .await;
     assert_eq!((reply.status, reply.error()), (400, "access_denied"));
     // A decided code cannot be reused.
-    let again = srv.post_json("/api/device/approve", Some(&owner), json!({"user_code": code, "org": "acme"})).await;
+    let again = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&owner),
+            json!({"user_code": code, "org": "acme"}),
+        )
+        .await;
     assert_eq!((again.status, again.error()), (409, "code_already_used"));
     srv.stop().await;
 }
@@ -156,36 +209,66 @@ async fn expiry_path(backend: Backend) {
     let owner = srv.claim().await;
     let started = srv.start_device("devauth-cli", "old").await;
     let device_code = s(&started["device_code"]);
-    assert_eq!(srv.poll(&device_code, "devauth-cli").await.error(), "authorization_pending");
+    assert_eq!(
+        srv.poll(&device_code, "devauth-cli").await.error(),
+        "authorization_pending"
+    );
     srv.clock.advance(600);
     let reply = srv.poll(&device_code, "devauth-cli").await;
     assert_eq!((reply.status, reply.error()), (400, "expired_token"));
     let approve = srv
-        .post_json("/api/device/approve", Some(&owner), json!({"user_code": s(&started["user_code"]), "org": "acme"}))
+        .post_json(
+            "/api/device/approve",
+            Some(&owner),
+            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
+        )
         .await;
-    assert_eq!((approve.status, approve.error()), (409, "expired_user_code"));
-    assert_eq!(srv.poll(&device_code, "devauth-cli").await.error(), "expired_token");
+    assert_eq!(
+        (approve.status, approve.error()),
+        (409, "expired_user_code")
+    );
+    assert_eq!(
+        srv.poll(&device_code, "devauth-cli").await.error(),
+        "expired_token"
+    );
     srv.stop().await;
 }
 
 async fn oauth_errors_follow_the_rfcs(backend: Backend) {
     let srv = spawn_server(backend).await;
     srv.claim().await;
-    let reply = srv.post_form("/oauth/device_authorization", &[("client_id", "evil-app")]).await;
+    let reply = srv
+        .post_form("/oauth/device_authorization", &[("client_id", "evil-app")])
+        .await;
     assert_eq!((reply.status, reply.error()), (401, "invalid_client"));
     let reply = srv.post_form("/oauth/device_authorization", &[]).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_request"));
     let long_name = "x".repeat(65);
     let reply = srv
-        .post_form("/oauth/device_authorization", &[("client_id", "devauth-cli"), ("device_name", &long_name)])
+        .post_form(
+            "/oauth/device_authorization",
+            &[("client_id", "devauth-cli"), ("device_name", &long_name)],
+        )
         .await;
     assert_eq!(reply.error(), "invalid_request");
     let reply = srv
-        .post_form("/oauth/device_authorization", &[("client_id", "devauth-cli"), ("device_name", "a\u{1b}[31mb")])
+        .post_form(
+            "/oauth/device_authorization",
+            &[
+                ("client_id", "devauth-cli"),
+                ("device_name", "a\u{1b}[31mb"),
+            ],
+        )
         .await;
     assert_eq!(reply.error(), "invalid_request");
     // JSON instead of a form.
-    let reply = srv.post_json("/oauth/device_authorization", None, json!({"client_id": "devauth-cli"})).await;
+    let reply = srv
+        .post_json(
+            "/oauth/device_authorization",
+            None,
+            json!({"client_id": "devauth-cli"}),
+        )
+        .await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_request"));
 
     let started = srv.start_device("devauth-cli", "x").await;
@@ -193,15 +276,32 @@ async fn oauth_errors_follow_the_rfcs(backend: Backend) {
     let reply = srv.poll(&device_code, "devauth-desktop").await;
     assert_eq!((reply.status, reply.error()), (401, "invalid_client"));
     let reply = srv
-        .post_form("/oauth/token", &[("grant_type", "authorization_code"), ("code", "x"), ("client_id", "devauth-cli")])
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("client_id", "devauth-cli"),
+            ],
+        )
         .await;
-    assert_eq!((reply.status, reply.error()), (400, "unsupported_grant_type"));
-    let reply = srv.post_form("/oauth/token", &[("grant_type", DEVICE_GRANT), ("client_id", "devauth-cli")]).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, "unsupported_grant_type")
+    );
+    let reply = srv
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", DEVICE_GRANT), ("client_id", "devauth-cli")],
+        )
+        .await;
     assert_eq!(reply.error(), "invalid_request");
     let reply = srv.poll(&"f".repeat(64), "devauth-cli").await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
     // A parameter sent twice is invalid (RFC 6749 §3.1).
-    let body = format!("grant_type={DEVICE_GRANT}&device_code={device_code}&device_code={device_code}&client_id=devauth-cli");
+    let body = format!(
+        "grant_type={DEVICE_GRANT}&device_code={device_code}&device_code={device_code}&client_id=devauth-cli"
+    );
     let reply = srv
         .http
         .post(srv.at("/oauth/token"))
@@ -212,7 +312,10 @@ async fn oauth_errors_follow_the_rfcs(backend: Backend) {
         .map(|r| r.status().as_u16());
     assert_eq!(reply.ok(), Some(400));
     // Nothing above touched the pending request.
-    assert_eq!(srv.poll(&device_code, "devauth-cli").await.error(), "authorization_pending");
+    assert_eq!(
+        srv.poll(&device_code, "devauth-cli").await.error(),
+        "authorization_pending"
+    );
     srv.stop().await;
 }
 
@@ -222,7 +325,11 @@ async fn double_redemption_race(backend: Backend) {
     let started = srv.start_device("devauth-cli", "racer").await;
     let device_code = s(&started["device_code"]);
     let approve = srv
-        .post_json("/api/device/approve", Some(&owner), json!({"user_code": s(&started["user_code"]), "org": "acme"}))
+        .post_json(
+            "/api/device/approve",
+            Some(&owner),
+            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
+        )
         .await;
     assert_eq!(approve.status, 200);
     let polls = (0..50).map(|_| {
@@ -231,7 +338,11 @@ async fn double_redemption_race(backend: Backend) {
         let code = device_code.clone();
         tokio::spawn(async move {
             http.post(url)
-                .form(&[("grant_type", DEVICE_GRANT), ("device_code", code.as_str()), ("client_id", "devauth-cli")])
+                .form(&[
+                    ("grant_type", DEVICE_GRANT),
+                    ("device_code", code.as_str()),
+                    ("client_id", "devauth-cli"),
+                ])
                 .send()
                 .await
                 .map(|r| r.status().as_u16())
@@ -242,11 +353,24 @@ async fn double_redemption_race(backend: Backend) {
     for poll in polls.collect::<Vec<_>>() {
         statuses.push(poll.await.unwrap_or(0));
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "exactly one redemption: {statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 49, "{statuses:?}");
-    assert_eq!(srv.poll(&device_code, "devauth-cli").await.error(), "invalid_grant");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "exactly one redemption: {statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        srv.poll(&device_code, "devauth-cli").await.error(),
+        "invalid_grant"
+    );
     let tokens = srv.get("/api/tokens?scope=org", Some(&owner)).await;
-    let device_tokens = tokens.body["tokens"].as_array().map(|t| t.iter().filter(|t| t["kind"] == "device").count());
+    let device_tokens = tokens.body["tokens"]
+        .as_array()
+        .map(|t| t.iter().filter(|t| t["kind"] == "device").count());
     assert_eq!(device_tokens, Some(1));
     srv.stop().await;
 }
@@ -254,12 +378,15 @@ async fn double_redemption_race(backend: Backend) {
 async fn member_removal_cascades(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
     let bob_personal = srv.personal_token("bob@example.com", "acme").await;
     let bob_device = srv.device_token(&bob_personal, "acme").await;
     assert_eq!(srv.get("/me", Some(&bob_device)).await.status, 200);
 
-    let reply = srv.delete("/api/orgs/acme/members/bob@example.com", Some(&owner)).await;
+    let reply = srv
+        .delete("/api/orgs/acme/members/bob@example.com", Some(&owner))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["tokens_revoked"], 2);
     for token in [&bob_personal, &bob_device] {
@@ -268,7 +395,12 @@ async fn member_removal_cascades(backend: Backend) {
     let all = srv.get("/api/tokens?scope=org", Some(&owner)).await;
     let revoked: Vec<_> = all.body["tokens"]
         .as_array()
-        .map(|t| t.iter().filter(|t| t["user_email"] == "bob@example.com").cloned().collect())
+        .map(|t| {
+            t.iter()
+                .filter(|t| t["user_email"] == "bob@example.com")
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(revoked.len(), 2, "revoked tokens are kept: {}", all.body);
     for token in &revoked {
@@ -276,7 +408,9 @@ async fn member_removal_cascades(backend: Backend) {
         assert_eq!(token["revoked_reason"], "removed from acme");
         assert_eq!(token["revoked_by"], OWNER_EMAIL);
     }
-    let audit = srv.get("/api/orgs/acme/audit?action=member.removed", Some(&owner)).await;
+    let audit = srv
+        .get("/api/orgs/acme/audit?action=member.removed", Some(&owner))
+        .await;
     assert_eq!(audit.body["events"][0]["target"], "bob@example.com");
     assert_eq!(audit.body["events"][0]["detail"], "2 tokens revoked");
     srv.stop().await;
@@ -286,7 +420,8 @@ async fn user_disable_cascades(backend: Backend) {
     let srv = spawn_server(backend).await;
     srv.claim().await;
     srv.add_org("beta").await;
-    srv.add_member("bob@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
     srv.add_member("bob@example.com", "beta", Role::Admin).await;
     let in_acme = srv.personal_token("bob@example.com", "acme").await;
     let in_beta = srv.personal_token("bob@example.com", "beta").await;
@@ -308,65 +443,124 @@ async fn user_disable_cascades(backend: Backend) {
 async fn role_change_applies_at_once(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
     let bob = srv.personal_token("bob@example.com", "acme").await;
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "member");
-    assert_eq!(srv.get("/api/orgs/acme/members", Some(&bob)).await.status, 403);
+    assert_eq!(
+        srv.get("/api/orgs/acme/members", Some(&bob)).await.status,
+        403
+    );
 
     let reply = srv
-        .send_json(Method::PATCH, "/api/orgs/acme/members/bob@example.com", Some(&owner), json!({"role": "admin"}))
+        .send_json(
+            Method::PATCH,
+            "/api/orgs/acme/members/bob@example.com",
+            Some(&owner),
+            json!({"role": "admin"}),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "admin");
-    assert_eq!(srv.get("/api/orgs/acme/members", Some(&bob)).await.status, 200);
+    assert_eq!(
+        srv.get("/api/orgs/acme/members", Some(&bob)).await.status,
+        200
+    );
 
     let reply = srv
-        .send_json(Method::PATCH, "/api/orgs/acme/members/bob@example.com", Some(&owner), json!({"role": "viewer"}))
+        .send_json(
+            Method::PATCH,
+            "/api/orgs/acme/members/bob@example.com",
+            Some(&owner),
+            json!({"role": "viewer"}),
+        )
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "viewer");
-    assert_eq!(srv.get("/api/orgs/acme/members", Some(&bob)).await.status, 403);
+    assert_eq!(
+        srv.get("/api/orgs/acme/members", Some(&bob)).await.status,
+        403
+    );
     // Bad role: clear error, nothing changed.
     let reply = srv
-        .send_json(Method::PATCH, "/api/orgs/acme/members/bob@example.com", Some(&owner), json!({"role": "god"}))
+        .send_json(
+            Method::PATCH,
+            "/api/orgs/acme/members/bob@example.com",
+            Some(&owner),
+            json!({"role": "god"}),
+        )
         .await;
     assert_eq!(reply.status, 422, "{}", reply.body);
-    assert!(reply.body["error_description"].as_str().unwrap_or("").contains("unknown role"));
+    assert!(
+        reply.body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unknown role")
+    );
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "viewer");
-    let audit = srv.get("/api/orgs/acme/audit?action=member.role_changed", Some(&owner)).await;
+    let audit = srv
+        .get(
+            "/api/orgs/acme/audit?action=member.role_changed",
+            Some(&owner),
+        )
+        .await;
     assert_eq!(audit.body["events"].as_array().map(Vec::len), Some(2));
     srv.stop().await;
 }
 
 async fn setup_claim_once(backend: Backend) {
     let srv = spawn_server(backend).await;
-    assert_eq!(srv.get("/api/setup/status", None).await.body["claimed"], false);
-    let claim = |token: &str| {
-        json!({"setup_token": token, "email": "o@example.com", "name": "O", "password": PASSWORD, "org_name": "Acme"})
-    };
-    let reply = srv.post_json("/api/setup/claim", None, claim("setup_wrong")).await;
+    assert_eq!(
+        srv.get("/api/setup/status", None).await.body["claimed"],
+        false
+    );
+    let claim = |token: &str| json!({"setup_token": token, "email": "o@example.com", "name": "O", "password": PASSWORD, "org_name": "Acme"});
+    let reply = srv
+        .post_json("/api/setup/claim", None, claim("setup_wrong"))
+        .await;
     assert_eq!((reply.status, reply.error()), (403, "invalid_setup_token"));
     let reply = srv
         .post_json("/api/setup/claim", None, json!({"setup_token": SETUP_TOKEN, "email": "o@example.com", "name": "O", "password": "short", "org_name": "Acme"}))
         .await;
     assert_eq!(reply.status, 400, "short password: {}", reply.body);
-    assert_eq!(srv.get("/api/setup/status", None).await.body["claimed"], false, "failed claims change nothing");
+    assert_eq!(
+        srv.get("/api/setup/status", None).await.body["claimed"],
+        false,
+        "failed claims change nothing"
+    );
 
-    let reply = srv.post_json("/api/setup/claim", None, claim(SETUP_TOKEN)).await;
+    let reply = srv
+        .post_json("/api/setup/claim", None, claim(SETUP_TOKEN))
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let token = s(&reply.body["token"]);
     assert_eq!(reply.body["org"]["slug"], "acme");
     assert_eq!(srv.get("/me", Some(&token)).await.body["role"], "owner");
-    assert_eq!(srv.get("/api/setup/status", None).await.body["claimed"], true);
+    assert_eq!(
+        srv.get("/api/setup/status", None).await.body["claimed"],
+        true
+    );
 
-    let reply = srv.post_json("/api/setup/claim", None, claim(SETUP_TOKEN)).await;
+    let reply = srv
+        .post_json("/api/setup/claim", None, claim(SETUP_TOKEN))
+        .await;
     assert_eq!(reply.status, 409);
     // Revoking every token never reopens setup.
-    let reply = srv.post_json("/api/tokens/revoke-all", Some(&token), json!({})).await;
+    let reply = srv
+        .post_json("/api/tokens/revoke-all", Some(&token), json!({}))
+        .await;
     assert_eq!(reply.status, 200);
     assert_eq!(srv.get("/me", Some(&token)).await.status, 401);
-    assert_eq!(srv.get("/api/setup/status", None).await.body["claimed"], true);
-    assert_eq!(srv.post_json("/api/setup/claim", None, claim(SETUP_TOKEN)).await.status, 409);
+    assert_eq!(
+        srv.get("/api/setup/status", None).await.body["claimed"],
+        true
+    );
+    assert_eq!(
+        srv.post_json("/api/setup/claim", None, claim(SETUP_TOKEN))
+            .await
+            .status,
+        409
+    );
     srv.stop().await;
 }
 
@@ -376,14 +570,45 @@ async fn hashed_at_rest(backend: Backend) {
     let started = srv.start_device("devauth-cli", "dumped").await;
     let device_code = s(&started["device_code"]);
     let user_code = s(&started["user_code"]);
-    srv.post_json("/api/device/approve", Some(&owner), json!({"user_code": user_code, "org": "acme"})).await;
+    srv.post_json(
+        "/api/device/approve",
+        Some(&owner),
+        json!({"user_code": user_code, "org": "acme"}),
+    )
+    .await;
     let device_token = s(&srv.poll(&device_code, "devauth-cli").await.body["access_token"]);
-    let personal = srv.post_json("/api/tokens", Some(&owner), json!({"name": "ci", "expires": "30d"})).await;
+    let personal = srv
+        .post_json(
+            "/api/tokens",
+            Some(&owner),
+            json!({"name": "ci", "expires": "30d"}),
+        )
+        .await;
     let personal = s(&personal.body["token"]);
-    let rotated = srv.post_json(&format!("/api/tokens/{}/rotate", srv.get("/me", Some(&personal)).await.body["token"]["id"].as_str().unwrap_or("")), Some(&owner), json!({})).await;
+    let rotated = srv
+        .post_json(
+            &format!(
+                "/api/tokens/{}/rotate",
+                srv.get("/me", Some(&personal)).await.body["token"]["id"]
+                    .as_str()
+                    .unwrap_or("")
+            ),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
     let rotated = s(&rotated.body["token"]);
-    let dump = srv.server.state.store.dump().await.unwrap_or_else(|e| panic!("dump: {e}"));
-    assert!(dump.contains("tokens id="), "the dump covers the tokens table");
+    let dump = srv
+        .server
+        .state
+        .store
+        .dump()
+        .await
+        .unwrap_or_else(|e| panic!("dump: {e}"));
+    assert!(
+        dump.contains("tokens id="),
+        "the dump covers the tokens table"
+    );
     let secrets = [
         owner.as_str(),
         device_token.as_str(),
@@ -398,7 +623,10 @@ async fn hashed_at_rest(backend: Backend) {
     for secret in secrets {
         assert!(secret.len() >= 8, "secret collected: {secret:?}");
         assert!(!dump.contains(secret), "a raw secret is in the database");
-        assert!(!dump.contains(&secret[4..]), "a secret's body is in the database");
+        assert!(
+            !dump.contains(&secret[4..]),
+            "a secret's body is in the database"
+        );
     }
     // What is there: the SHA-256 of the token.
     assert!(dump.contains(&devauth_server::secret::sha256_hex(&device_token)));
@@ -408,58 +636,156 @@ async fn hashed_at_rest(backend: Backend) {
 async fn members_see_only_their_tokens(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member).await;
-    srv.add_member("carol@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
+    srv.add_member("carol@example.com", "acme", Role::Member)
+        .await;
     let bob = srv.personal_token("bob@example.com", "acme").await;
     let carol = srv.personal_token("carol@example.com", "acme").await;
     let carol_id = s(&srv.get("/me", Some(&carol)).await.body["token"]["id"]);
 
     let mine = srv.get("/api/tokens", Some(&bob)).await;
-    let emails: Vec<_> = mine.body["tokens"].as_array().map(|t| t.iter().map(|t| s(&t["user_email"])).collect()).unwrap_or_default();
+    let emails: Vec<_> = mine.body["tokens"]
+        .as_array()
+        .map(|t| t.iter().map(|t| s(&t["user_email"])).collect())
+        .unwrap_or_default();
     assert_eq!(emails, vec!["bob@example.com".to_string()]);
-    assert_eq!(srv.get("/api/tokens?scope=org", Some(&bob)).await.status, 403);
-    assert_eq!(srv.get(&format!("/api/tokens/{carol_id}"), Some(&bob)).await.status, 403);
-    assert_eq!(srv.delete(&format!("/api/tokens/{carol_id}"), Some(&bob)).await.status, 403);
-    assert_eq!(srv.post_json(&format!("/api/tokens/{carol_id}/rotate"), Some(&bob), json!({})).await.status, 403);
-    assert_eq!(srv.post_json("/api/tokens/revoke-all", Some(&bob), json!({"user": "carol@example.com"})).await.status, 403);
-    assert_eq!(srv.get("/me", Some(&carol)).await.status, 200, "carol's token survived bob's attempts");
+    assert_eq!(
+        srv.get("/api/tokens?scope=org", Some(&bob)).await.status,
+        403
+    );
+    assert_eq!(
+        srv.get(&format!("/api/tokens/{carol_id}"), Some(&bob))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        srv.delete(&format!("/api/tokens/{carol_id}"), Some(&bob))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        srv.post_json(
+            &format!("/api/tokens/{carol_id}/rotate"),
+            Some(&bob),
+            json!({})
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        srv.post_json(
+            "/api/tokens/revoke-all",
+            Some(&bob),
+            json!({"user": "carol@example.com"})
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        srv.get("/me", Some(&carol)).await.status,
+        200,
+        "carol's token survived bob's attempts"
+    );
 
     let org = srv.get("/api/tokens?scope=org", Some(&owner)).await;
     assert_eq!(org.body["tokens"].as_array().map(Vec::len), Some(3));
-    assert_eq!(srv.delete(&format!("/api/tokens/{carol_id}"), Some(&owner)).await.status, 200);
+    assert_eq!(
+        srv.delete(&format!("/api/tokens/{carol_id}"), Some(&owner))
+            .await
+            .status,
+        200
+    );
     assert_eq!(srv.get("/me", Some(&carol)).await.status, 401);
-    assert_eq!(srv.delete("/api/tokens/no-such-id", Some(&owner)).await.status, 404);
+    assert_eq!(
+        srv.delete("/api/tokens/no-such-id", Some(&owner))
+            .await
+            .status,
+        404
+    );
     srv.stop().await;
 }
 
 async fn wrong_user_codes_are_rate_limited(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
     let bob = srv.personal_token("bob@example.com", "acme").await;
     let started = srv.start_device("devauth-cli", "victim").await;
     let real = s(&started["user_code"]);
-    for guess in ["BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD", "FFFF-FFFF", "not a code"] {
-        let reply = srv.post_json("/api/device/lookup", Some(&bob), json!({"user_code": guess})).await;
-        assert_eq!((reply.status, reply.error()), (400, "invalid_user_code"), "{guess}");
+    for guess in [
+        "BBBB-BBBB",
+        "CCCC-CCCC",
+        "DDDD-DDDD",
+        "FFFF-FFFF",
+        "not a code",
+    ] {
+        let reply = srv
+            .post_json(
+                "/api/device/lookup",
+                Some(&bob),
+                json!({"user_code": guess}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, "invalid_user_code"),
+            "{guess}"
+        );
     }
-    let reply = srv.post_json("/api/device/approve", Some(&bob), json!({"user_code": real, "org": "acme"})).await;
-    assert_eq!((reply.status, reply.error()), (429, "rate_limited"), "even the right code waits");
+    let reply = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&bob),
+            json!({"user_code": real, "org": "acme"}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (429, "rate_limited"),
+        "even the right code waits"
+    );
     let wait: i64 = reply.header("retry-after").parse().unwrap_or(0);
     assert!((1..=60).contains(&wait), "Retry-After: {wait}");
     // Same IP, other user: the IP is limited too.
-    let reply = srv.post_json("/api/device/lookup", Some(&owner), json!({"user_code": real})).await;
+    let reply = srv
+        .post_json(
+            "/api/device/lookup",
+            Some(&owner),
+            json!({"user_code": real}),
+        )
+        .await;
     assert_eq!(reply.status, 429);
     srv.clock.advance(61);
-    let reply = srv.post_json("/api/device/approve", Some(&bob), json!({"user_code": real, "org": "acme"})).await;
+    let reply = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&bob),
+            json!({"user_code": real, "org": "acme"}),
+        )
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let audit = srv.get("/api/orgs/acme/audit?action=device.code_failed&limit=100", Some(&owner)).await;
+    let audit = srv
+        .get(
+            "/api/orgs/acme/audit?action=device.code_failed&limit=100",
+            Some(&owner),
+        )
+        .await;
     let _ = audit; // code failures carry no org; check the global log instead.
     let events = srv
         .server
         .state
         .store
-        .list_audit(&devauth_server::model::AuditQuery { action: Some("device.code_failed".into()), limit: 100, ..Default::default() })
+        .list_audit(&devauth_server::model::AuditQuery {
+            action: Some("device.code_failed".into()),
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap_or_default();
     assert_eq!(events.len(), 5);
@@ -470,16 +796,27 @@ async fn wrong_user_codes_are_rate_limited(backend: Backend) {
 async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    let reply = srv.post_json("/api/tokens", Some(&owner), json!({"name": "ci", "expires": "30d", "scopes": ["profile:read"]})).await;
+    let reply = srv
+        .post_json(
+            "/api/tokens",
+            Some(&owner),
+            json!({"name": "ci", "expires": "30d", "scopes": ["profile:read"]}),
+        )
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let narrow = s(&reply.body["token"]);
     assert_eq!(reply.body["info"]["scopes"], json!(["profile:read"]));
-    assert_eq!(reply.body["info"]["expires_at"], devauth_server::clock::rfc3339(srv.clock_now() + 30 * 86_400));
+    assert_eq!(
+        reply.body["info"]["expires_at"],
+        devauth_server::clock::rfc3339(srv.clock_now() + 30 * 86_400)
+    );
     assert_eq!(srv.get("/me", Some(&narrow)).await.status, 200);
     let reply = srv.get("/api/tokens", Some(&narrow)).await;
     assert_eq!((reply.status, reply.error()), (403, "insufficient_scope"));
     // A narrowed token cannot mint a wider one.
-    let reply = srv.post_json("/api/tokens", Some(&narrow), json!({"name": "wider"})).await;
+    let reply = srv
+        .post_json("/api/tokens", Some(&narrow), json!({"name": "wider"}))
+        .await;
     assert_eq!(reply.status, 403);
 
     for (body, what) in [
@@ -491,8 +828,19 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
         (json!({"name": "x", "kind": "device"}), "device kind"),
     ] {
         let reply = srv.post_json("/api/tokens", Some(&owner), body).await;
-        assert!(matches!(reply.status, 400 | 422), "{what}: {} {}", reply.status, reply.body);
-        assert!(!reply.body["error_description"].as_str().unwrap_or("").is_empty(), "{what} explains itself");
+        assert!(
+            matches!(reply.status, 400 | 422),
+            "{what}: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert!(
+            !reply.body["error_description"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty(),
+            "{what} explains itself"
+        );
     }
     let reply = srv
         .http
@@ -505,20 +853,43 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
         .map(|r| r.status().as_u16());
     assert_eq!(reply.ok(), Some(400));
 
-    let never = srv.post_json("/api/tokens", Some(&owner), json!({"name": "forever", "expires": "never"})).await;
+    let never = srv
+        .post_json(
+            "/api/tokens",
+            Some(&owner),
+            json!({"name": "forever", "expires": "never"}),
+        )
+        .await;
     assert_eq!(never.body["info"]["expires_at"], serde_json::Value::Null);
     let old = s(&never.body["token"]);
     let old_id = s(&never.body["info"]["id"]);
-    let rotated = srv.post_json(&format!("/api/tokens/{old_id}/rotate"), Some(&owner), json!({})).await;
+    let rotated = srv
+        .post_json(
+            &format!("/api/tokens/{old_id}/rotate"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
     assert_eq!(rotated.status, 201, "{}", rotated.body);
     let new = s(&rotated.body["token"]);
     assert_eq!(rotated.body["info"]["name"], "forever");
     assert_eq!(rotated.body["info"]["expires_at"], serde_json::Value::Null);
     assert_eq!(srv.get("/me", Some(&old)).await.status, 401);
     assert_eq!(srv.get("/me", Some(&new)).await.status, 200);
-    assert_eq!(srv.post_json(&format!("/api/tokens/{old_id}/rotate"), Some(&owner), json!({})).await.status, 409);
+    assert_eq!(
+        srv.post_json(
+            &format!("/api/tokens/{old_id}/rotate"),
+            Some(&owner),
+            json!({})
+        )
+        .await
+        .status,
+        409
+    );
 
-    let reply = srv.post_json("/api/tokens/revoke-all", Some(&owner), json!({})).await;
+    let reply = srv
+        .post_json("/api/tokens/revoke-all", Some(&owner), json!({}))
+        .await;
     assert_eq!(reply.status, 200);
     assert!(reply.body["revoked"].as_u64().unwrap_or(0) >= 3);
     for token in [&owner, &narrow, &new] {
@@ -530,14 +901,25 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
 async fn service_tokens(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
     srv.add_member("ann@example.com", "acme", Role::Admin).await;
     let bob = srv.personal_token("bob@example.com", "acme").await;
     let ann = srv.personal_token("ann@example.com", "acme").await;
-    let reply = srv.post_json("/api/tokens", Some(&bob), json!({"name": "deploy", "kind": "service"})).await;
+    let reply = srv
+        .post_json(
+            "/api/tokens",
+            Some(&bob),
+            json!({"name": "deploy", "kind": "service"}),
+        )
+        .await;
     assert_eq!(reply.status, 403);
     let reply = srv
-        .post_json("/api/tokens", Some(&ann), json!({"name": "deploy", "kind": "service", "scopes": "profile:read tokens:read"}))
+        .post_json(
+            "/api/tokens",
+            Some(&ann),
+            json!({"name": "deploy", "kind": "service", "scopes": "profile:read tokens:read"}),
+        )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let service = s(&reply.body["token"]);
@@ -546,12 +928,19 @@ async fn service_tokens(backend: Backend) {
     assert_eq!(me.body["role"], "service");
     assert_eq!(me.body["user"], serde_json::Value::Null);
     // Service tokens survive the removal of the admin who made them.
-    srv.delete("/api/orgs/acme/members/ann@example.com", Some(&owner)).await;
+    srv.delete("/api/orgs/acme/members/ann@example.com", Some(&owner))
+        .await;
     assert_eq!(srv.get("/me", Some(&ann)).await.status, 401);
     assert_eq!(srv.get("/me", Some(&service)).await.status, 200);
     // And they cannot approve devices or act as a user.
     let started = srv.start_device("devauth-cli", "x").await;
-    let reply = srv.post_json("/api/device/approve", Some(&service), json!({"user_code": s(&started["user_code"]), "org": "acme"})).await;
+    let reply = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&service),
+            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
+        )
+        .await;
     assert_eq!(reply.status, 403);
     srv.stop().await;
 }
@@ -559,14 +948,24 @@ async fn service_tokens(backend: Backend) {
 async fn expired_tokens_fail(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    let reply = srv.post_json("/api/tokens", Some(&owner), json!({"name": "short", "expires": "1d"})).await;
+    let reply = srv
+        .post_json(
+            "/api/tokens",
+            Some(&owner),
+            json!({"name": "short", "expires": "1d"}),
+        )
+        .await;
     let short = s(&reply.body["token"]);
     assert_eq!(srv.get("/me", Some(&short)).await.status, 200);
     srv.clock.advance(86_400);
     let me = srv.get("/me", Some(&short)).await;
     assert_eq!((me.status, me.error()), (401, "invalid_token"));
     let list = srv.get("/api/tokens", Some(&owner)).await;
-    let state = list.body["tokens"].as_array().and_then(|t| t.iter().find(|t| t["name"] == "short").map(|t| s(&t["state"])));
+    let state = list.body["tokens"].as_array().and_then(|t| {
+        t.iter()
+            .find(|t| t["name"] == "short")
+            .map(|t| s(&t["state"]))
+    });
     assert_eq!(state.as_deref(), Some("expired"));
     srv.stop().await;
 }
@@ -577,7 +976,14 @@ async fn last_use_is_written_at_most_once_a_minute(backend: Backend) {
     let last_used = || async {
         let me = srv.get("/me", Some(&owner)).await;
         let id = s(&me.body["token"]["id"]);
-        srv.server.state.store.token_by_id(&id).await.ok().flatten().and_then(|t| t.last_used_at)
+        srv.server
+            .state
+            .store
+            .token_by_id(&id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|t| t.last_used_at)
     };
     let first = last_used().await;
     assert_eq!(first, Some(srv.clock_now()));
@@ -589,7 +995,11 @@ async fn last_use_is_written_at_most_once_a_minute(backend: Backend) {
         .server
         .state
         .store
-        .list_audit(&devauth_server::model::AuditQuery { action: Some("token.new_ip".into()), limit: 10, ..Default::default() })
+        .list_audit(&devauth_server::model::AuditQuery {
+            action: Some("token.new_ip".into()),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap_or_default();
     assert_eq!(events.len(), 1, "first use from an IP is audited once");
@@ -599,20 +1009,44 @@ async fn last_use_is_written_at_most_once_a_minute(backend: Backend) {
 async fn owners_are_protected(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    let reply = srv.delete(&format!("/api/orgs/acme/members/{OWNER_EMAIL}"), Some(&owner)).await;
+    let reply = srv
+        .delete(
+            &format!("/api/orgs/acme/members/{OWNER_EMAIL}"),
+            Some(&owner),
+        )
+        .await;
     assert_eq!(reply.status, 409, "the last owner stays: {}", reply.body);
-    let reply = srv.send_json(Method::PATCH, &format!("/api/orgs/acme/members/{OWNER_EMAIL}"), Some(&owner), json!({"role": "member"})).await;
+    let reply = srv
+        .send_json(
+            Method::PATCH,
+            &format!("/api/orgs/acme/members/{OWNER_EMAIL}"),
+            Some(&owner),
+            json!({"role": "member"}),
+        )
+        .await;
     assert_eq!(reply.status, 409);
     srv.add_member("ann@example.com", "acme", Role::Admin).await;
     let ann = srv.personal_token("ann@example.com", "acme").await;
-    let reply = srv.delete(&format!("/api/orgs/acme/members/{OWNER_EMAIL}"), Some(&ann)).await;
+    let reply = srv
+        .delete(&format!("/api/orgs/acme/members/{OWNER_EMAIL}"), Some(&ann))
+        .await;
     assert_eq!(reply.status, 403, "admins cannot remove owners");
-    let reply = srv.send_json(Method::PATCH, "/api/orgs/acme/members/ann@example.com", Some(&ann), json!({"role": "owner"})).await;
+    let reply = srv
+        .send_json(
+            Method::PATCH,
+            "/api/orgs/acme/members/ann@example.com",
+            Some(&ann),
+            json!({"role": "owner"}),
+        )
+        .await;
     assert_eq!(reply.status, 403, "admins cannot make owners");
     assert_eq!(srv.get("/me", Some(&owner)).await.body["role"], "owner");
     // Another org's admin pages are out of reach.
     srv.add_org("beta").await;
-    assert_eq!(srv.get("/api/orgs/beta/members", Some(&owner)).await.status, 403);
+    assert_eq!(
+        srv.get("/api/orgs/beta/members", Some(&owner)).await.status,
+        403
+    );
     srv.stop().await;
 }
 
@@ -620,17 +1054,40 @@ async fn audit_log_filters_and_pages(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
     for i in 0..5 {
-        srv.post_json("/api/tokens", Some(&owner), json!({"name": format!("t{i}")})).await;
+        srv.post_json(
+            "/api/tokens",
+            Some(&owner),
+            json!({"name": format!("t{i}")}),
+        )
+        .await;
     }
-    let page = srv.get("/api/orgs/acme/audit?action=token.issued&limit=4", Some(&owner)).await;
+    let page = srv
+        .get(
+            "/api/orgs/acme/audit?action=token.issued&limit=4",
+            Some(&owner),
+        )
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
     let events = page.body["events"].as_array().cloned().unwrap_or_default();
     assert_eq!(events.len(), 4);
     assert!(events.iter().all(|e| e["action"] == "token.issued"));
-    assert!(events.iter().all(|e| e["actor"] == OWNER_EMAIL && e["ip"] == "127.0.0.1"));
-    assert!(events.iter().all(|e| e["request_id"].as_str().is_some_and(|r| !r.is_empty())));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["actor"] == OWNER_EMAIL && e["ip"] == "127.0.0.1")
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["request_id"].as_str().is_some_and(|r| !r.is_empty()))
+    );
     let before = page.body["next_before"].as_i64().unwrap_or(0);
-    let next = srv.get(&format!("/api/orgs/acme/audit?action=token.issued&limit=4&before={before}"), Some(&owner)).await;
+    let next = srv
+        .get(
+            &format!("/api/orgs/acme/audit?action=token.issued&limit=4&before={before}"),
+            Some(&owner),
+        )
+        .await;
     let rest = next.body["events"].as_array().cloned().unwrap_or_default();
     assert_eq!(rest.len(), 2, "5 created + the setup token = 6 issued");
     assert_eq!(next.body["next_before"], serde_json::Value::Null);
@@ -643,44 +1100,87 @@ async fn audit_log_filters_and_pages(backend: Backend) {
         .json(&json!({"name": "traced"}))
         .send()
         .await;
-    assert_eq!(reply.ok().and_then(|r| r.headers().get("x-request-id").map(|v| v.as_bytes().to_vec())), Some(b"trace-me-123".to_vec()));
-    let latest = srv.get("/api/orgs/acme/audit?action=token.issued&limit=1", Some(&owner)).await;
+    assert_eq!(
+        reply.ok().and_then(|r| r
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.as_bytes().to_vec())),
+        Some(b"trace-me-123".to_vec())
+    );
+    let latest = srv
+        .get(
+            "/api/orgs/acme/audit?action=token.issued&limit=1",
+            Some(&owner),
+        )
+        .await;
     assert_eq!(latest.body["events"][0]["request_id"], "trace-me-123");
-    assert_eq!(srv.get("/api/orgs/acme/audit?limit=0", Some(&owner)).await.status, 400);
-    assert_eq!(srv.get("/api/orgs/acme/audit?since=yesterday", Some(&owner)).await.status, 400);
+    assert_eq!(
+        srv.get("/api/orgs/acme/audit?limit=0", Some(&owner))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        srv.get("/api/orgs/acme/audit?since=yesterday", Some(&owner))
+            .await
+            .status,
+        400
+    );
     srv.stop().await;
 }
 
 async fn redemption_requires_current_membership(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
     let bob = srv.personal_token("bob@example.com", "acme").await;
     let started = srv.start_device("devauth-cli", "late").await;
-    let reply = srv.post_json("/api/device/approve", Some(&bob), json!({"user_code": s(&started["user_code"]), "org": "acme"})).await;
+    let reply = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&bob),
+            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
+        )
+        .await;
     assert_eq!(reply.status, 200);
     // Bob is removed between approval and redemption.
-    srv.delete("/api/orgs/acme/members/bob@example.com", Some(&owner)).await;
+    srv.delete("/api/orgs/acme/members/bob@example.com", Some(&owner))
+        .await;
     let reply = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
     assert_eq!((reply.status, reply.error()), (400, "access_denied"));
     // A member of acme cannot approve into an org they are not in.
     srv.add_org("beta").await;
     let started = srv.start_device("devauth-cli", "x").await;
-    let reply = srv.post_json("/api/device/approve", Some(&owner), json!({"user_code": s(&started["user_code"]), "org": "beta"})).await;
+    let reply = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&owner),
+            json!({"user_code": s(&started["user_code"]), "org": "beta"}),
+        )
+        .await;
     assert_eq!(reply.status, 403);
     srv.stop().await;
 }
 
 async fn headers_health_and_metrics(backend: Backend) {
     let srv = spawn_server(backend).await;
-    let meta = srv.get("/.well-known/oauth-authorization-server", None).await;
+    let meta = srv
+        .get("/.well-known/oauth-authorization-server", None)
+        .await;
     assert_eq!(meta.status, 200);
     assert_eq!(meta.body["issuer"], srv.url.as_str());
-    assert_eq!(meta.body["device_authorization_endpoint"], srv.at("/oauth/device_authorization"));
+    assert_eq!(
+        meta.body["device_authorization_endpoint"],
+        srv.at("/oauth/device_authorization")
+    );
     assert_eq!(meta.body["token_endpoint"], srv.at("/oauth/token"));
     assert_eq!(meta.body["revocation_endpoint"], srv.at("/oauth/revoke"));
     assert_eq!(meta.body["grant_types_supported"], json!([DEVICE_GRANT]));
-    assert_eq!(meta.body["token_endpoint_auth_methods_supported"], json!(["none"]));
+    assert_eq!(
+        meta.body["token_endpoint_auth_methods_supported"],
+        json!(["none"])
+    );
     assert!(meta.body["response_types_supported"].is_array());
     assert!(!meta.header("x-request-id").is_empty());
 
@@ -691,13 +1191,26 @@ async fn headers_health_and_metrics(backend: Backend) {
     srv.start_device("devauth-cli", "m").await;
     let metrics = srv.get("/metrics", None).await;
     let text = metrics.body.as_str().unwrap_or("").to_string();
-    assert!(text.contains("devauth_device_flows_started_total 1"), "{text}");
+    assert!(
+        text.contains("devauth_device_flows_started_total 1"),
+        "{text}"
+    );
     assert!(text.contains("devauth_tokens_issued_total 1"), "{text}");
-    assert!(text.contains("devauth_http_requests_total{route=\"/oauth/device_authorization\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains(
+            "devauth_http_requests_total{route=\"/oauth/device_authorization\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
     let missing = srv.get("/nope", None).await;
     assert_eq!((missing.status, missing.error()), (404, "not_found"));
     let big = "x".repeat(100 * 1024);
-    let reply = srv.post_form("/oauth/device_authorization", &[("client_id", "devauth-cli"), ("device_name", &big)]).await;
+    let reply = srv
+        .post_form(
+            "/oauth/device_authorization",
+            &[("client_id", "devauth-cli"), ("device_name", &big)],
+        )
+        .await;
     assert_eq!(reply.status, 413, "bodies are size-limited");
     srv.stop().await;
 }

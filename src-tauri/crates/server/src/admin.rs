@@ -180,7 +180,11 @@ impl From<store::StoreError> for AdminError {
 }
 
 fn meta() -> RequestMeta {
-    RequestMeta { ip: None, user_agent: Some("devauth-server admin CLI".into()), request_id: None }
+    RequestMeta {
+        ip: None,
+        user_agent: Some("devauth-server admin CLI".into()),
+        request_id: None,
+    }
 }
 
 /// Opens the database for an admin command.
@@ -189,11 +193,23 @@ pub async fn open(database_url: Option<&str>, token_ttl_days: i64) -> Result<App
         Some(url) => url.to_string(),
         None => store::default_database_url()?,
     };
-    let store = store::connect(&url)
-        .await
-        .map_err(|e| AdminError(format!("cannot open the database {}: {e}", store::redact_url(&url))))?;
-    let config = Config { token_ttl_days, ..Config::default() };
-    Ok(AppState::new(store, Arc::new(SystemClock), config, String::new(), None))
+    let store = store::connect(&url).await.map_err(|e| {
+        AdminError(format!(
+            "cannot open the database {}: {e}",
+            store::redact_url(&url)
+        ))
+    })?;
+    let config = Config {
+        token_ttl_days,
+        ..Config::default()
+    };
+    Ok(AppState::new(
+        store,
+        Arc::new(SystemClock),
+        config,
+        String::new(),
+        None,
+    ))
 }
 
 async fn org(state: &AppState, slug: &str) -> Result<Org, AdminError> {
@@ -243,15 +259,34 @@ fn opt_time(ts: Option<i64>) -> String {
 }
 
 fn print_json(value: serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
 }
 
 pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminError> {
     let system = OrgActor::system();
     match command {
-        AdminCommand::User(UserCommand::Add { email, name, password_stdin }) => {
-            let password = if password_stdin { Some(read_password()?) } else { None };
-            let user = identity::create_user(state, &email, &name, password.as_ref(), Actor::System, &meta()).await?;
+        AdminCommand::User(UserCommand::Add {
+            email,
+            name,
+            password_stdin,
+        }) => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let user = identity::create_user(
+                state,
+                &email,
+                &name,
+                password.as_ref(),
+                Actor::System,
+                &meta(),
+            )
+            .await?;
             println!("added user {} ({})", user.email, user.id);
         }
         AdminCommand::User(UserCommand::Disable { email }) => {
@@ -265,13 +300,25 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             } else {
                 let rows = users
                     .iter()
-                    .map(|u| vec![u.email.clone(), u.name.clone(), if u.disabled_at.is_some() { "disabled".into() } else { "active".into() }, rfc3339(u.created_at)])
+                    .map(|u| {
+                        vec![
+                            u.email.clone(),
+                            u.name.clone(),
+                            if u.disabled_at.is_some() {
+                                "disabled".into()
+                            } else {
+                                "active".into()
+                            },
+                            rfc3339(u.created_at),
+                        ]
+                    })
                     .collect::<Vec<_>>();
                 print_table(&["EMAIL", "NAME", "STATE", "CREATED"], &rows);
             }
         }
         AdminCommand::Org(OrgCommand::Add { slug, name }) => {
-            let org = identity::create_org(state, Some(&slug), &name, Actor::System, &meta()).await?;
+            let org =
+                identity::create_org(state, Some(&slug), &name, Actor::System, &meta()).await?;
             println!("added org {} ({})", org.slug, org.name);
         }
         AdminCommand::Org(OrgCommand::List { json }) => {
@@ -279,19 +326,36 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             if json {
                 print_json(json!(orgs));
             } else {
-                let rows = orgs.iter().map(|o| vec![o.slug.clone(), o.name.clone(), rfc3339(o.created_at)]).collect::<Vec<_>>();
+                let rows = orgs
+                    .iter()
+                    .map(|o| vec![o.slug.clone(), o.name.clone(), rfc3339(o.created_at)])
+                    .collect::<Vec<_>>();
                 print_table(&["SLUG", "NAME", "CREATED"], &rows);
             }
         }
-        AdminCommand::Member(MemberCommand::Add { org: slug, user, role }) => {
+        AdminCommand::Member(MemberCommand::Add {
+            org: slug,
+            user,
+            role,
+        }) => {
             let org = org(state, &slug).await?;
             let member = members::add(state, &org, &user, role, &system, &meta()).await?;
-            println!("added {} to {} as {}", member.user.email, org.slug, member.role);
+            println!(
+                "added {} to {} as {}",
+                member.user.email, org.slug, member.role
+            );
         }
-        AdminCommand::Member(MemberCommand::SetRole { org: slug, user, role }) => {
+        AdminCommand::Member(MemberCommand::SetRole {
+            org: slug,
+            user,
+            role,
+        }) => {
             let org = org(state, &slug).await?;
             let member = members::set_role(state, &org, &user, role, &system, &meta()).await?;
-            println!("{} is now {} in {}", member.user.email, member.role, org.slug);
+            println!(
+                "{} is now {} in {}",
+                member.user.email, member.role, org.slug
+            );
         }
         AdminCommand::Member(MemberCommand::Remove { org: slug, user }) => {
             let org = org(state, &slug).await?;
@@ -306,27 +370,58 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             } else {
                 let rows = members
                     .iter()
-                    .map(|m| vec![m.user.email.clone(), m.user.name.clone(), m.role.to_string(), rfc3339(m.joined_at)])
+                    .map(|m| {
+                        vec![
+                            m.user.email.clone(),
+                            m.user.name.clone(),
+                            m.role.to_string(),
+                            rfc3339(m.joined_at),
+                        ]
+                    })
                     .collect::<Vec<_>>();
                 print_table(&["EMAIL", "NAME", "ROLE", "JOINED"], &rows);
             }
         }
-        AdminCommand::Token(TokenCommand::Create { user: who, service, org: slug, name, expires, scopes, json }) => {
+        AdminCommand::Token(TokenCommand::Create {
+            user: who,
+            service,
+            org: slug,
+            name,
+            expires,
+            scopes,
+            json,
+        }) => {
             let org = org(state, &slug).await?;
             let scopes = parse_scopes(&scopes.join(" ")).map_err(AdminError)?;
             let (kind, user_id) = if service {
                 (TokenKind::Service, None)
             } else {
-                let who = who.ok_or_else(|| AdminError("--user is required for a personal token".into()))?;
+                let who = who
+                    .ok_or_else(|| AdminError("--user is required for a personal token".into()))?;
                 let user = user(state, &who).await?;
                 if state.store.role_of(&org.id, &user.id).await?.is_none() {
-                    return Err(AdminError(format!("{} is not a member of {}", user.email, org.slug)));
+                    return Err(AdminError(format!(
+                        "{} is not a member of {}",
+                        user.email, org.slug
+                    )));
                 }
                 (TokenKind::Personal, Some(user.id))
             };
             let name = identity::clean_text("name", &name, tokens::MAX_TOKEN_NAME_CHARS)?;
-            let expires_at = tokens::parse_expiry(expires.as_deref(), state.now(), state.config.token_ttl_days)?;
-            let issued = tokens::issue(state, name, kind, user_id, org.id.clone(), scopes, expires_at, Actor::System, &meta()).await?;
+            let expires_at =
+                tokens::parse_expiry(expires.as_deref(), state.now(), state.config.token_ttl_days)?;
+            let issued = tokens::issue(
+                state,
+                name,
+                kind,
+                user_id,
+                org.id.clone(),
+                scopes,
+                expires_at,
+                Actor::System,
+                &meta(),
+            )
+            .await?;
             if json {
                 print_json(json!({ "token": issued.token.expose(), "info": issued.info }));
             } else {
@@ -336,11 +431,20 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                     issued.info.token.kind,
                     issued.info.token.name,
                     issued.info.token.id,
-                    issued.info.token.expires_at.map(rfc3339).unwrap_or_else(|| "never".into())
+                    issued
+                        .info
+                        .token
+                        .expires_at
+                        .map(rfc3339)
+                        .unwrap_or_else(|| "never".into())
                 );
             }
         }
-        AdminCommand::Token(TokenCommand::List { org: slug, user: who, json }) => {
+        AdminCommand::Token(TokenCommand::List {
+            org: slug,
+            user: who,
+            json,
+        }) => {
             let org_id = match slug {
                 Some(slug) => Some(org(state, &slug).await?.id),
                 None => None,
@@ -352,7 +456,11 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             let now = state.now();
             let list: Vec<TokenView> = state
                 .store
-                .list_tokens(&TokenQuery { org_id, user_id, active_at: None })
+                .list_tokens(&TokenQuery {
+                    org_id,
+                    user_id,
+                    active_at: None,
+                })
                 .await?
                 .into_iter()
                 .map(|t| TokenView::new(t, now))
@@ -378,25 +486,60 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                         ]
                     })
                     .collect::<Vec<_>>();
-                print_table(&["ID", "HINT", "NAME", "KIND", "USER", "ORG", "CREATED", "LAST USED", "EXPIRES", "STATE"], &rows);
+                print_table(
+                    &[
+                        "ID",
+                        "HINT",
+                        "NAME",
+                        "KIND",
+                        "USER",
+                        "ORG",
+                        "CREATED",
+                        "LAST USED",
+                        "EXPIRES",
+                        "STATE",
+                    ],
+                    &rows,
+                );
             }
         }
-        AdminCommand::Token(TokenCommand::Revoke { id, all, user: who, reason }) => {
+        AdminCommand::Token(TokenCommand::Revoke {
+            id,
+            all,
+            user: who,
+            reason,
+        }) => {
             let now = state.now();
-            let rev = Revocation { at: now, by: "system".into(), reason };
+            let rev = Revocation {
+                at: now,
+                by: "system".into(),
+                reason,
+            };
             if all {
                 let who = who.ok_or_else(|| AdminError("--all needs --user".into()))?;
                 let user = user(state, &who).await?;
-                let audit = NewAuditEvent::new(now, Actor::System, "token.revoked_all", &meta()).target(user.email.clone());
-                let n = state.store.revoke_user_tokens(&user.id, None, &rev, &audit).await?;
+                let audit = NewAuditEvent::new(now, Actor::System, "token.revoked_all", &meta())
+                    .target(user.email.clone());
+                let n = state
+                    .store
+                    .revoke_user_tokens(&user.id, None, &rev, &audit)
+                    .await?;
                 println!("revoked {n} tokens of {}", user.email);
             } else {
-                let id = id.ok_or_else(|| AdminError("give a token id (see `token list`)".into()))?;
-                let token = state.store.token_by_id(&id).await?.ok_or_else(|| AdminError(format!("no token `{id}`")))?;
+                let id =
+                    id.ok_or_else(|| AdminError("give a token id (see `token list`)".into()))?;
+                let token = state
+                    .store
+                    .token_by_id(&id)
+                    .await?
+                    .ok_or_else(|| AdminError(format!("no token `{id}`")))?;
                 let audit = NewAuditEvent::new(now, Actor::System, "token.revoked", &meta())
                     .target(token.id.clone())
                     .org(token.org_id.clone())
-                    .detail(format!("{} token `{}` ({})", token.kind, token.name, token.hint));
+                    .detail(format!(
+                        "{} token `{}` ({})",
+                        token.kind, token.name, token.hint
+                    ));
                 if state.store.revoke_token(&token.id, &rev, &audit).await? {
                     println!("revoked {} ({})", token.id, token.hint);
                 } else {
@@ -412,7 +555,12 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                 Some(slug) => Some(org(state, slug).await?.id),
                 None => None,
             };
-            let query = AuditQuery { org_id, action: args.action, limit: args.limit, ..Default::default() };
+            let query = AuditQuery {
+                org_id,
+                action: args.action,
+                limit: args.limit,
+                ..Default::default()
+            };
             let events = state.store.list_audit(&query).await?;
             if args.json {
                 print_json(json!(events));
@@ -430,7 +578,10 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                         ]
                     })
                     .collect::<Vec<_>>();
-                print_table(&["TIME", "ACTION", "ACTOR", "TARGET", "IP", "DETAIL"], &rows);
+                print_table(
+                    &["TIME", "ACTION", "ACTOR", "TARGET", "IP", "DETAIL"],
+                    &rows,
+                );
             }
         }
     }

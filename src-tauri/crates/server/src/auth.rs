@@ -14,8 +14,14 @@ pub struct Principal(pub TokenAuth);
 impl Principal {
     pub fn actor(&self) -> Actor {
         match &self.0.user {
-            Some(user) => Actor::User { id: user.id.clone(), email: user.email.clone() },
-            None => Actor::Token { id: self.0.token.id.clone(), hint: self.0.token.hint.clone() },
+            Some(user) => Actor::User {
+                id: user.id.clone(),
+                email: user.email.clone(),
+            },
+            None => Actor::Token {
+                id: self.0.token.id.clone(),
+                hint: self.0.token.hint.clone(),
+            },
         }
     }
 
@@ -46,7 +52,11 @@ impl Principal {
     }
 
     pub fn require(&self, scope: Scope) -> ApiResult<()> {
-        if self.can(scope) { Ok(()) } else { Err(ApiError::insufficient_scope(scope)) }
+        if self.can(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::insufficient_scope(scope))
+        }
     }
 
     /// Admin rights over the org named by `slug` (which must be this token's org).
@@ -58,7 +68,9 @@ impl Principal {
             )));
         }
         if !self.can(Scope::OrgAdmin) {
-            return Err(ApiError::forbidden("only owners and admins of this organization may do this"));
+            return Err(ApiError::forbidden(
+                "only owners and admins of this organization may do this",
+            ));
         }
         Ok(())
     }
@@ -80,10 +92,20 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
 }
 
 /// Checks a presented token; every failure is the same `invalid_token`.
-pub async fn authenticate(state: &AppState, token: Option<&str>, meta: &RequestMeta) -> ApiResult<Principal> {
-    let token = token.filter(|t| is_token_shaped(t)).ok_or_else(ApiError::invalid_token)?;
+pub async fn authenticate(
+    state: &AppState,
+    token: Option<&str>,
+    meta: &RequestMeta,
+) -> ApiResult<Principal> {
+    let token = token
+        .filter(|t| is_token_shaped(t))
+        .ok_or_else(ApiError::invalid_token)?;
     let hash = sha256_hex(token);
-    let auth = state.store.token_by_hash(&hash).await?.ok_or_else(ApiError::invalid_token)?;
+    let auth = state
+        .store
+        .token_by_hash(&hash)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
     let now = state.now();
     let matches: bool = auth.token.hash.as_bytes().ct_eq(hash.as_bytes()).into();
     let user_ok = match (&auth.token.kind, &auth.user) {
@@ -109,12 +131,19 @@ async fn record_use(state: &AppState, auth: &TokenAuth, meta: &RequestMeta, now:
         tracing::warn!(error = %err, "could not record token use");
     }
     if let (true, Some(ip)) = (writes.maybe_new_ip, ip) {
-        let actor = Actor::Token { id: auth.token.id.clone(), hint: auth.token.hint.clone() };
+        let actor = Actor::Token {
+            id: auth.token.id.clone(),
+            hint: auth.token.hint.clone(),
+        };
         let audit = NewAuditEvent::new(now, actor, "token.new_ip", meta)
             .target(auth.token.id.clone())
             .org(auth.org.id.clone())
             .detail(format!("first use from {ip}"));
-        if let Err(err) = state.store.record_token_ip(&auth.token.id, ip, &audit).await {
+        if let Err(err) = state
+            .store
+            .record_token_ip(&auth.token.id, ip, &audit)
+            .await
+        {
             tracing::warn!(error = %err, "could not record token IP");
         }
     }

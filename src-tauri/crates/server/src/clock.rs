@@ -68,7 +68,12 @@ pub fn rfc3339(ts: Timestamp) -> String {
 pub fn parse_date_end_of_day(text: &str) -> Option<Timestamp> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(text, &format).ok()?;
-    Some(date.with_hms(23, 59, 59).ok()?.assume_utc().unix_timestamp())
+    Some(
+        date.with_hms(23, 59, 59)
+            .ok()?
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 #[cfg(test)]
@@ -88,7 +93,10 @@ mod tests {
     #[test]
     fn formats_and_parses_dates() {
         assert_eq!(rfc3339(1_767_225_600), "2026-01-01T00:00:00Z");
-        assert_eq!(parse_date_end_of_day("2026-01-01"), Some(1_767_225_600 + 86_399));
+        assert_eq!(
+            parse_date_end_of_day("2026-01-01"),
+            Some(1_767_225_600 + 86_399)
+        );
         assert_eq!(parse_date_end_of_day("2026-13-01"), None);
         assert_eq!(parse_date_end_of_day("tomorrow"), None);
     }

@@ -54,7 +54,9 @@ impl Config {
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
-            return Err(format!("DEVAUTH_PUBLIC_URL must start with http:// or https://, got `{url}`"));
+            return Err(format!(
+                "DEVAUTH_PUBLIC_URL must start with http:// or https://, got `{url}`"
+            ));
         }
         if self.clients.is_empty() {
             return Err("at least one client id must be registered".into());

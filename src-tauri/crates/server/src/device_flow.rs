@@ -6,7 +6,9 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use crate::model::*;
-use crate::secret::{self, Secret, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint};
+use crate::secret::{
+    self, Secret, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint,
+};
 use crate::state::AppState;
 use crate::store::Redemption;
 use axum::http::StatusCode;
@@ -54,14 +56,23 @@ pub fn clean_device_name(name: Option<&str>) -> ApiResult<Option<String>> {
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request("device_name must not contain control characters"));
+        return Err(ApiError::invalid_request(
+            "device_name must not contain control characters",
+        ));
     }
     Ok(Some(name.to_string()))
 }
 
-pub async fn start(state: &AppState, client_id: &str, device_name: Option<&str>, meta: &RequestMeta) -> ApiResult<DeviceAuthorizationResponse> {
+pub async fn start(
+    state: &AppState,
+    client_id: &str,
+    device_name: Option<&str>,
+    meta: &RequestMeta,
+) -> ApiResult<DeviceAuthorizationResponse> {
     if !state.config.clients.iter().any(|c| c == client_id) {
-        return Err(ApiError::invalid_client(format!("`{client_id}` is not a registered client")));
+        return Err(ApiError::invalid_client(format!(
+            "`{client_id}` is not a registered client"
+        )));
     }
     let device_name = clean_device_name(device_name)?;
     let device_code = secret::new_device_code();
@@ -83,8 +94,14 @@ pub async fn start(state: &AppState, client_id: &str, device_name: Option<&str>,
     };
     let audit = NewAuditEvent::new(now, Actor::Anonymous, "device.requested", meta)
         .target(device.id.clone())
-        .detail(format!("client {client_id}, device {}", device_name.as_deref().unwrap_or("(unnamed)")));
-    state.store.create_device_authorization(&device, &audit).await?;
+        .detail(format!(
+            "client {client_id}, device {}",
+            device_name.as_deref().unwrap_or("(unnamed)")
+        ));
+    state
+        .store
+        .create_device_authorization(&device, &audit)
+        .await?;
     Metrics::inc(&state.metrics.device_flows_started, 1);
     let shown = format_user_code(user_code.expose());
     let verification_uri = format!("{}/device", state.public_url);
@@ -103,41 +120,77 @@ fn oauth(code: &'static str, description: &str) -> ApiError {
 }
 
 /// One poll of the token endpoint with the device_code grant.
-pub async fn poll(state: &AppState, device_code: &str, client_id: &str, meta: &RequestMeta) -> ApiResult<TokenResponse> {
-    let Some(device) = state.store.device_by_code_hash(&sha256_hex(device_code)).await? else {
+pub async fn poll(
+    state: &AppState,
+    device_code: &str,
+    client_id: &str,
+    meta: &RequestMeta,
+) -> ApiResult<TokenResponse> {
+    let Some(device) = state
+        .store
+        .device_by_code_hash(&sha256_hex(device_code))
+        .await?
+    else {
         return Err(ApiError::invalid_grant("unknown device_code"));
     };
     if device.client_id != client_id {
-        return Err(ApiError::invalid_client("client_id does not match the one that started this authorization"));
+        return Err(ApiError::invalid_client(
+            "client_id does not match the one that started this authorization",
+        ));
     }
     let now = state.now();
     match device.status {
-        DeviceStatus::Redeemed => return Err(ApiError::invalid_grant("this device_code was already used")),
+        DeviceStatus::Redeemed => {
+            return Err(ApiError::invalid_grant("this device_code was already used"));
+        }
         DeviceStatus::Denied => return Err(oauth("access_denied", "the request was denied")),
-        DeviceStatus::Expired => return Err(oauth("expired_token", "the device_code has expired; start again")),
+        DeviceStatus::Expired => {
+            return Err(oauth(
+                "expired_token",
+                "the device_code has expired; start again",
+            ));
+        }
         _ if now >= device.expires_at => {
             state.store.expire_device(&device.id).await?;
-            return Err(oauth("expired_token", "the device_code has expired; start again"));
+            return Err(oauth(
+                "expired_token",
+                "the device_code has expired; start again",
+            ));
         }
         DeviceStatus::Approved => return redeem(state, &device, meta, now).await,
         DeviceStatus::Pending => {}
     }
     // The first poll never gets slow_down; later ones must wait the interval,
     // and each violation lengthens it for good.
-    let too_soon = device.last_poll_at.is_some_and(|last| now - last < device.interval_secs);
+    let too_soon = device
+        .last_poll_at
+        .is_some_and(|last| now - last < device.interval_secs);
     let interval = device.interval_secs + if too_soon { SLOW_DOWN_STEP_SECS } else { 0 };
     state.store.record_poll(&device.id, now, interval).await?;
     if too_soon {
-        Err(oauth("slow_down", &format!("polling too fast; wait {interval} seconds between polls"))
-            .with_extra("interval", interval.into()))
+        Err(oauth(
+            "slow_down",
+            &format!("polling too fast; wait {interval} seconds between polls"),
+        )
+        .with_extra("interval", interval.into()))
     } else {
-        Err(oauth("authorization_pending", "waiting for the user to approve in the browser"))
+        Err(oauth(
+            "authorization_pending",
+            "waiting for the user to approve in the browser",
+        ))
     }
 }
 
-async fn redeem(state: &AppState, device: &DeviceAuthorization, meta: &RequestMeta, now: i64) -> ApiResult<TokenResponse> {
+async fn redeem(
+    state: &AppState,
+    device: &DeviceAuthorization,
+    meta: &RequestMeta,
+    now: i64,
+) -> ApiResult<TokenResponse> {
     let (Some(user_id), Some(org_id)) = (&device.approved_by, &device.org_id) else {
-        return Err(ApiError::internal("approved device authorization without user or org"));
+        return Err(ApiError::internal(
+            "approved device authorization without user or org",
+        ));
     };
     let token = secret::new_token();
     let ttl = state.config.token_ttl_days * 86_400;
@@ -145,7 +198,10 @@ async fn redeem(state: &AppState, device: &DeviceAuthorization, meta: &RequestMe
         id: new_id(),
         hash: sha256_hex(token.expose()),
         hint: token_hint(token.expose()),
-        name: device.device_name.clone().unwrap_or_else(|| device.client_id.clone()),
+        name: device
+            .device_name
+            .clone()
+            .unwrap_or_else(|| device.client_id.clone()),
         kind: TokenKind::Device,
         user_id: Some(user_id.clone()),
         org_id: org_id.clone(),
@@ -156,14 +212,27 @@ async fn redeem(state: &AppState, device: &DeviceAuthorization, meta: &RequestMe
     let audit = NewAuditEvent::new(now, Actor::Anonymous, "token.issued", meta)
         .target(new.id.clone())
         .org(org_id.clone())
-        .detail(format!("device token `{}` ({}) for device authorization {}", new.name, new.hint, device.id));
-    match state.store.redeem_device(&device.id, &new, now, &audit).await? {
+        .detail(format!(
+            "device token `{}` ({}) for device authorization {}",
+            new.name, new.hint, device.id
+        ));
+    match state
+        .store
+        .redeem_device(&device.id, &new, now, &audit)
+        .await?
+    {
         Redemption::Issued => {
             Metrics::inc(&state.metrics.device_flows_redeemed, 1);
             Metrics::inc(&state.metrics.tokens_issued, 1);
-            Ok(TokenResponse { access_token: token, token_type: "Bearer", expires_in: Some(ttl) })
+            Ok(TokenResponse {
+                access_token: token,
+                token_type: "Bearer",
+                expires_in: Some(ttl),
+            })
         }
-        Redemption::NotRedeemable => Err(ApiError::invalid_grant("this device_code was already used")),
+        Redemption::NotRedeemable => {
+            Err(ApiError::invalid_grant("this device_code was already used"))
+        }
         Redemption::NoLongerAllowed => Err(oauth(
             "access_denied",
             "the approving user is no longer an active member of the organization",
@@ -189,14 +258,27 @@ pub struct PendingRequest {
 
 /// Finds the request a person typed the code of. Unknown codes count against the
 /// approver and the IP; after 5 in a minute every lookup answers 429.
-pub async fn lookup(state: &AppState, user_code: &str, approver: &Actor, meta: &RequestMeta) -> ApiResult<PendingRequest> {
+pub async fn lookup(
+    state: &AppState,
+    user_code: &str,
+    approver: &Actor,
+    meta: &RequestMeta,
+) -> ApiResult<PendingRequest> {
     let now = state.now();
     let user_key = format!("user:{}", approver.id().unwrap_or("-"));
     let ip_key = format!("ip:{}", meta.ip.as_deref().unwrap_or("-"));
     let keys = [user_key.as_str(), ip_key.as_str()];
-    state.code_failures.check(&keys, now).map_err(ApiError::rate_limited)?;
+    state
+        .code_failures
+        .check(&keys, now)
+        .map_err(ApiError::rate_limited)?;
     let found = match normalize_user_code(user_code) {
-        Some(code) => state.store.device_by_user_code_hash(&sha256_hex(&code)).await?,
+        Some(code) => {
+            state
+                .store
+                .device_by_user_code_hash(&sha256_hex(&code))
+                .await?
+        }
         None => None,
     };
     let Some(device) = found else {
@@ -230,7 +312,10 @@ pub async fn lookup(state: &AppState, user_code: &str, approver: &Actor, meta: &
 /// The error for a code that can no longer be decided.
 pub fn not_pending(status: DeviceStatus) -> ApiError {
     let (code, description) = match status {
-        DeviceStatus::Expired => ("expired_user_code", "this code has expired; start sign-in on your device again"),
+        DeviceStatus::Expired => (
+            "expired_user_code",
+            "this code has expired; start sign-in on your device again",
+        ),
         DeviceStatus::Denied => ("code_already_used", "this request was already denied"),
         _ => ("code_already_used", "this request was already approved"),
     };
@@ -238,8 +323,17 @@ pub fn not_pending(status: DeviceStatus) -> ApiError {
 }
 
 /// Approves a pending request for `approver`'s membership in `org_slug`.
-pub async fn approve(state: &AppState, approver: &User, user_code: &str, org_slug: &str, meta: &RequestMeta) -> ApiResult<PendingRequest> {
-    let actor = Actor::User { id: approver.id.clone(), email: approver.email.clone() };
+pub async fn approve(
+    state: &AppState,
+    approver: &User,
+    user_code: &str,
+    org_slug: &str,
+    meta: &RequestMeta,
+) -> ApiResult<PendingRequest> {
+    let actor = Actor::User {
+        id: approver.id.clone(),
+        email: approver.email.clone(),
+    };
     let request = lookup(state, user_code, &actor, meta).await?;
     if request.status != DeviceStatus::Pending {
         return Err(not_pending(request.status));
@@ -250,7 +344,9 @@ pub async fn approve(state: &AppState, approver: &User, user_code: &str, org_slu
         None => None,
     };
     let (Some(org), Some(role)) = (org, role) else {
-        return Err(ApiError::forbidden(format!("you are not a member of an organization `{org_slug}`")));
+        return Err(ApiError::forbidden(format!(
+            "you are not a member of an organization `{org_slug}`"
+        )));
     };
     let now = state.now();
     let audit = NewAuditEvent::new(now, actor, "device.approved", meta)
@@ -262,18 +358,36 @@ pub async fn approve(state: &AppState, approver: &User, user_code: &str, org_slu
         ));
     if !state
         .store
-        .decide_device(&request.id, DeviceStatus::Approved, &approver.id, Some(&org.id), now, &audit)
+        .decide_device(
+            &request.id,
+            DeviceStatus::Approved,
+            &approver.id,
+            Some(&org.id),
+            now,
+            &audit,
+        )
         .await?
     {
         let fresh = lookup(state, user_code, &Actor::System, meta).await?;
         return Err(not_pending(fresh.status));
     }
     Metrics::inc(&state.metrics.device_flows_approved, 1);
-    Ok(PendingRequest { status: DeviceStatus::Approved, ..request })
+    Ok(PendingRequest {
+        status: DeviceStatus::Approved,
+        ..request
+    })
 }
 
-pub async fn deny(state: &AppState, approver: &User, user_code: &str, meta: &RequestMeta) -> ApiResult<PendingRequest> {
-    let actor = Actor::User { id: approver.id.clone(), email: approver.email.clone() };
+pub async fn deny(
+    state: &AppState,
+    approver: &User,
+    user_code: &str,
+    meta: &RequestMeta,
+) -> ApiResult<PendingRequest> {
+    let actor = Actor::User {
+        id: approver.id.clone(),
+        email: approver.email.clone(),
+    };
     let request = lookup(state, user_code, &actor, meta).await?;
     if request.status != DeviceStatus::Pending {
         return Err(not_pending(request.status));
@@ -281,17 +395,30 @@ pub async fn deny(state: &AppState, approver: &User, user_code: &str, meta: &Req
     let now = state.now();
     let audit = NewAuditEvent::new(now, actor, "device.denied", meta)
         .target(request.id.clone())
-        .detail(format!("device {}", request.device_name.as_deref().unwrap_or(&request.client_id)));
+        .detail(format!(
+            "device {}",
+            request.device_name.as_deref().unwrap_or(&request.client_id)
+        ));
     if !state
         .store
-        .decide_device(&request.id, DeviceStatus::Denied, &approver.id, None, now, &audit)
+        .decide_device(
+            &request.id,
+            DeviceStatus::Denied,
+            &approver.id,
+            None,
+            now,
+            &audit,
+        )
         .await?
     {
         let fresh = lookup(state, user_code, &Actor::System, meta).await?;
         return Err(not_pending(fresh.status));
     }
     Metrics::inc(&state.metrics.device_flows_denied, 1);
-    Ok(PendingRequest { status: DeviceStatus::Denied, ..request })
+    Ok(PendingRequest {
+        status: DeviceStatus::Denied,
+        ..request
+    })
 }
 
 /// The approving user behind a principal; service tokens cannot approve devices.

@@ -21,7 +21,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code, description: description.into(), retry_after: None, extra: None }
+        Self {
+            status,
+            code,
+            description: description.into(),
+            retry_after: None,
+            extra: None,
+        }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -71,7 +77,10 @@ impl ApiError {
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("too many failed attempts; try again in {} seconds", retry_after.max(1)),
+                format!(
+                    "too many failed attempts; try again in {} seconds",
+                    retry_after.max(1)
+                ),
             )
         }
     }

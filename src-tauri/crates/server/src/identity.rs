@@ -5,8 +5,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{Actor, NewAuditEvent, Org, RequestMeta, User};
 use crate::secret::{Secret, new_id};
 use crate::state::AppState;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
@@ -21,7 +23,10 @@ pub fn clean_email(input: &str) -> ApiResult<String> {
     if valid {
         Ok(email.to_string())
     } else {
-        Err(ApiError::invalid_request(format!("`{}` is not a valid email address", truncate(email, 64))))
+        Err(ApiError::invalid_request(format!(
+            "`{}` is not a valid email address",
+            truncate(email, 64)
+        )))
     }
 }
 
@@ -29,13 +34,19 @@ pub fn clean_email(input: &str) -> ApiResult<String> {
 pub fn clean_text(field: &str, input: &str, max: usize) -> ApiResult<String> {
     let text = input.trim();
     if text.is_empty() {
-        return Err(ApiError::invalid_request(format!("`{field}` must not be empty")));
+        return Err(ApiError::invalid_request(format!(
+            "`{field}` must not be empty"
+        )));
     }
     if text.chars().count() > max {
-        return Err(ApiError::invalid_request(format!("`{field}` is longer than {max} characters")));
+        return Err(ApiError::invalid_request(format!(
+            "`{field}` is longer than {max} characters"
+        )));
     }
     if text.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request(format!("`{field}` must not contain control characters")));
+        return Err(ApiError::invalid_request(format!(
+            "`{field}` must not contain control characters"
+        )));
     }
     Ok(text.to_string())
 }
@@ -54,13 +65,23 @@ pub fn slugify(name: &str) -> String {
             slug.push('-');
         }
     }
-    let slug = slug.trim_end_matches('-').chars().take(40).collect::<String>();
-    if slug.len() < 2 { format!("org-{}", &new_id()[..8]) } else { slug }
+    let slug = slug
+        .trim_end_matches('-')
+        .chars()
+        .take(40)
+        .collect::<String>();
+    if slug.len() < 2 {
+        format!("org-{}", &new_id()[..8])
+    } else {
+        slug
+    }
 }
 
 pub fn check_slug(slug: &str) -> ApiResult<()> {
     let ok = (2..=40).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if ok {
@@ -81,7 +102,9 @@ pub fn check_password(password: &Secret) -> ApiResult<()> {
         )));
     }
     if chars > 1024 {
-        return Err(ApiError::invalid_request("the password is longer than 1024 characters"));
+        return Err(ApiError::invalid_request(
+            "the password is longer than 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -111,7 +134,9 @@ pub async fn verify_password(stored: Option<String>, password: &Secret) -> bool 
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };
-        let ok = Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
+        let ok = Argon2::default()
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .is_ok();
         ok && known
     })
     .await
@@ -119,7 +144,12 @@ pub async fn verify_password(stored: Option<String>, password: &Secret) -> bool 
 }
 
 /// A new user record, password hashed (not yet stored).
-pub async fn new_user(state: &AppState, email: &str, name: &str, password: Option<&Secret>) -> ApiResult<User> {
+pub async fn new_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: Option<&Secret>,
+) -> ApiResult<User> {
     let email = clean_email(email)?;
     let name = clean_text("name", name, 100)?;
     let password_hash = match password {
@@ -129,12 +159,27 @@ pub async fn new_user(state: &AppState, email: &str, name: &str, password: Optio
         }
         None => None,
     };
-    Ok(User { id: new_id(), email, name, password_hash, disabled_at: None, created_at: state.now() })
+    Ok(User {
+        id: new_id(),
+        email,
+        name,
+        password_hash,
+        disabled_at: None,
+        created_at: state.now(),
+    })
 }
 
-pub async fn create_user(state: &AppState, email: &str, name: &str, password: Option<&Secret>, actor: Actor, meta: &RequestMeta) -> ApiResult<User> {
+pub async fn create_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: Option<&Secret>,
+    actor: Actor,
+    meta: &RequestMeta,
+) -> ApiResult<User> {
     let user = new_user(state, email, name, password).await?;
-    let audit = NewAuditEvent::new(state.now(), actor, "user.created", meta).target(user.email.clone());
+    let audit =
+        NewAuditEvent::new(state.now(), actor, "user.created", meta).target(user.email.clone());
     state.store.create_user(&user, &audit).await?;
     Ok(user)
 }
@@ -146,10 +191,21 @@ pub fn new_org(state: &AppState, slug: Option<&str>, name: &str) -> ApiResult<Or
         None => slugify(&name),
     };
     check_slug(&slug)?;
-    Ok(Org { id: new_id(), slug, name, created_at: state.now() })
+    Ok(Org {
+        id: new_id(),
+        slug,
+        name,
+        created_at: state.now(),
+    })
 }
 
-pub async fn create_org(state: &AppState, slug: Option<&str>, name: &str, actor: Actor, meta: &RequestMeta) -> ApiResult<Org> {
+pub async fn create_org(
+    state: &AppState,
+    slug: Option<&str>,
+    name: &str,
+    actor: Actor,
+    meta: &RequestMeta,
+) -> ApiResult<Org> {
     let org = new_org(state, slug, name)?;
     let audit = NewAuditEvent::new(state.now(), actor, "org.created", meta)
         .target(org.slug.clone())
@@ -164,7 +220,10 @@ mod tests {
 
     #[test]
     fn emails_and_names_are_checked() {
-        assert_eq!(clean_email("  Ada@Example.com ").ok().as_deref(), Some("Ada@Example.com"));
+        assert_eq!(
+            clean_email("  Ada@Example.com ").ok().as_deref(),
+            Some("Ada@Example.com")
+        );
         assert!(clean_email("ada").is_err());
         assert!(clean_email("a@b@c").is_err());
         assert!(clean_email("a b@c").is_err());

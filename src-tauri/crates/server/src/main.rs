@@ -11,10 +11,20 @@ use std::process::ExitCode;
 #[command(version, about)]
 struct Cli {
     /// Database: postgres://… or a SQLite path / sqlite:// URL (default: devauth.db in the data dir).
-    #[arg(long, global = true, env = "DEVAUTH_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "DEVAUTH_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// Lifetime of device tokens and default lifetime of personal tokens, days.
-    #[arg(long, global = true, env = "DEVAUTH_TOKEN_TTL_DAYS", default_value_t = 90)]
+    #[arg(
+        long,
+        global = true,
+        env = "DEVAUTH_TOKEN_TTL_DAYS",
+        default_value_t = 90
+    )]
     token_ttl_days: i64,
     #[command(subcommand)]
     command: Option<Command>,
@@ -45,7 +55,12 @@ struct ServeArgs {
     #[arg(long)]
     dangerously_skip_setup_token: bool,
     /// Registered public client ids, comma-separated.
-    #[arg(long, env = "DEVAUTH_CLIENTS", value_delimiter = ',', default_value = "devauth-desktop,devauth-cli")]
+    #[arg(
+        long,
+        env = "DEVAUTH_CLIENTS",
+        value_delimiter = ',',
+        default_value = "devauth-desktop,devauth-cli"
+    )]
     clients: Vec<String>,
     /// Take the client IP from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "DEVAUTH_TRUST_FORWARDED_FOR")]
@@ -64,9 +79,9 @@ fn init_logging(default: &str) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or_else(|| {
-        Command::Serve(ServeArgs::parse_from_env())
-    });
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeArgs::parse_from_env()));
     match command {
         Command::Serve(args) => {
             init_logging("info");
@@ -77,7 +92,12 @@ async fn main() -> ExitCode {
                 token_ttl_days: cli.token_ttl_days,
                 setup_token: args.setup_token.filter(|t| !t.is_empty()).map(Secret::new),
                 dangerously_skip_setup_token: args.dangerously_skip_setup_token,
-                clients: args.clients.into_iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+                clients: args
+                    .clients
+                    .into_iter()
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
                 trust_forwarded_for: args.trust_forwarded_for,
                 ..Config::default()
             };

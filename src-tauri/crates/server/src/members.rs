@@ -16,7 +16,10 @@ pub struct OrgActor {
 
 impl OrgActor {
     pub fn system() -> Self {
-        Self { actor: Actor::System, role: None }
+        Self {
+            actor: Actor::System,
+            role: None,
+        }
     }
 
     fn is_owner(&self) -> bool {
@@ -40,7 +43,14 @@ pub async fn org(state: &AppState, slug: &str) -> ApiResult<Org> {
         .ok_or_else(|| ApiError::not_found(format!("no organization `{slug}`")))
 }
 
-pub async fn add(state: &AppState, org: &Org, who: &str, role: Role, by: &OrgActor, meta: &RequestMeta) -> ApiResult<Member> {
+pub async fn add(
+    state: &AppState,
+    org: &Org,
+    who: &str,
+    role: Role,
+    by: &OrgActor,
+    meta: &RequestMeta,
+) -> ApiResult<Member> {
     if role == Role::Owner && !by.is_owner() {
         return Err(ApiError::forbidden("only owners can add owners"));
     }
@@ -50,8 +60,15 @@ pub async fn add(state: &AppState, org: &Org, who: &str, role: Role, by: &OrgAct
         .target(user.email.clone())
         .org(org.id.clone())
         .detail(format!("as {role}"));
-    state.store.add_member(&org.id, &user.id, role, now, &audit).await?;
-    Ok(Member { user, role, joined_at: now })
+    state
+        .store
+        .add_member(&org.id, &user.id, role, now, &audit)
+        .await?;
+    Ok(Member {
+        user,
+        role,
+        joined_at: now,
+    })
 }
 
 async fn current_role(state: &AppState, org: &Org, user: &User) -> ApiResult<Role> {
@@ -59,22 +76,38 @@ async fn current_role(state: &AppState, org: &Org, user: &User) -> ApiResult<Rol
         .store
         .role_of(&org.id, &user.id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("`{}` is not a member of `{}`", user.email, org.slug)))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "`{}` is not a member of `{}`",
+                user.email, org.slug
+            ))
+        })
 }
 
 async fn keep_an_owner(state: &AppState, org: &Org, current: Role) -> ApiResult<()> {
     if current == Role::Owner && state.store.count_owners(&org.id).await? <= 1 {
-        return Err(ApiError::conflict("an organization needs at least one owner; make someone else owner first"));
+        return Err(ApiError::conflict(
+            "an organization needs at least one owner; make someone else owner first",
+        ));
     }
     Ok(())
 }
 
 /// Changes a member's role; their tokens act with the new role from the next request.
-pub async fn set_role(state: &AppState, org: &Org, who: &str, role: Role, by: &OrgActor, meta: &RequestMeta) -> ApiResult<Member> {
+pub async fn set_role(
+    state: &AppState,
+    org: &Org,
+    who: &str,
+    role: Role,
+    by: &OrgActor,
+    meta: &RequestMeta,
+) -> ApiResult<Member> {
     let user = find_user(state, who).await?;
     let current = current_role(state, org, &user).await?;
     if (current == Role::Owner || role == Role::Owner) && !by.is_owner() {
-        return Err(ApiError::forbidden("only owners can grant or take away the owner role"));
+        return Err(ApiError::forbidden(
+            "only owners can grant or take away the owner role",
+        ));
     }
     if role != Role::Owner {
         keep_an_owner(state, org, current).await?;
@@ -83,13 +116,26 @@ pub async fn set_role(state: &AppState, org: &Org, who: &str, role: Role, by: &O
         .target(user.email.clone())
         .org(org.id.clone())
         .detail(format!("{current} → {role}"));
-    state.store.set_role(&org.id, &user.id, role, &audit).await?;
+    state
+        .store
+        .set_role(&org.id, &user.id, role, &audit)
+        .await?;
     let joined_at = user.created_at;
-    Ok(Member { user, role, joined_at })
+    Ok(Member {
+        user,
+        role,
+        joined_at,
+    })
 }
 
 /// Removes a member and revokes their tokens in this org; returns how many.
-pub async fn remove(state: &AppState, org: &Org, who: &str, by: &OrgActor, meta: &RequestMeta) -> ApiResult<u64> {
+pub async fn remove(
+    state: &AppState,
+    org: &Org,
+    who: &str,
+    by: &OrgActor,
+    meta: &RequestMeta,
+) -> ApiResult<u64> {
     let user = find_user(state, who).await?;
     let current = current_role(state, org, &user).await?;
     if current == Role::Owner && !by.is_owner() {
@@ -97,7 +143,11 @@ pub async fn remove(state: &AppState, org: &Org, who: &str, by: &OrgActor, meta:
     }
     keep_an_owner(state, org, current).await?;
     let now = state.now();
-    let rev = Revocation { at: now, by: by.actor.label(), reason: format!("removed from {}", org.slug) };
+    let rev = Revocation {
+        at: now,
+        by: by.actor.label(),
+        reason: format!("removed from {}", org.slug),
+    };
     let audit = NewAuditEvent::new(now, by.actor.clone(), "member.removed", meta)
         .target(user.email.clone())
         .org(org.id.clone());
@@ -111,10 +161,19 @@ pub async fn remove(state: &AppState, org: &Org, who: &str, by: &OrgActor, meta:
 }
 
 /// Disables a user everywhere and revokes all their tokens; returns how many.
-pub async fn disable_user(state: &AppState, who: &str, actor: Actor, meta: &RequestMeta) -> ApiResult<u64> {
+pub async fn disable_user(
+    state: &AppState,
+    who: &str,
+    actor: Actor,
+    meta: &RequestMeta,
+) -> ApiResult<u64> {
     let user = find_user(state, who).await?;
     let now = state.now();
-    let rev = Revocation { at: now, by: actor.label(), reason: "user disabled".into() };
+    let rev = Revocation {
+        at: now,
+        by: actor.label(),
+        reason: "user disabled".into(),
+    };
     let audit = NewAuditEvent::new(now, actor, "user.disabled", meta).target(user.email.clone());
     let revoked = state
         .store

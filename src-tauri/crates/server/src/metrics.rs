@@ -40,15 +40,43 @@ impl Metrics {
         }
         drop(map);
         let counters = [
-            ("devauth_device_flows_started_total", "Device authorizations started.", &self.device_flows_started),
-            ("devauth_device_flows_approved_total", "Device authorizations approved.", &self.device_flows_approved),
-            ("devauth_device_flows_denied_total", "Device authorizations denied.", &self.device_flows_denied),
-            ("devauth_device_flows_redeemed_total", "Device codes exchanged for a token.", &self.device_flows_redeemed),
-            ("devauth_tokens_issued_total", "Tokens issued (device, personal, service, rotation).", &self.tokens_issued),
-            ("devauth_tokens_revoked_total", "Tokens revoked.", &self.tokens_revoked),
+            (
+                "devauth_device_flows_started_total",
+                "Device authorizations started.",
+                &self.device_flows_started,
+            ),
+            (
+                "devauth_device_flows_approved_total",
+                "Device authorizations approved.",
+                &self.device_flows_approved,
+            ),
+            (
+                "devauth_device_flows_denied_total",
+                "Device authorizations denied.",
+                &self.device_flows_denied,
+            ),
+            (
+                "devauth_device_flows_redeemed_total",
+                "Device codes exchanged for a token.",
+                &self.device_flows_redeemed,
+            ),
+            (
+                "devauth_tokens_issued_total",
+                "Tokens issued (device, personal, service, rotation).",
+                &self.tokens_issued,
+            ),
+            (
+                "devauth_tokens_revoked_total",
+                "Tokens revoked.",
+                &self.tokens_revoked,
+            ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         out
     }

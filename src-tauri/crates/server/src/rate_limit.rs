@@ -14,7 +14,11 @@ pub struct FailureLimiter {
 
 impl FailureLimiter {
     pub fn new(max_failures: usize, window_secs: i64) -> Self {
-        Self { max_failures, window_secs, failures: Mutex::new(HashMap::new()) }
+        Self {
+            max_failures,
+            window_secs,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// `Err(seconds to wait)` when any of `keys` has used up its failures.

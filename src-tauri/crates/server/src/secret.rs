@@ -181,9 +181,19 @@ mod tests {
     fn user_codes_are_normalized_forgivingly() {
         let code = new_user_code();
         assert_eq!(code.expose().len(), 8);
-        assert!(code.expose().bytes().all(|b| USER_CODE_ALPHABET.contains(&b)));
-        assert_eq!(normalize_user_code("bcdf-ghjk").as_deref(), Some("BCDFGHJK"));
-        assert_eq!(normalize_user_code(" BCDF GHJK ").as_deref(), Some("BCDFGHJK"));
+        assert!(
+            code.expose()
+                .bytes()
+                .all(|b| USER_CODE_ALPHABET.contains(&b))
+        );
+        assert_eq!(
+            normalize_user_code("bcdf-ghjk").as_deref(),
+            Some("BCDFGHJK")
+        );
+        assert_eq!(
+            normalize_user_code(" BCDF GHJK ").as_deref(),
+            Some("BCDFGHJK")
+        );
         assert_eq!(normalize_user_code("BCDF-GHJ"), None);
         assert_eq!(normalize_user_code("ABCD-EFGH"), None); // vowels never appear
         assert_eq!(format_user_code("BCDFGHJK"), "BCDF-GHJK");

@@ -17,9 +17,15 @@ pub enum ServeError {
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("cannot open the database {url}: {source}")]
-    Store { url: String, source: store::StoreError },
+    Store {
+        url: String,
+        source: store::StoreError,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -68,11 +74,17 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     };
     let store = store::connect(&url)
         .await
-        .map_err(|source| ServeError::Store { url: redact_url(&url), source })?;
+        .map_err(|source| ServeError::Store {
+            url: redact_url(&url),
+            source,
+        })?;
     let claimed = store
         .setup_claimed()
         .await
-        .map_err(|source| ServeError::Store { url: redact_url(&url), source })?;
+        .map_err(|source| ServeError::Store {
+            url: redact_url(&url),
+            source,
+        })?;
     let (setup_token, generated) = match (&config.setup_token, claimed) {
         (_, true) => (None, false),
         (Some(token), false) => (Some(token.clone()), false),
@@ -80,14 +92,31 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     };
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.addr.clone(), source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr.clone(),
+            source,
+        })?;
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| {
-        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
         format!("http://{host}:{}", addr.port())
     });
-    let state = AppState::new(store, clock, config, public_url.clone(), setup_token.clone());
+    let state = AppState::new(
+        store,
+        clock,
+        config,
+        public_url.clone(),
+        setup_token.clone(),
+    );
     let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -116,7 +145,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     println!("listening on http://{}", server.addr);
     if let Some(token) = &server.setup_token {
         if skip {
-            println!("WARNING: --dangerously-skip-setup-token: anyone who can reach this server can claim it. Use only for local development.");
+            println!(
+                "WARNING: --dangerously-skip-setup-token: anyone who can reach this server can claim it. Use only for local development."
+            );
         }
         println!("setup: not claimed yet; claim it at {}/setup", server.url);
         if server.setup_token_generated {

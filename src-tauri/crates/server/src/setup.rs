@@ -29,9 +29,14 @@ pub struct Claimed {
 pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> ApiResult<Claimed> {
     let now = state.now();
     let ip_key = format!("setup-ip:{}", meta.ip.as_deref().unwrap_or("-"));
-    state.auth_failures.check(&[&ip_key], now).map_err(ApiError::rate_limited)?;
+    state
+        .auth_failures
+        .check(&[&ip_key], now)
+        .map_err(ApiError::rate_limited)?;
     if state.store.setup_claimed().await? {
-        return Err(ApiError::conflict("setup has already been claimed; sign in instead"));
+        return Err(ApiError::conflict(
+            "setup has already been claimed; sign in instead",
+        ));
     }
     if !state.config.dangerously_skip_setup_token {
         let valid = match (&state.setup_token, &req.setup_token) {
@@ -42,7 +47,10 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> A
             state.auth_failures.record_failure(&[&ip_key], now);
             state
                 .store
-                .append_audit(&NewAuditEvent::new(now, Actor::Anonymous, "setup.claim_failed", meta).detail("wrong setup token"))
+                .append_audit(
+                    &NewAuditEvent::new(now, Actor::Anonymous, "setup.claim_failed", meta)
+                        .detail("wrong setup token"),
+                )
                 .await?;
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -54,21 +62,45 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> A
     check_password(&req.password)?;
     let user = new_user(state, &req.email, &req.name, Some(&req.password)).await?;
     let org = new_org(state, None, &req.org_name)?;
-    let (token, new) = mint("setup".into(), TokenKind::Personal, Some(user.id.clone()), org.id.clone(), Vec::new(), now, Some(now + state.config.token_ttl_days * 86_400));
-    let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
+    let (token, new) = mint(
+        "setup".into(),
+        TokenKind::Personal,
+        Some(user.id.clone()),
+        org.id.clone(),
+        Vec::new(),
+        now,
+        Some(now + state.config.token_ttl_days * 86_400),
+    );
+    let actor = Actor::User {
+        id: user.id.clone(),
+        email: user.email.clone(),
+    };
     let events = [
-        NewAuditEvent::new(now, actor.clone(), "setup.claimed", meta).org(org.id.clone()).target(user.email.clone()),
+        NewAuditEvent::new(now, actor.clone(), "setup.claimed", meta)
+            .org(org.id.clone())
+            .target(user.email.clone()),
         NewAuditEvent::new(now, actor.clone(), "user.created", meta).target(user.email.clone()),
-        NewAuditEvent::new(now, actor.clone(), "org.created", meta).org(org.id.clone()).target(org.slug.clone()),
-        NewAuditEvent::new(now, actor.clone(), "member.added", meta).org(org.id.clone()).target(user.email.clone()).detail("as owner"),
+        NewAuditEvent::new(now, actor.clone(), "org.created", meta)
+            .org(org.id.clone())
+            .target(org.slug.clone()),
+        NewAuditEvent::new(now, actor.clone(), "member.added", meta)
+            .org(org.id.clone())
+            .target(user.email.clone())
+            .detail("as owner"),
         NewAuditEvent::new(now, actor, "token.issued", meta)
             .org(org.id.clone())
             .target(new.id.clone())
             .detail(format!("personal token `setup` ({})", new.hint)),
     ];
-    let claim = SetupClaim { user: user.clone(), org: org.clone(), token: new.clone() };
+    let claim = SetupClaim {
+        user: user.clone(),
+        org: org.clone(),
+        token: new.clone(),
+    };
     if !state.store.claim_setup(&claim, &events).await? {
-        return Err(ApiError::conflict("setup has already been claimed; sign in instead"));
+        return Err(ApiError::conflict(
+            "setup has already been claimed; sign in instead",
+        ));
     }
     Metrics::inc(&state.metrics.tokens_issued, 1);
     let stored = state
@@ -76,5 +108,12 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> A
         .token_by_id(&new.id)
         .await?
         .ok_or_else(|| ApiError::internal("setup token vanished"))?;
-    Ok(Claimed { user, org, issued: Issued { token, info: TokenView::new(stored, now) } })
+    Ok(Claimed {
+        user,
+        org,
+        issued: Issued {
+            token,
+            info: TokenView::new(stored, now),
+        },
+    })
 }

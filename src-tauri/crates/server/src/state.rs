@@ -31,7 +31,13 @@ pub struct Inner {
 }
 
 impl AppState {
-    pub fn new(store: DynStore, clock: Arc<dyn Clock>, config: Config, public_url: String, setup_token: Option<Secret>) -> Self {
+    pub fn new(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        public_url: String,
+        setup_token: Option<Secret>,
+    ) -> Self {
         Self(Arc::new(Inner {
             store,
             clock,

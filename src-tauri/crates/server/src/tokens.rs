@@ -17,7 +17,11 @@ pub const MAX_TOKEN_NAME_CHARS: usize = 64;
 
 /// When a new token expires: `30d`, `90d`, `365d` (any `Nd` up to ten years),
 /// `never`, or a date `YYYY-MM-DD` (end of that day, UTC). `None` = the default lifetime.
-pub fn parse_expiry(text: Option<&str>, now: Timestamp, default_days: i64) -> ApiResult<Option<Timestamp>> {
+pub fn parse_expiry(
+    text: Option<&str>,
+    now: Timestamp,
+    default_days: i64,
+) -> ApiResult<Option<Timestamp>> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(Some(now + default_days * 86_400));
     };
@@ -28,7 +32,9 @@ pub fn parse_expiry(text: Option<&str>, now: Timestamp, default_days: i64) -> Ap
         if (1..=3650).contains(&days) {
             return Ok(Some(now + days * 86_400));
         }
-        return Err(ApiError::invalid_request("expiry must be between 1 and 3650 days"));
+        return Err(ApiError::invalid_request(
+            "expiry must be between 1 and 3650 days",
+        ));
     }
     match parse_date_end_of_day(text) {
         Some(at) if at > now => Ok(Some(at)),
@@ -76,7 +82,15 @@ pub struct TokenRequest {
 }
 
 /// Mints a token record (not stored) and its secret.
-pub fn mint(name: String, kind: TokenKind, user_id: Option<String>, org_id: String, scopes: Vec<Scope>, created_at: Timestamp, expires_at: Option<Timestamp>) -> (Secret, NewToken) {
+pub fn mint(
+    name: String,
+    kind: TokenKind,
+    user_id: Option<String>,
+    org_id: String,
+    scopes: Vec<Scope>,
+    created_at: Timestamp,
+    expires_at: Option<Timestamp>,
+) -> (Secret, NewToken) {
     let token = secret::new_token();
     let new = NewToken {
         id: new_id(),
@@ -104,7 +118,12 @@ async fn stored_view(state: &AppState, id: &str) -> ApiResult<TokenView> {
 
 /// Creates a personal token (for the caller) or a service token (admins only).
 /// Scopes can only narrow what the caller itself may do.
-pub async fn create(state: &AppState, principal: &Principal, req: TokenRequest, meta: &RequestMeta) -> ApiResult<Issued> {
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    req: TokenRequest,
+    meta: &RequestMeta,
+) -> ApiResult<Issued> {
     let name = clean_text("name", &req.name, MAX_TOKEN_NAME_CHARS)?;
     let now = state.now();
     let expires_at = parse_expiry(req.expires.as_deref(), now, state.config.token_ttl_days)?;
@@ -130,12 +149,33 @@ pub async fn create(state: &AppState, principal: &Principal, req: TokenRequest, 
             ));
         }
     };
-    issue(state, name, req.kind, user_id, principal.org_id().to_string(), req.scopes, expires_at, principal.actor(), meta).await
+    issue(
+        state,
+        name,
+        req.kind,
+        user_id,
+        principal.org_id().to_string(),
+        req.scopes,
+        expires_at,
+        principal.actor(),
+        meta,
+    )
+    .await
 }
 
 /// Stores a new token and its audit event; used by the API and the admin CLI.
 #[allow(clippy::too_many_arguments)]
-pub async fn issue(state: &AppState, name: String, kind: TokenKind, user_id: Option<String>, org_id: String, scopes: Vec<Scope>, expires_at: Option<Timestamp>, actor: Actor, meta: &RequestMeta) -> ApiResult<Issued> {
+pub async fn issue(
+    state: &AppState,
+    name: String,
+    kind: TokenKind,
+    user_id: Option<String>,
+    org_id: String,
+    scopes: Vec<Scope>,
+    expires_at: Option<Timestamp>,
+    actor: Actor,
+    meta: &RequestMeta,
+) -> ApiResult<Issued> {
     let now = state.now();
     let (token, new) = mint(name, kind, user_id, org_id, scopes, now, expires_at);
     let audit = NewAuditEvent::new(now, actor, "token.issued", meta)
@@ -144,23 +184,38 @@ pub async fn issue(state: &AppState, name: String, kind: TokenKind, user_id: Opt
         .detail(format!("{kind} token `{}` ({})", new.name, new.hint));
     state.store.insert_token(&new, &audit).await?;
     Metrics::inc(&state.metrics.tokens_issued, 1);
-    Ok(Issued { token, info: stored_view(state, &new.id).await? })
+    Ok(Issued {
+        token,
+        info: stored_view(state, &new.id).await?,
+    })
 }
 
 /// The caller's own tokens, or with `whole_org` every token of the org (admins).
-pub async fn list(state: &AppState, principal: &Principal, whole_org: bool) -> ApiResult<Vec<TokenView>> {
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    whole_org: bool,
+) -> ApiResult<Vec<TokenView>> {
     principal.require(Scope::TokensRead)?;
     let now = state.now();
     let tokens = if whole_org {
         if !principal.can(Scope::OrgAdmin) {
-            return Err(ApiError::forbidden("only owners and admins can list every token of the organization"));
+            return Err(ApiError::forbidden(
+                "only owners and admins can list every token of the organization",
+            ));
         }
-        let query = TokenQuery { org_id: Some(principal.org_id().to_string()), ..Default::default() };
+        let query = TokenQuery {
+            org_id: Some(principal.org_id().to_string()),
+            ..Default::default()
+        };
         state.store.list_tokens(&query).await?
     } else {
         match principal.user_id() {
             Some(user_id) => {
-                let query = TokenQuery { user_id: Some(user_id.to_string()), ..Default::default() };
+                let query = TokenQuery {
+                    user_id: Some(user_id.to_string()),
+                    ..Default::default()
+                };
                 state.store.list_tokens(&query).await?
             }
             None => vec![principal.0.token.clone()],
@@ -198,15 +253,27 @@ async fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult
     }
 }
 
-pub async fn revoke(state: &AppState, principal: &Principal, id: &str, meta: &RequestMeta) -> ApiResult<TokenView> {
+pub async fn revoke(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    meta: &RequestMeta,
+) -> ApiResult<TokenView> {
     let token = manageable(state, principal, id).await?;
     let actor = principal.actor();
     let now = state.now();
-    let rev = Revocation { at: now, by: actor.label(), reason: "revoked".into() };
+    let rev = Revocation {
+        at: now,
+        by: actor.label(),
+        reason: "revoked".into(),
+    };
     let audit = NewAuditEvent::new(now, actor, "token.revoked", meta)
         .target(token.id.clone())
         .org(token.org_id.clone())
-        .detail(format!("{} token `{}` ({})", token.kind, token.name, token.hint));
+        .detail(format!(
+            "{} token `{}` ({})",
+            token.kind, token.name, token.hint
+        ));
     if state.store.revoke_token(&token.id, &rev, &audit).await? {
         Metrics::inc(&state.metrics.tokens_revoked, 1);
     }
@@ -214,31 +281,67 @@ pub async fn revoke(state: &AppState, principal: &Principal, id: &str, meta: &Re
 }
 
 /// Replaces a token with a new one of the same name, kind, scopes and lifetime.
-pub async fn rotate(state: &AppState, principal: &Principal, id: &str, meta: &RequestMeta) -> ApiResult<Issued> {
+pub async fn rotate(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    meta: &RequestMeta,
+) -> ApiResult<Issued> {
     let old = manageable(state, principal, id).await?;
     let now = state.now();
     if !old.is_active(now) {
-        return Err(ApiError::conflict("this token is revoked or expired; create a new one instead"));
+        return Err(ApiError::conflict(
+            "this token is revoked or expired; create a new one instead",
+        ));
     }
     let expires_at = old.expires_at.map(|at| now + (at - old.created_at));
-    let (token, new) = mint(old.name.clone(), old.kind, old.user_id.clone(), old.org_id.clone(), old.scopes.clone(), now, expires_at);
+    let (token, new) = mint(
+        old.name.clone(),
+        old.kind,
+        old.user_id.clone(),
+        old.org_id.clone(),
+        old.scopes.clone(),
+        now,
+        expires_at,
+    );
     let actor = principal.actor();
-    let rev = Revocation { at: now, by: actor.label(), reason: format!("rotated to {}", new.id) };
+    let rev = Revocation {
+        at: now,
+        by: actor.label(),
+        reason: format!("rotated to {}", new.id),
+    };
     let audit = NewAuditEvent::new(now, actor, "token.rotated", meta)
         .target(old.id.clone())
         .org(old.org_id.clone())
-        .detail(format!("`{}` {} replaced by {} ({})", old.name, old.hint, new.id, new.hint));
-    if !state.store.rotate_token(&old.id, &new, &rev, &audit).await? {
-        return Err(ApiError::conflict("this token was revoked meanwhile; create a new one instead"));
+        .detail(format!(
+            "`{}` {} replaced by {} ({})",
+            old.name, old.hint, new.id, new.hint
+        ));
+    if !state
+        .store
+        .rotate_token(&old.id, &new, &rev, &audit)
+        .await?
+    {
+        return Err(ApiError::conflict(
+            "this token was revoked meanwhile; create a new one instead",
+        ));
     }
     Metrics::inc(&state.metrics.tokens_revoked, 1);
     Metrics::inc(&state.metrics.tokens_issued, 1);
-    Ok(Issued { token, info: stored_view(state, &new.id).await? })
+    Ok(Issued {
+        token,
+        info: stored_view(state, &new.id).await?,
+    })
 }
 
 /// Revokes all of the caller's tokens (every org: "sign out everywhere"), or with
 /// `user` (admins) all of that member's tokens in the caller's org.
-pub async fn revoke_all(state: &AppState, principal: &Principal, user: Option<&str>, meta: &RequestMeta) -> ApiResult<u64> {
+pub async fn revoke_all(
+    state: &AppState,
+    principal: &Principal,
+    user: Option<&str>,
+    meta: &RequestMeta,
+) -> ApiResult<u64> {
     principal.require(Scope::TokensWrite)?;
     let actor = principal.actor();
     let now = state.now();
@@ -249,28 +352,45 @@ pub async fn revoke_all(state: &AppState, principal: &Principal, user: Option<&s
         }
         Some(who) => {
             if !principal.can(Scope::OrgAdmin) {
-                return Err(ApiError::forbidden("only owners and admins can revoke another member's tokens"));
+                return Err(ApiError::forbidden(
+                    "only owners and admins can revoke another member's tokens",
+                ));
             }
             let found = match state.store.user_by_email(who).await? {
                 Some(user) => Some(user),
                 None => state.store.user_by_id(who).await?,
             };
             let member = match &found {
-                Some(user) => state.store.role_of(principal.org_id(), &user.id).await?.is_some(),
+                Some(user) => state
+                    .store
+                    .role_of(principal.org_id(), &user.id)
+                    .await?
+                    .is_some(),
                 None => false,
             };
             match found {
                 Some(user) if member => (user.id, Some(principal.org_id().to_string()), user.email),
-                _ => return Err(ApiError::not_found(format!("no member `{who}` in this organization"))),
+                _ => {
+                    return Err(ApiError::not_found(format!(
+                        "no member `{who}` in this organization"
+                    )));
+                }
             }
         }
     };
-    let rev = Revocation { at: now, by: actor.label(), reason: "revoke all".into() };
+    let rev = Revocation {
+        at: now,
+        by: actor.label(),
+        reason: "revoke all".into(),
+    };
     let mut audit = NewAuditEvent::new(now, actor, "token.revoked_all", meta).target(target);
     if let Some(org) = &org_id {
         audit = audit.org(org.clone());
     }
-    let revoked = state.store.revoke_user_tokens(&user_id, org_id.as_deref(), &rev, &audit).await?;
+    let revoked = state
+        .store
+        .revoke_user_tokens(&user_id, org_id.as_deref(), &rev, &audit)
+        .await?;
     Metrics::inc(&state.metrics.tokens_revoked, revoked);
     Ok(revoked)
 }
@@ -285,12 +405,22 @@ pub async fn revoke_presented(state: &AppState, token: &str, meta: &RequestMeta)
     };
     let t = auth.token;
     let now = state.now();
-    let actor = Actor::Token { id: t.id.clone(), hint: t.hint.clone() };
-    let rev = Revocation { at: now, by: actor.label(), reason: "revoked by its holder (RFC 7009)".into() };
+    let actor = Actor::Token {
+        id: t.id.clone(),
+        hint: t.hint.clone(),
+    };
+    let rev = Revocation {
+        at: now,
+        by: actor.label(),
+        reason: "revoked by its holder (RFC 7009)".into(),
+    };
     let audit = NewAuditEvent::new(now, actor, "token.revoked", meta)
         .target(t.id.clone())
         .org(t.org_id.clone())
-        .detail(format!("{} token `{}` ({}) revoked by its holder", t.kind, t.name, t.hint));
+        .detail(format!(
+            "{} token `{}` ({}) revoked by its holder",
+            t.kind, t.name, t.hint
+        ));
     if state.store.revoke_token(&t.id, &rev, &audit).await? {
         Metrics::inc(&state.metrics.tokens_revoked, 1);
     }
@@ -304,10 +434,19 @@ mod tests {
     #[test]
     fn expiry_forms() {
         let now = 1_767_225_600; // 2026-01-01
-        assert_eq!(parse_expiry(None, now, 90).ok(), Some(Some(now + 90 * 86_400)));
-        assert_eq!(parse_expiry(Some("30d"), now, 90).ok(), Some(Some(now + 30 * 86_400)));
+        assert_eq!(
+            parse_expiry(None, now, 90).ok(),
+            Some(Some(now + 90 * 86_400))
+        );
+        assert_eq!(
+            parse_expiry(Some("30d"), now, 90).ok(),
+            Some(Some(now + 30 * 86_400))
+        );
         assert_eq!(parse_expiry(Some("never"), now, 90).ok(), Some(None));
-        assert_eq!(parse_expiry(Some("2026-01-31"), now, 90).ok(), Some(Some(now + 31 * 86_400 - 1)));
+        assert_eq!(
+            parse_expiry(Some("2026-01-31"), now, 90).ok(),
+            Some(Some(now + 31 * 86_400 - 1))
+        );
         assert!(parse_expiry(Some("2025-12-31"), now, 90).is_err());
         assert!(parse_expiry(Some("0d"), now, 90).is_err());
         assert!(parse_expiry(Some("soon"), now, 90).is_err());

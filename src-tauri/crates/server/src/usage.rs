@@ -38,7 +38,10 @@ impl UsageTracker {
         }
         let seen = map.entry(token_id.to_string()).or_default();
         let ip_changed = seen.last_ip.as_deref() != ip;
-        let touch = ip_changed || seen.written_at.is_none_or(|at| now - at >= TOUCH_EVERY_SECS);
+        let touch = ip_changed
+            || seen
+                .written_at
+                .is_none_or(|at| now - at >= TOUCH_EVERY_SECS);
         if touch {
             seen.written_at = Some(now);
             seen.last_ip = ip.map(str::to_string);
@@ -53,7 +56,10 @@ impl UsageTracker {
             seen.ips.push(ip.to_string());
             maybe_new_ip = true;
         }
-        UsageWrites { touch, maybe_new_ip }
+        UsageWrites {
+            touch,
+            maybe_new_ip,
+        }
     }
 }
 
@@ -64,11 +70,41 @@ mod tests {
     #[test]
     fn writes_at_most_once_a_minute_per_token() {
         let usage = UsageTracker::default();
-        assert_eq!(usage.observe("t", Some("1.1.1.1"), 0), UsageWrites { touch: true, maybe_new_ip: true });
-        assert_eq!(usage.observe("t", Some("1.1.1.1"), 30), UsageWrites::default());
-        assert_eq!(usage.observe("t", Some("1.1.1.1"), 59), UsageWrites::default());
-        assert_eq!(usage.observe("t", Some("1.1.1.1"), 60), UsageWrites { touch: true, maybe_new_ip: false });
-        assert_eq!(usage.observe("t", Some("2.2.2.2"), 61), UsageWrites { touch: true, maybe_new_ip: true });
-        assert_eq!(usage.observe("u", Some("2.2.2.2"), 61), UsageWrites { touch: true, maybe_new_ip: true });
+        assert_eq!(
+            usage.observe("t", Some("1.1.1.1"), 0),
+            UsageWrites {
+                touch: true,
+                maybe_new_ip: true
+            }
+        );
+        assert_eq!(
+            usage.observe("t", Some("1.1.1.1"), 30),
+            UsageWrites::default()
+        );
+        assert_eq!(
+            usage.observe("t", Some("1.1.1.1"), 59),
+            UsageWrites::default()
+        );
+        assert_eq!(
+            usage.observe("t", Some("1.1.1.1"), 60),
+            UsageWrites {
+                touch: true,
+                maybe_new_ip: false
+            }
+        );
+        assert_eq!(
+            usage.observe("t", Some("2.2.2.2"), 61),
+            UsageWrites {
+                touch: true,
+                maybe_new_ip: true
+            }
+        );
+        assert_eq!(
+            usage.observe("u", Some("2.2.2.2"), 61),
+            UsageWrites {
+                touch: true,
+                maybe_new_ip: true
+            }
+        );
     }
 }

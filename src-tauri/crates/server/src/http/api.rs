@@ -24,8 +24,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/tokens/revoke-all", post(revoke_all))
         .route("/api/tokens/{id}", delete(revoke_token).get(get_token))
         .route("/api/tokens/{id}/rotate", post(rotate_token))
-        .route("/api/orgs/{org}/members", get(list_members).post(add_member))
-        .route("/api/orgs/{org}/members/{user}", delete(remove_member).patch(change_role))
+        .route(
+            "/api/orgs/{org}/members",
+            get(list_members).post(add_member),
+        )
+        .route(
+            "/api/orgs/{org}/members/{user}",
+            delete(remove_member).patch(change_role),
+        )
         .route("/api/orgs/{org}/audit", get(audit))
         .route("/api/setup/status", get(setup_status))
         .route("/api/setup/claim", post(setup_claim))
@@ -59,17 +65,29 @@ struct ListQuery {
     scope: Option<String>,
 }
 
-async fn list_tokens(State(state): State<AppState>, Auth(principal, _): Auth, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    Auth(principal, _): Auth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     let whole_org = match q.scope.as_deref() {
         None | Some("own") => false,
         Some("org") => true,
-        Some(other) => return Err(ApiError::invalid_request(format!("scope must be `own` or `org`, not `{other}`"))),
+        Some(other) => {
+            return Err(ApiError::invalid_request(format!(
+                "scope must be `own` or `org`, not `{other}`"
+            )));
+        }
     };
     let tokens = tokens::list(&state, &principal, whole_org).await?;
     Ok(Json(json!({ "tokens": tokens })))
 }
 
-async fn get_token(State(state): State<AppState>, Auth(principal, _): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_token(
+    State(state): State<AppState>,
+    Auth(principal, _): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let token = tokens::get(&state, &principal, &id).await?;
     Ok(Json(json!({ "token": token })))
 }
@@ -98,29 +116,52 @@ impl ScopeList {
     fn parse(self) -> ApiResult<Vec<Scope>> {
         match self {
             ScopeList::None => Ok(Vec::new()),
-            ScopeList::List(list) => parse_scopes(&list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")).map_err(ApiError::invalid_request),
+            ScopeList::List(list) => parse_scopes(
+                &list
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .map_err(ApiError::invalid_request),
             ScopeList::Text(text) => parse_scopes(&text).map_err(ApiError::invalid_request),
         }
     }
 }
 
-async fn create_token(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<CreateToken>) -> ApiResult<Response> {
+async fn create_token(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    JsonBody(body): JsonBody<CreateToken>,
+) -> ApiResult<Response> {
     let req = TokenRequest {
         name: body.name,
         kind: body.kind.unwrap_or(TokenKind::Personal),
         expires: body.expires,
         scopes: body.scopes.parse()?,
     };
-    Ok(created(tokens::create(&state, &principal, req, &meta).await?))
+    Ok(created(
+        tokens::create(&state, &principal, req, &meta).await?,
+    ))
 }
 
-async fn revoke_token(State(state): State<AppState>, Auth(principal, meta): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let token = tokens::revoke(&state, &principal, &id, &meta).await?;
     Ok(Json(json!({ "token": token })))
 }
 
-async fn rotate_token(State(state): State<AppState>, Auth(principal, meta): Auth, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(created(tokens::rotate(&state, &principal, &id, &meta).await?))
+async fn rotate_token(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    Ok(created(
+        tokens::rotate(&state, &principal, &id, &meta).await?,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -129,22 +170,34 @@ struct RevokeAll {
     user: Option<String>,
 }
 
-async fn revoke_all(State(state): State<AppState>, Auth(principal, meta): Auth, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+async fn revoke_all(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
     // The body is optional: none means "all of my tokens".
     let body: RevokeAll = if body.iter().all(u8::is_ascii_whitespace) {
         RevokeAll::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?
     };
     let revoked = tokens::revoke_all(&state, &principal, body.user.as_deref(), &meta).await?;
     Ok(Json(json!({ "revoked": revoked })))
 }
 
 fn org_actor(principal: &crate::auth::Principal) -> OrgActor {
-    OrgActor { actor: principal.actor(), role: principal.role() }
+    OrgActor {
+        actor: principal.actor(),
+        role: principal.role(),
+    }
 }
 
-async fn list_members(State(state): State<AppState>, Auth(principal, _): Auth, Path(slug): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_members(
+    State(state): State<AppState>,
+    Auth(principal, _): Auth,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Value>> {
     principal.require_admin_of(&slug)?;
     let members = state.store.list_members(principal.org_id()).await?;
     Ok(Json(json!({ "members": members })))
@@ -157,10 +210,23 @@ struct AddMember {
     role: Role,
 }
 
-async fn add_member(State(state): State<AppState>, Auth(principal, meta): Auth, Path(slug): Path<String>, JsonBody(body): JsonBody<AddMember>) -> ApiResult<Response> {
+async fn add_member(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<AddMember>,
+) -> ApiResult<Response> {
     principal.require_admin_of(&slug)?;
     let org = principal.0.org.clone();
-    let member = members::add(&state, &org, &body.email, body.role, &org_actor(&principal), &meta).await?;
+    let member = members::add(
+        &state,
+        &org,
+        &body.email,
+        body.role,
+        &org_actor(&principal),
+        &meta,
+    )
+    .await?;
     Ok(created(json!({ "member": member })))
 }
 
@@ -170,14 +236,31 @@ struct ChangeRole {
     role: Role,
 }
 
-async fn change_role(State(state): State<AppState>, Auth(principal, meta): Auth, Path((slug, user)): Path<(String, String)>, JsonBody(body): JsonBody<ChangeRole>) -> ApiResult<Json<Value>> {
+async fn change_role(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path((slug, user)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ChangeRole>,
+) -> ApiResult<Json<Value>> {
     principal.require_admin_of(&slug)?;
     let org = principal.0.org.clone();
-    let member = members::set_role(&state, &org, &user, body.role, &org_actor(&principal), &meta).await?;
+    let member = members::set_role(
+        &state,
+        &org,
+        &user,
+        body.role,
+        &org_actor(&principal),
+        &meta,
+    )
+    .await?;
     Ok(Json(json!({ "member": member })))
 }
 
-async fn remove_member(State(state): State<AppState>, Auth(principal, meta): Auth, Path((slug, user)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn remove_member(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path((slug, user)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     principal.require_admin_of(&slug)?;
     let org = principal.0.org.clone();
     let revoked = members::remove(&state, &org, &user, &org_actor(&principal), &meta).await?;
@@ -202,10 +285,19 @@ fn parse_time(field: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
     }
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| Some(t.unix_timestamp()))
-        .map_err(|_| ApiError::invalid_request(format!("`{field}` must be RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds")))
+        .map_err(|_| {
+            ApiError::invalid_request(format!(
+                "`{field}` must be RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds"
+            ))
+        })
 }
 
-async fn audit(State(state): State<AppState>, Auth(principal, _): Auth, Path(slug): Path<String>, Query(q): Query<AuditParams>) -> ApiResult<Json<Value>> {
+async fn audit(
+    State(state): State<AppState>,
+    Auth(principal, _): Auth,
+    Path(slug): Path<String>,
+    Query(q): Query<AuditParams>,
+) -> ApiResult<Json<Value>> {
     principal.require_admin_of(&slug)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -221,12 +313,16 @@ async fn audit(State(state): State<AppState>, Auth(principal, _): Auth, Path(slu
         limit,
     };
     let events = state.store.list_audit(&query).await?;
-    let next = (events.len() as i64 == limit).then(|| events.last().map(|e| e.id)).flatten();
+    let next = (events.len() as i64 == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
     Ok(Json(json!({ "events": events, "next_before": next })))
 }
 
 async fn setup_status(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "claimed": state.store.setup_claimed().await? })))
+    Ok(Json(
+        json!({ "claimed": state.store.setup_claimed().await? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -239,7 +335,11 @@ struct Claim {
     org_name: String,
 }
 
-async fn setup_claim(State(state): State<AppState>, Meta(meta): Meta, JsonBody(body): JsonBody<Claim>) -> ApiResult<Response> {
+async fn setup_claim(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<Claim>,
+) -> ApiResult<Response> {
     let req = ClaimRequest {
         setup_token: body.setup_token,
         email: body.email,
@@ -263,21 +363,38 @@ struct DeviceDecision {
     org: Option<String>,
 }
 
-async fn device_lookup(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<DeviceDecision>) -> ApiResult<Json<Value>> {
+async fn device_lookup(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    JsonBody(body): JsonBody<DeviceDecision>,
+) -> ApiResult<Json<Value>> {
     let user = device_flow::approver(&principal)?;
-    let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
+    let actor = Actor::User {
+        id: user.id.clone(),
+        email: user.email.clone(),
+    };
     let request = device_flow::lookup(&state, &body.user_code, &actor, &meta).await?;
     Ok(Json(json!({ "request": request })))
 }
 
-async fn device_approve(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<DeviceDecision>) -> ApiResult<Json<Value>> {
+async fn device_approve(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    JsonBody(body): JsonBody<DeviceDecision>,
+) -> ApiResult<Json<Value>> {
     let user = device_flow::approver(&principal)?;
-    let org = body.org.as_deref().ok_or_else(|| ApiError::invalid_request("missing `org`: the slug of the organization to approve into"))?;
+    let org = body.org.as_deref().ok_or_else(|| {
+        ApiError::invalid_request("missing `org`: the slug of the organization to approve into")
+    })?;
     let request = device_flow::approve(&state, user, &body.user_code, org, &meta).await?;
     Ok(Json(json!({ "request": request })))
 }
 
-async fn device_deny(State(state): State<AppState>, Auth(principal, meta): Auth, JsonBody(body): JsonBody<DeviceDecision>) -> ApiResult<Json<Value>> {
+async fn device_deny(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    JsonBody(body): JsonBody<DeviceDecision>,
+) -> ApiResult<Json<Value>> {
     let user = device_flow::approver(&principal)?;
     let request = device_flow::deny(&state, user, &body.user_code, &meta).await?;
     Ok(Json(json!({ "request": request })))

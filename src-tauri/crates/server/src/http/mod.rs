@@ -10,11 +10,13 @@ use crate::auth::{Principal, authenticate, bearer};
 use crate::error::ApiError;
 use crate::model::RequestMeta;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::Router;
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State,
+};
 use axum::http::{HeaderMap, HeaderValue, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -30,7 +32,10 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .with_state(state)
 }
 
@@ -42,7 +47,9 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
     let ok = !text.is_empty()
         && text.len() <= 64
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     ok.then(|| text.to_string())
 }
 
@@ -70,8 +77,14 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     let status = response.status().as_u16();
     state.metrics.request(&route, status);
@@ -136,7 +149,10 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let meta = meta_of(parts, state);
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let principal = authenticate(state, bearer(header), &meta).await?;
         Ok(Auth(principal, meta))
     }
@@ -165,7 +181,11 @@ pub struct OAuthForm(Vec<(String, String)>);
 
 impl OAuthForm {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 
     pub fn require(&self, name: &str) -> Result<&str, ApiError> {
@@ -185,11 +205,16 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
         }
         let body = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|r| ApiError { status: r.status(), ..ApiError::invalid_request(r.body_text()) })?;
+            .map_err(|r| ApiError {
+                status: r.status(),
+                ..ApiError::invalid_request(r.body_text())
+            })?;
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (key, value) in form_urlencoded::parse(&body) {
             if pairs.iter().any(|(k, _)| *k == key) {
-                return Err(ApiError::invalid_request(format!("parameter `{key}` was sent more than once")));
+                return Err(ApiError::invalid_request(format!(
+                    "parameter `{key}` was sent more than once"
+                )));
             }
             pairs.push((key.into_owned(), value.into_owned()));
         }
@@ -202,7 +227,10 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// JSON with a status, for handlers that create things.

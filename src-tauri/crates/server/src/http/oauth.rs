@@ -35,7 +35,11 @@ async fn metadata(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-async fn device_authorization(State(state): State<AppState>, Meta(meta): Meta, form: OAuthForm) -> ApiResult<Response> {
+async fn device_authorization(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    form: OAuthForm,
+) -> ApiResult<Response> {
     let client_id = form.require("client_id")?;
     if form.get("scope").is_some() {
         return Err(ApiError::new(
@@ -48,7 +52,11 @@ async fn device_authorization(State(state): State<AppState>, Meta(meta): Meta, f
     Ok(Json(started).into_response())
 }
 
-async fn token(State(state): State<AppState>, Meta(meta): Meta, form: OAuthForm) -> ApiResult<Response> {
+async fn token(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    form: OAuthForm,
+) -> ApiResult<Response> {
     let grant_type = form.require("grant_type")?;
     if grant_type != DEVICE_CODE_GRANT {
         return Err(ApiError::new(
@@ -63,7 +71,11 @@ async fn token(State(state): State<AppState>, Meta(meta): Meta, form: OAuthForm)
     Ok(Json(issued).into_response())
 }
 
-async fn revoke(State(state): State<AppState>, Meta(meta): Meta, form: OAuthForm) -> ApiResult<StatusCode> {
+async fn revoke(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    form: OAuthForm,
+) -> ApiResult<StatusCode> {
     let token = form.require("token")?;
     tokens::revoke_presented(&state, token, &meta).await?;
     Ok(StatusCode::OK)

@@ -70,7 +70,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
     async fn list_users(&self) -> Result<Vec<User>>;
     /// Disables a user and revokes every token they hold; returns how many.
-    async fn disable_user(&self, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>>;
+    async fn disable_user(
+        &self,
+        user_id: &str,
+        rev: &Revocation,
+        audit: &NewAuditEvent,
+    ) -> Result<Option<u64>>;
 
     async fn create_org(&self, org: &Org, audit: &NewAuditEvent) -> Result<()>;
     async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>>;
@@ -78,11 +83,30 @@ pub trait Store: Send + Sync + 'static {
     async fn list_orgs(&self) -> Result<Vec<Org>>;
     async fn orgs_of_user(&self, user_id: &str) -> Result<Vec<(Org, Role)>>;
 
-    async fn add_member(&self, org_id: &str, user_id: &str, role: Role, now: Timestamp, audit: &NewAuditEvent) -> Result<()>;
+    async fn add_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: Role,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
     async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>>;
-    async fn set_role(&self, org_id: &str, user_id: &str, role: Role, audit: &NewAuditEvent) -> Result<bool>;
+    async fn set_role(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: Role,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
     /// Removes a membership and revokes the member's tokens in that org; `None` when not a member.
-    async fn remove_member(&self, org_id: &str, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>>;
+    async fn remove_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        rev: &Revocation,
+        audit: &NewAuditEvent,
+    ) -> Result<Option<u64>>;
     async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
     async fn count_owners(&self, org_id: &str) -> Result<i64>;
 
@@ -91,25 +115,56 @@ pub trait Store: Send + Sync + 'static {
     /// The token with this hash and what it acts as now (user, org, live role).
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenAuth>>;
     async fn list_tokens(&self, query: &TokenQuery) -> Result<Vec<Token>>;
-    async fn revoke_token(&self, id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool>;
+    async fn revoke_token(&self, id: &str, rev: &Revocation, audit: &NewAuditEvent)
+    -> Result<bool>;
     /// Revokes a user's active tokens (in one org, or all); returns how many.
-    async fn revoke_user_tokens(&self, user_id: &str, org_id: Option<&str>, rev: &Revocation, audit: &NewAuditEvent) -> Result<u64>;
+    async fn revoke_user_tokens(
+        &self,
+        user_id: &str,
+        org_id: Option<&str>,
+        rev: &Revocation,
+        audit: &NewAuditEvent,
+    ) -> Result<u64>;
     /// Revokes `old_id` and stores `new` in its place, only if `old_id` is still active.
-    async fn rotate_token(&self, old_id: &str, new: &NewToken, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool>;
+    async fn rotate_token(
+        &self,
+        old_id: &str,
+        new: &NewToken,
+        rev: &Revocation,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
     async fn touch_token(&self, id: &str, at: Timestamp, ip: Option<&str>) -> Result<()>;
     /// Remembers that a token was used from `ip`; true (and audited) the first time.
     async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool>;
 
-    async fn create_device_authorization(&self, device: &NewDeviceAuthorization, audit: &NewAuditEvent) -> Result<()>;
+    async fn create_device_authorization(
+        &self,
+        device: &NewDeviceAuthorization,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
     async fn device_by_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>>;
     /// The newest request with this user code.
     async fn device_by_user_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>>;
     async fn record_poll(&self, id: &str, at: Timestamp, interval_secs: i64) -> Result<()>;
     /// Approves or denies a pending, unexpired request; false when it was not pending.
-    async fn decide_device(&self, id: &str, status: DeviceStatus, user_id: &str, org_id: Option<&str>, now: Timestamp, audit: &NewAuditEvent) -> Result<bool>;
+    async fn decide_device(
+        &self,
+        id: &str,
+        status: DeviceStatus,
+        user_id: &str,
+        org_id: Option<&str>,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
     async fn expire_device(&self, id: &str) -> Result<()>;
     /// Turns an approved request into a token, at most once.
-    async fn redeem_device(&self, id: &str, token: &NewToken, now: Timestamp, audit: &NewAuditEvent) -> Result<Redemption>;
+    async fn redeem_device(
+        &self,
+        id: &str,
+        token: &NewToken,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> Result<Redemption>;
 
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
@@ -135,7 +190,11 @@ pub async fn connect(url: &str) -> Result<DynStore> {
 /// platform data directory.
 pub fn default_database_url() -> Result<String> {
     let dir = dirs::data_dir()
-        .ok_or_else(|| StoreError::Config("no data directory on this platform; set DEVAUTH_DATABASE_URL".into()))?
+        .ok_or_else(|| {
+            StoreError::Config(
+                "no data directory on this platform; set DEVAUTH_DATABASE_URL".into(),
+            )
+        })?
         .join("devauth");
     Ok(format!("sqlite://{}", dir.join("devauth.db").display()))
 }
@@ -146,7 +205,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }
@@ -162,7 +226,13 @@ mod tests {
             super::redact_url("postgres://app:hunter2@db:5432/devauth"),
             "postgres://app:***@db:5432/devauth"
         );
-        assert_eq!(super::redact_url("postgres://app@db/devauth"), "postgres://app@db/devauth");
-        assert_eq!(super::redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+        assert_eq!(
+            super::redact_url("postgres://app@db/devauth"),
+            "postgres://app@db/devauth"
+        );
+        assert_eq!(
+            super::redact_url("sqlite:///tmp/x.db"),
+            "sqlite:///tmp/x.db"
+        );
     }
 }

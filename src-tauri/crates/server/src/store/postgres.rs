@@ -1,6 +1,5 @@
 //! PostgreSQL, for teams: the same schema and SQL as SQLite.
 
-
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 

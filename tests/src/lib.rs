@@ -5,6 +5,8 @@
 //!   cluster named by `DEVAUTH_TEST_POSTGRES_URL`) and an injected clock.
 //! - [`TestServer`]: HTTP helpers for the flows tests repeat (claim setup,
 //!   add users, start and approve device authorizations).
+//! - [`browser`]: real headless Chromium over WebDriver, for the pages.
+//! - [`web`]: a cookie-keeping HTTP client for exact tests of the pages.
 //! - [`Backend`]: which store a test runs on; [`backends`] lists the ones this
 //!   run must cover (PostgreSQL is required when `DEVAUTH_REQUIRE_POSTGRES=1`).
 
@@ -14,6 +16,9 @@ use devauth_server::{Config, RunningServer, identity, members};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub mod browser;
+pub mod web;
 
 pub use reqwest;
 

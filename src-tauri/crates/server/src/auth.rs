@@ -2,52 +2,95 @@
 //! acting with its member's *current* role, narrowed by the token's scopes.
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Actor, NewAuditEvent, RequestMeta, Role, Scope, TokenAuth, TokenKind};
+use crate::model::{
+    Actor, NewAuditEvent, Org, RequestMeta, Role, Scope, Token, TokenAuth, TokenKind, User,
+};
 use crate::secret::{is_token_shaped, sha256_hex};
 use crate::state::AppState;
 use subtle::ConstantTimeEq;
 
-/// Who a request acts as.
+/// Who a request acts as: a user (through a token or a browser session) or a
+/// service token, in one org, with the member's role *now*.
 #[derive(Debug, Clone)]
-pub struct Principal(pub TokenAuth);
+pub struct Principal {
+    pub user: Option<User>,
+    pub org: Org,
+    /// The member's current role; `None` for service tokens.
+    pub role: Option<Role>,
+    /// The token the request came with; `None` for a browser session.
+    pub token: Option<Token>,
+}
 
 impl Principal {
+    pub fn from_token(auth: TokenAuth) -> Self {
+        Self {
+            user: auth.user,
+            org: auth.org,
+            role: auth.role,
+            token: Some(auth.token),
+        }
+    }
+
+    /// A signed-in person acting in one of their orgs (the pages).
+    pub fn from_session(user: User, org: Org, role: Role) -> Self {
+        Self {
+            user: Some(user),
+            org,
+            role: Some(role),
+            token: None,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
-        match &self.0.user {
-            Some(user) => Actor::User {
+        match (&self.user, &self.token) {
+            (Some(user), _) => Actor::User {
                 id: user.id.clone(),
                 email: user.email.clone(),
             },
-            None => Actor::Token {
-                id: self.0.token.id.clone(),
-                hint: self.0.token.hint.clone(),
+            (None, Some(token)) => Actor::Token {
+                id: token.id.clone(),
+                hint: token.hint.clone(),
             },
+            (None, None) => Actor::Anonymous,
         }
     }
 
     pub fn user_id(&self) -> Option<&str> {
-        self.0.user.as_ref().map(|u| u.id.as_str())
+        self.user.as_ref().map(|u| u.id.as_str())
     }
 
     pub fn org_id(&self) -> &str {
-        &self.0.org.id
+        &self.org.id
     }
 
     pub fn role(&self) -> Option<Role> {
-        self.0.role
+        self.role
     }
 
-    /// Whether this token may do `scope` now. A user token has its member's role,
-    /// narrowed by its scopes if it has any; a service token has exactly its scopes
+    fn scopes(&self) -> &[Scope] {
+        self.token
+            .as_ref()
+            .map(|t| t.scopes.as_slice())
+            .unwrap_or(&[])
+    }
+
+    fn is_service(&self) -> bool {
+        self.token
+            .as_ref()
+            .is_some_and(|t| t.kind == TokenKind::Service)
+    }
+
+    /// Whether this principal may do `scope` now. A user has their role, narrowed
+    /// by the token's scopes if it has any; a service token has exactly its scopes
     /// (`profile:read` when none were given).
     pub fn can(&self, scope: Scope) -> bool {
-        let scopes = &self.0.token.scopes;
-        match (self.0.token.kind, self.0.role) {
-            (TokenKind::Service, _) => {
-                scopes.contains(&scope) || (scopes.is_empty() && scope == Scope::ProfileRead)
-            }
-            (_, Some(role)) => role.grants(scope) && (scopes.is_empty() || scopes.contains(&scope)),
-            (_, None) => false,
+        let scopes = self.scopes();
+        if self.is_service() {
+            return scopes.contains(&scope) || (scopes.is_empty() && scope == Scope::ProfileRead);
+        }
+        match self.role {
+            Some(role) => role.grants(scope) && (scopes.is_empty() || scopes.contains(&scope)),
+            None => false,
         }
     }
 
@@ -59,12 +102,12 @@ impl Principal {
         }
     }
 
-    /// Admin rights over the org named by `slug` (which must be this token's org).
+    /// Admin rights over the org named by `slug` (which must be this principal's org).
     pub fn require_admin_of(&self, slug: &str) -> ApiResult<()> {
-        if self.0.org.slug != slug {
+        if self.org.slug != slug {
             return Err(ApiError::forbidden(format!(
                 "this token belongs to org `{}`, not `{slug}`",
-                self.0.org.slug
+                self.org.slug
             )));
         }
         if !self.can(Scope::OrgAdmin) {
@@ -76,9 +119,8 @@ impl Principal {
     }
 
     /// The calling user, or 403 for service tokens.
-    pub fn require_user(&self) -> ApiResult<&crate::model::User> {
-        self.0
-            .user
+    pub fn require_user(&self) -> ApiResult<&User> {
+        self.user
             .as_ref()
             .ok_or_else(|| ApiError::forbidden("service tokens cannot do this; use a user's token"))
     }
@@ -117,7 +159,7 @@ pub async fn authenticate(
         return Err(ApiError::invalid_token());
     }
     record_use(state, &auth, meta, now).await;
-    Ok(Principal(auth))
+    Ok(Principal::from_token(auth))
 }
 
 /// Writes `last_used` (at most once a minute) and audits a first use from a new IP.

@@ -19,6 +19,8 @@
 //! - [`model`]: the data types everything above passes around.
 //! - [`secret`]: generating, hashing and redacting secrets.
 //! - [`clock`]: injected time; [`rate_limit`], [`usage`], [`metrics`]: in-memory bookkeeping.
+//! - [`web`]: the browser pages (sign-in, device confirmation, account,
+//!   admin, setup), server-rendered with askama, CSRF-protected.
 //! - [`admin`]: the admin CLI commands, on the same services.
 
 pub mod admin;
@@ -40,6 +42,7 @@ pub mod state;
 pub mod store;
 pub mod tokens;
 pub mod usage;
+pub mod web;
 
 pub use config::Config;
 pub use http::app;

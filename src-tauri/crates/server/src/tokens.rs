@@ -218,7 +218,7 @@ pub async fn list(
                 };
                 state.store.list_tokens(&query).await?
             }
-            None => vec![principal.0.token.clone()],
+            None => principal.token.clone().into_iter().collect(),
         }
     };
     Ok(tokens.into_iter().map(|t| TokenView::new(t, now)).collect())
@@ -244,7 +244,7 @@ async fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult
         .await?
         .ok_or_else(|| ApiError::not_found("no token with this id"))?;
     let own = token.user_id.is_some() && token.user_id.as_deref() == principal.user_id();
-    let own_service = token.id == principal.0.token.id;
+    let own_service = principal.token.as_ref().is_some_and(|t| t.id == token.id);
     let admin = token.org_id == principal.org_id() && principal.can(Scope::OrgAdmin);
     if own || own_service || admin {
         Ok(token)

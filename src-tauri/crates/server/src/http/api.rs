@@ -42,12 +42,14 @@ pub fn routes() -> Router<AppState> {
 
 async fn me(Auth(principal, _): Auth) -> ApiResult<Json<Value>> {
     principal.require(Scope::ProfileRead)?;
-    let auth = &principal.0;
-    let t = &auth.token;
+    let t = principal
+        .token
+        .as_ref()
+        .ok_or_else(ApiError::invalid_token)?;
     Ok(Json(json!({
-        "user": auth.user.as_ref().map(|u| json!({"id": u.id, "email": u.email, "name": u.name})),
-        "org": {"id": auth.org.id, "slug": auth.org.slug, "name": auth.org.name},
-        "role": auth.role.map(|r| r.as_str()).unwrap_or("service"),
+        "user": principal.user.as_ref().map(|u| json!({"id": u.id, "email": u.email, "name": u.name})),
+        "org": {"id": principal.org.id, "slug": principal.org.slug, "name": principal.org.name},
+        "role": principal.role.map(|r| r.as_str()).unwrap_or("service"),
         "scopes": t.scopes,
         "token": {
             "id": t.id,
@@ -217,7 +219,7 @@ async fn add_member(
     JsonBody(body): JsonBody<AddMember>,
 ) -> ApiResult<Response> {
     principal.require_admin_of(&slug)?;
-    let org = principal.0.org.clone();
+    let org = principal.org.clone();
     let member = members::add(
         &state,
         &org,
@@ -243,7 +245,7 @@ async fn change_role(
     JsonBody(body): JsonBody<ChangeRole>,
 ) -> ApiResult<Json<Value>> {
     principal.require_admin_of(&slug)?;
-    let org = principal.0.org.clone();
+    let org = principal.org.clone();
     let member = members::set_role(
         &state,
         &org,
@@ -262,7 +264,7 @@ async fn remove_member(
     Path((slug, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     principal.require_admin_of(&slug)?;
-    let org = principal.0.org.clone();
+    let org = principal.org.clone();
     let revoked = members::remove(&state, &org, &user, &org_actor(&principal), &meta).await?;
     Ok(Json(json!({ "removed": true, "tokens_revoked": revoked })))
 }

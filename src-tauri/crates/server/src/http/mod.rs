@@ -30,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(oauth::routes())
         .merge(api::routes())
         .merge(ops::routes())
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(

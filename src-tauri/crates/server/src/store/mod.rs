@@ -49,6 +49,17 @@ pub enum Redemption {
     NoLongerAllowed,
 }
 
+/// A browser session about to be stored (the cookie value stays with the browser).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub user_id: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// Everything the first-run claim creates, in one transaction.
 #[derive(Debug, Clone)]
 pub struct SetupClaim {
@@ -168,6 +179,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+    /// The active user behind a session (not ended, not expired, user not disabled).
+    async fn session_user(&self, id_hash: &str, now: Timestamp) -> Result<Option<User>>;
+    async fn end_session(&self, id_hash: &str, now: Timestamp) -> Result<()>;
+    /// Ends every browser session of a user; returns how many.
+    async fn end_user_sessions(&self, user_id: &str, now: Timestamp) -> Result<u64>;
 
     async fn setup_claimed(&self) -> Result<bool>;
     /// Creates the first owner, org and token; false when setup was already claimed.

@@ -38,7 +38,7 @@ macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty, $backend:literal) => {
         use crate::model::*;
         use crate::store::sql::{device_select, token_select, user_select};
-        use crate::store::{Redemption, Result, Revocation, SetupClaim, Store, StoreError};
+        use crate::store::{NewSession, Redemption, Result, Revocation, SetupClaim, Store, StoreError};
         use async_trait::async_trait;
         use sqlx::Row;
 
@@ -244,6 +244,7 @@ macro_rules! sql_store {
             ("device_authorizations", "SELECT * FROM device_authorizations"),
             ("audit_events", "SELECT * FROM audit_events"),
             ("setup_state", "SELECT * FROM setup_state"),
+            ("sessions", "SELECT * FROM sessions"),
         ];
 
         #[async_trait]
@@ -318,6 +319,11 @@ macro_rules! sql_store {
                     return Ok(None);
                 }
                 let revoked = revoke_user_rows(&mut tx, user_id, None, rev).await?;
+                sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
+                    .bind(rev.at)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
                 let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
                 insert_audit(&mut tx, &audit).await?;
                 tx.commit().await?;
@@ -742,6 +748,53 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(audit_from).collect()
+            }
+
+            async fn create_session(&self, session: &NewSession) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, ip, user_agent) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&session.id_hash)
+                .bind(&session.user_id)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .bind(&session.ip)
+                .bind(&session.user_agent)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<User>> {
+                let row = sqlx::query(
+                    "SELECT u.id, u.email, u.name, u.password_hash, u.disabled_at, u.created_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND u.disabled_at IS NULL",
+                )
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(user_from).transpose()
+            }
+
+            async fn end_session(&self, id_hash: &str, now: i64) -> Result<()> {
+                sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
+                    .bind(now)
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn end_user_sessions(&self, user_id: &str, now: i64) -> Result<u64> {
+                let done = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn setup_claimed(&self) -> Result<bool> {

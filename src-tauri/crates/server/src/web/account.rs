@@ -1,0 +1,287 @@
+//! `/account`: my tokens, creating a personal token (shown once), rotating,
+//! revoking one, revoking all (and signing out every browser).
+
+use super::pages::{csrf_failed, error_page, layout, message, to_login};
+use super::session::{Visitor, WebForm};
+use super::views::*;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Role, TokenKind, parse_scopes};
+use crate::state::AppState;
+use crate::tokens::{self, TokenRequest};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+/// The account page, with whatever the last action has to say.
+pub async fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    shown_once: Option<ShownOnce>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let Some(user) = visitor.user.clone() else {
+        return visitor.finish(to_login("/account"));
+    };
+    let now = state.now();
+    let orgs = match state.store.orgs_of_user(&user.id).await {
+        Ok(orgs) => orgs,
+        Err(err) => return error_page(visitor, err.into()),
+    };
+    let query = crate::model::TokenQuery {
+        user_id: Some(user.id.clone()),
+        ..Default::default()
+    };
+    let tokens = match state.store.list_tokens(&query).await {
+        Ok(tokens) => tokens,
+        Err(err) => return error_page(visitor, err.into()),
+    };
+    let option = |(org, role): &(crate::model::Org, Role)| OrgOption {
+        slug: org.slug.clone(),
+        name: org.name.clone(),
+        role: role.to_string(),
+    };
+    let page = AccountPage {
+        layout: layout(visitor, "Account"),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenRow::new(&tokens::TokenView::new(t, now), now))
+            .collect(),
+        admin_orgs: orgs
+            .iter()
+            .filter(|(_, role)| role.is_admin())
+            .map(option)
+            .collect(),
+        orgs: orgs.iter().map(option).collect(),
+        shown_once,
+        notice,
+        error,
+        scopes: scope_names(),
+    };
+    visitor.finish(render_page(status, &page))
+}
+
+fn render_page(status: StatusCode, page: &AccountPage) -> Response {
+    super::views::render(status, page)
+}
+
+pub async fn show(State(state): State<AppState>, visitor: Visitor) -> Response {
+    render(&state, &visitor, StatusCode::OK, None, None, None).await
+}
+
+/// The signed-in user acting in `slug` with their role there.
+async fn acting_in(state: &AppState, visitor: &Visitor, slug: &str) -> ApiResult<Principal> {
+    let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
+    let org = crate::members::org(state, slug).await?;
+    let role = state
+        .store
+        .role_of(&org.id, &user.id)
+        .await?
+        .ok_or_else(|| ApiError::forbidden(format!("you are not a member of `{slug}`")))?;
+    Ok(Principal::from_session(user, org, role))
+}
+
+/// The signed-in user acting on one of their own tokens (in that token's org).
+async fn owner_of(state: &AppState, visitor: &Visitor, id: &str) -> ApiResult<Principal> {
+    let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
+    let token = state
+        .store
+        .token_by_id(id)
+        .await?
+        .filter(|t| t.user_id.as_deref() == Some(user.id.as_str()));
+    let token = token.ok_or_else(|| ApiError::not_found("no such token among yours"))?;
+    let org = state
+        .store
+        .org_by_id(&token.org_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the token's organization is gone"))?;
+    // Own tokens are managed whatever the role; a former member keeps that right.
+    let role = state
+        .store
+        .role_of(&org.id, &user.id)
+        .await?
+        .unwrap_or(Role::Viewer);
+    Ok(Principal::from_session(user, org, role))
+}
+
+async fn after(
+    state: &AppState,
+    visitor: &Visitor,
+    result: ApiResult<(Option<ShownOnce>, String)>,
+) -> Response {
+    match result {
+        Ok((shown, notice)) => {
+            render(state, visitor, StatusCode::OK, shown, Some(notice), None).await
+        }
+        Err(err) => {
+            render(
+                state,
+                visitor,
+                err.status,
+                None,
+                None,
+                Some(err.description),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebForm) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    if visitor.user.is_none() {
+        return visitor.finish(to_login("/account"));
+    }
+    let result = async {
+        let principal = acting_in(&state, &visitor, &form.text("org")).await?;
+        let expires = match form.get("expires") {
+            Some("custom") => form.get("custom_date").map(str::to_string),
+            other => other.map(str::to_string),
+        };
+        let req = TokenRequest {
+            name: form.text("name"),
+            kind: TokenKind::Personal,
+            expires,
+            scopes: parse_scopes(&form.all("scopes").join(" "))
+                .map_err(ApiError::invalid_request)?,
+        };
+        let issued = tokens::create(&state, &principal, req, &visitor.meta).await?;
+        let name = issued.info.token.name.clone();
+        Ok((
+            Some(ShownOnce {
+                name: name.clone(),
+                value: issued.token.expose().to_string(),
+            }),
+            format!("Created token `{name}`."),
+        ))
+    }
+    .await;
+    after(&state, &visitor, result).await
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    form: WebForm,
+) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    if visitor.user.is_none() {
+        return visitor.finish(to_login("/account"));
+    }
+    let result = async {
+        let principal = owner_of(&state, &visitor, &id).await?;
+        let view = tokens::revoke(&state, &principal, &id, &visitor.meta).await?;
+        Ok((
+            None,
+            format!("Revoked `{}` ({}).", view.token.name, view.token.hint),
+        ))
+    }
+    .await;
+    after(&state, &visitor, result).await
+}
+
+pub async fn rotate(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    form: WebForm,
+) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    if visitor.user.is_none() {
+        return visitor.finish(to_login("/account"));
+    }
+    let result = async {
+        let principal = owner_of(&state, &visitor, &id).await?;
+        let issued = tokens::rotate(&state, &principal, &id, &visitor.meta).await?;
+        let name = issued.info.token.name.clone();
+        Ok((
+            Some(ShownOnce {
+                name: name.clone(),
+                value: issued.token.expose().to_string(),
+            }),
+            format!("Rotated `{name}`: the old token no longer works."),
+        ))
+    }
+    .await;
+    after(&state, &visitor, result).await
+}
+
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    form: WebForm,
+) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    let Some(user) = visitor.user.clone() else {
+        return visitor.finish(to_login("/account"));
+    };
+    if form.get("confirm") != Some("yes") {
+        return render(
+            &state,
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            Some("Tick the box to confirm: nothing was revoked.".into()),
+        )
+        .await;
+    }
+    let now = state.now();
+    let actor = crate::model::Actor::User {
+        id: user.id.clone(),
+        email: user.email.clone(),
+    };
+    let rev = crate::store::Revocation {
+        at: now,
+        by: user.email.clone(),
+        reason: "revoke all".into(),
+    };
+    let audit = crate::model::NewAuditEvent::new(now, actor, "token.revoked_all", &visitor.meta)
+        .target(user.email.clone());
+    let revoked = match state
+        .store
+        .revoke_user_tokens(&user.id, None, &rev, &audit)
+        .await
+    {
+        Ok(n) => n,
+        Err(err) => return error_page(&visitor, err.into()),
+    };
+    crate::metrics::Metrics::inc(&state.metrics.tokens_revoked, revoked);
+    if form.get("sessions") == Some("yes") {
+        if let Err(err) = state.store.end_user_sessions(&user.id, now).await {
+            return error_page(&visitor, err.into());
+        }
+        let mut response = message(
+            &visitor,
+            StatusCode::OK,
+            "Signed out everywhere",
+            &format!("{revoked} tokens revoked and every browser signed out."),
+            "ok",
+            Some(("/login", "Sign in again")),
+        );
+        let _ = visitor.sign_out(&state, &mut response).await;
+        return response;
+    }
+    render(
+        &state,
+        &visitor,
+        StatusCode::OK,
+        None,
+        Some(format!("Revoked all your tokens ({revoked}).")),
+        None,
+    )
+    .await
+}

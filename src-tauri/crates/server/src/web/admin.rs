@@ -1,0 +1,339 @@
+//! `/admin/{org}`: members and roles (removal revokes the member's tokens and
+//! says how many), every token of the org, service tokens, the audit log.
+
+use super::pages::{csrf_failed, error_page, layout, message, to_login};
+use super::session::{Visitor, WebForm};
+use super::views::*;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::members::{self, OrgActor};
+use crate::model::{AuditQuery, Org, Role, TokenKind, TokenQuery, parse_scopes};
+use crate::state::AppState;
+use crate::tokens::{self, TokenRequest, TokenView};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response {
+    let Some(user) = visitor.user.clone() else {
+        return visitor.finish(to_login("/admin"));
+    };
+    let orgs: Vec<OrgOption> = match state.store.orgs_of_user(&user.id).await {
+        Ok(orgs) => orgs
+            .into_iter()
+            .filter(|(_, role)| role.is_admin())
+            .map(|(org, role)| OrgOption {
+                slug: org.slug,
+                name: org.name,
+                role: role.to_string(),
+            })
+            .collect(),
+        Err(err) => return error_page(&visitor, err.into()),
+    };
+    if let [only] = orgs.as_slice() {
+        return visitor.finish(Redirect::to(&format!("/admin/{}", only.slug)).into_response());
+    }
+    let page = AdminIndexPage {
+        layout: layout(&visitor, "Administration"),
+        orgs,
+    };
+    visitor.finish(render(StatusCode::OK, &page))
+}
+
+/// The signed-in user as an owner or admin of `slug`, or the reason not.
+async fn admin_of(state: &AppState, visitor: &Visitor, slug: &str) -> ApiResult<(Principal, Org)> {
+    let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
+    let org = state.store.org_by_slug(slug).await?;
+    let role = match &org {
+        Some(org) => state.store.role_of(&org.id, &user.id).await?,
+        None => None,
+    };
+    match (org, role) {
+        (Some(org), Some(role)) if role.is_admin() => {
+            Ok((Principal::from_session(user, org.clone(), role), org))
+        }
+        _ => Err(ApiError::forbidden(
+            "only owners and admins of this organization can see this page",
+        )),
+    }
+}
+
+fn denied(visitor: &Visitor, err: ApiError) -> Response {
+    message(
+        visitor,
+        err.status,
+        "Not allowed",
+        &err.description,
+        "error",
+        Some(("/account", "Back to your account")),
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditFilter {
+    action: Option<String>,
+    actor: Option<String>,
+    before: Option<i64>,
+}
+
+struct Extras {
+    status: StatusCode,
+    shown_once: Option<ShownOnce>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn render_admin(
+    state: &AppState,
+    visitor: &Visitor,
+    org: &Org,
+    filter: AuditFilter,
+    extras: Extras,
+) -> Response {
+    let now = state.now();
+    let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (action, actor) = (clean(filter.action), clean(filter.actor));
+    let query = AuditQuery {
+        org_id: Some(org.id.clone()),
+        action: action.clone(),
+        actor: actor.clone(),
+        before: filter.before,
+        limit: 50,
+        ..Default::default()
+    };
+    let loaded = async {
+        let members = state.store.list_members(&org.id).await?;
+        let tokens = state
+            .store
+            .list_tokens(&TokenQuery {
+                org_id: Some(org.id.clone()),
+                ..Default::default()
+            })
+            .await?;
+        let events = state.store.list_audit(&query).await?;
+        Ok::<_, crate::store::StoreError>((members, tokens, events))
+    }
+    .await;
+    let (members, tokens, events) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => return error_page(visitor, err.into()),
+    };
+    let next_before = (events.len() == 50)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    let page = AdminPage {
+        layout: layout(visitor, &format!("Admin · {}", org.name)),
+        org_slug: org.slug.clone(),
+        org_name: org.name.clone(),
+        members: members.iter().map(MemberRow::new).collect(),
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenRow::new(&TokenView::new(t, now), now))
+            .collect(),
+        events: events.iter().map(EventRow::new).collect(),
+        filter_action: action.unwrap_or_default(),
+        filter_actor: actor.unwrap_or_default(),
+        next_before,
+        shown_once: extras.shown_once,
+        notice: extras.notice,
+        error: extras.error,
+        scopes: scope_names(),
+    };
+    visitor.finish(render(extras.status, &page))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+    Query(filter): Query<AuditFilter>,
+) -> Response {
+    if visitor.user.is_none() {
+        return visitor.finish(to_login(&format!("/admin/{slug}")));
+    }
+    match admin_of(&state, &visitor, &slug).await {
+        Ok((_, org)) => {
+            let extras = Extras {
+                status: StatusCode::OK,
+                shown_once: None,
+                notice: None,
+                error: None,
+            };
+            render_admin(&state, &visitor, &org, filter, extras).await
+        }
+        Err(err) => denied(&visitor, err),
+    }
+}
+
+/// Runs an admin action and shows the page with its outcome.
+async fn act<F, Fut>(
+    state: &AppState,
+    visitor: &Visitor,
+    slug: &str,
+    form: &WebForm,
+    action: F,
+) -> Response
+where
+    F: FnOnce(Principal, Org) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<(Option<ShownOnce>, String)>>,
+{
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(visitor);
+    }
+    if visitor.user.is_none() {
+        return visitor.finish(to_login(&format!("/admin/{slug}")));
+    }
+    let (principal, org) = match admin_of(state, visitor, slug).await {
+        Ok(found) => found,
+        Err(err) => return denied(visitor, err),
+    };
+    let extras = match action(principal, org.clone()).await {
+        Ok((shown_once, notice)) => Extras {
+            status: StatusCode::OK,
+            shown_once,
+            notice: Some(notice),
+            error: None,
+        },
+        Err(err) => Extras {
+            status: err.status,
+            shown_once: None,
+            notice: None,
+            error: Some(err.description),
+        },
+    };
+    render_admin(state, visitor, &org, AuditFilter::default(), extras).await
+}
+
+fn org_actor(principal: &Principal) -> OrgActor {
+    OrgActor {
+        actor: principal.actor(),
+        role: principal.role(),
+    }
+}
+
+fn role_field(form: &WebForm) -> ApiResult<Role> {
+    form.text("role").parse().map_err(ApiError::invalid_request)
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+    form: WebForm,
+) -> Response {
+    let (state, form, meta) = (&state, &form, &visitor.meta.clone());
+    act(state, &visitor, &slug, form, |principal, org| async move {
+        let member = members::add(
+            state,
+            &org,
+            form.text("email").trim(),
+            role_field(form)?,
+            &org_actor(&principal),
+            meta,
+        )
+        .await?;
+        Ok((
+            None,
+            format!("Added {} as {}.", member.user.email, member.role),
+        ))
+    })
+    .await
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, user)): Path<(String, String)>,
+    form: WebForm,
+) -> Response {
+    let (state, form, meta) = (&state, &form, &visitor.meta.clone());
+    act(state, &visitor, &slug, form, |principal, org| async move {
+        let member = members::set_role(
+            state,
+            &org,
+            &user,
+            role_field(form)?,
+            &org_actor(&principal),
+            meta,
+        )
+        .await?;
+        Ok((
+            None,
+            format!("{} is now {}.", member.user.email, member.role),
+        ))
+    })
+    .await
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, user)): Path<(String, String)>,
+    form: WebForm,
+) -> Response {
+    let (state, form, meta) = (&state, &form, &visitor.meta.clone());
+    act(state, &visitor, &slug, form, |principal, org| async move {
+        let email = state
+            .store
+            .user_by_id(&user)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_else(|| user.clone());
+        let revoked = members::remove(state, &org, &user, &org_actor(&principal), meta).await?;
+        let plural = if revoked == 1 { "" } else { "s" };
+        Ok((
+            None,
+            format!(
+                "Removed {email} from {}; {revoked} token{plural} revoked.",
+                org.slug
+            ),
+        ))
+    })
+    .await
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, id)): Path<(String, String)>,
+    form: WebForm,
+) -> Response {
+    let (state, form, meta) = (&state, &form, &visitor.meta.clone());
+    act(state, &visitor, &slug, form, |principal, _| async move {
+        let view = tokens::revoke(state, &principal, &id, meta).await?;
+        Ok((
+            None,
+            format!("Revoked `{}` ({}).", view.token.name, view.token.hint),
+        ))
+    })
+    .await
+}
+
+pub async fn create_service_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+    form: WebForm,
+) -> Response {
+    let (state, form, meta) = (&state, &form, &visitor.meta.clone());
+    act(state, &visitor, &slug, form, |principal, _| async move {
+        let req = TokenRequest {
+            name: form.text("name"),
+            kind: TokenKind::Service,
+            expires: form.get("expires").map(str::to_string),
+            scopes: parse_scopes(&form.all("scopes").join(" "))
+                .map_err(ApiError::invalid_request)?,
+        };
+        let issued = tokens::create(state, &principal, req, meta).await?;
+        let name = issued.info.token.name.clone();
+        Ok((
+            Some(ShownOnce {
+                name: name.clone(),
+                value: issued.token.expose().to_string(),
+            }),
+            format!("Created service token `{name}`."),
+        ))
+    })
+    .await
+}

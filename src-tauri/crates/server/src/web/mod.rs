@@ -1,0 +1,104 @@
+//! The browser pages: sign-in, device verification and confirmation, account
+//! and admin dashboards, the setup wizard. Server-rendered (askama), no
+//! JavaScript required; every form carries a `csrf_token` tied to the browser's
+//! session cookie, and every page is sent with a strict CSP and no framing.
+//!
+//! - `session`: cookies, sessions, CSRF tokens, the [`Visitor`] extractor.
+//! - `pages`: sign-in, sign-out, setup, device code entry and confirmation.
+//! - `account`: my tokens. `admin`: members, org tokens, audit.
+//! - `views`: template structs and display helpers.
+
+mod account;
+mod admin;
+mod pages;
+mod session;
+mod views;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use session::Visitor;
+
+/// Content-Security-Policy for every page: no inline script, no framing.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/setup", get(pages::setup_form).post(pages::setup))
+        .route(
+            "/device",
+            get(pages::device_form).post(pages::device_submit),
+        )
+        .route("/device/decide", post(pages::device_decide))
+        .route("/account", get(account::show))
+        .route("/account/tokens", post(account::create))
+        .route("/account/tokens/{id}/revoke", post(account::revoke))
+        .route("/account/tokens/{id}/rotate", post(account::rotate))
+        .route("/account/revoke-all", post(account::revoke_all))
+        .route("/admin", get(admin::index))
+        .route("/admin/{org}", get(admin::show))
+        .route("/admin/{org}/members", post(admin::add_member))
+        .route("/admin/{org}/members/{user}/role", post(admin::change_role))
+        .route(
+            "/admin/{org}/members/{user}/remove",
+            post(admin::remove_member),
+        )
+        .route("/admin/{org}/tokens/{id}/revoke", post(admin::revoke_token))
+        .route(
+            "/admin/{org}/service-tokens",
+            post(admin::create_service_token),
+        )
+        .route("/static/style.css", get(style))
+        .route("/static/app.js", get(script))
+}
+
+async fn style() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    )
+}
+
+async fn script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    )
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// Headers every HTML page gets.
+pub fn page_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

@@ -1,0 +1,219 @@
+//! Real headless Chromium over WebDriver (Debian's `chromium` and
+//! `chromium-driver`), one browser per test, each with a throwaway profile.
+
+use crate::TempDir;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Whether browser tests can run. Missing Chromium is a skip in a developer's
+/// `cargo test`, and a failure when `DEVAUTH_REQUIRE_BROWSER=1` (make test, CI).
+pub fn browser_available() -> bool {
+    let present =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    if !present {
+        assert!(
+            std::env::var("DEVAUTH_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "DEVAUTH_REQUIRE_BROWSER=1 but Chromium is missing: apt-get install chromium chromium-driver"
+        );
+        eprintln!(
+            "skipped: Chromium is not installed (apt-get install chromium chromium-driver, or run `make test`)"
+        );
+    }
+    present
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: TempDir,
+}
+
+/// Viewport of a desktop window, or of a phone (390 × 844 CSS pixels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewport {
+    Desktop,
+    Phone,
+}
+
+impl Browser {
+    pub async fn start(viewport: Viewport) -> Browser {
+        let port = free_port();
+        let mut driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}"));
+        let profile = TempDir::new();
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        });
+        if viewport == Viewport::Phone {
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1.0}});
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        let url = format!("http://127.0.0.1:{port}");
+        // chromedriver needs a moment to listen; retry until it does (bounded).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(err) if Instant::now() < deadline => {
+                    let _ = err;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => {
+                    let _ = driver.kill();
+                    panic!("cannot start a Chromium session: {err}");
+                }
+            }
+        };
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    pub async fn url(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no field {css}: {e}"));
+        field
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        field
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    pub async fn click(&self, css: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|v| !v.is_empty())
+            .unwrap_or(false)
+    }
+
+    pub async fn value(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(el) => el.prop("value").await.ok().flatten().unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn source(&self) -> String {
+        self.client.source().await.unwrap_or_default()
+    }
+
+    pub async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    /// Signs in through `/login` (or whatever page redirected there).
+    pub async fn sign_in(&self, email: &str, password: &str) {
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+    }
+
+    /// Saves a PNG screenshot to `tests/screenshots/NAME.png` after two frames have painted.
+    pub async fn screenshot(&self, name: &str) {
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await;
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("screenshot: {e}"));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub async fn close(mut self) {
+        let client = self.client.clone();
+        let _ = client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}

@@ -1,0 +1,385 @@
+//! The pages in real headless Chromium: setup, sign-in, approving and denying a
+//! device, expired and wrong codes, tokens on /account, member removal on
+//! /admin, CSRF, escaping, and a phone-width layout. Screenshots go to
+//! `tests/screenshots/`.
+
+use devauth_harness::browser::{Browser, Viewport, browser_available};
+use devauth_harness::*;
+use devauth_server::Config;
+use devauth_server::model::Role;
+use serde_json::json;
+
+fn s(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+async fn signed_in(srv: &TestServer, email: &str, viewport: Viewport) -> Browser {
+    let browser = Browser::start(viewport).await;
+    browser.goto(&srv.at("/login")).await;
+    browser.sign_in(email, PASSWORD).await;
+    assert!(
+        browser.url().await.ends_with("/account"),
+        "signed in: {}",
+        browser.url().await
+    );
+    browser
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_setup_through_the_wizard() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    let browser = Browser::start(Viewport::Desktop).await;
+    // The desktop app opens /setup with the token in the fragment, which never reaches the server.
+    browser
+        .goto(&srv.at(&format!("/setup#setup_token={SETUP_TOKEN}")))
+        .await;
+    assert_eq!(
+        browser.value("#setup_token").await,
+        SETUP_TOKEN,
+        "filled from the fragment"
+    );
+    assert!(
+        !browser.url().await.contains(SETUP_TOKEN),
+        "the fragment is dropped from the address bar"
+    );
+    browser.fill("#email", "olive@example.com").await;
+    browser.fill("#name", "Olive").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.fill("#org_name", "Acme Corp").await;
+    browser.click("form[action='/setup'] button").await;
+    assert!(
+        browser.text("#notice").await.contains("Setup complete"),
+        "{}",
+        browser.source().await
+    );
+    let token = browser.text("#new-token-value").await;
+    assert_eq!(
+        srv.get("/me", Some(&token)).await.body["org"]["slug"],
+        "acme-corp"
+    );
+    assert_eq!(
+        srv.get("/api/setup/status", None).await.body["claimed"],
+        true
+    );
+    // Setup is gone once claimed.
+    browser.goto(&srv.at("/setup")).await;
+    assert!(
+        !browser.url().await.contains("/setup"),
+        "{}",
+        browser.url().await
+    );
+    browser.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_approval_in_the_browser() {
+    if !browser_available() {
+        return;
+    }
+    // Trust X-Forwarded-For so the device can appear to come from another network.
+    let srv = spawn_server_with(
+        Backend::Sqlite,
+        Config {
+            trust_forwarded_for: true,
+            ..Config::default()
+        },
+    )
+    .await;
+    srv.claim().await;
+    let started = srv
+        .http
+        .post(srv.at("/oauth/device_authorization"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .form(&[
+            ("client_id", "devauth-desktop"),
+            ("device_name", "Ada's ThinkPad"),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json::<serde_json::Value>()
+        .await
+        .unwrap_or_default();
+    let user_code = s(&started["user_code"]);
+    let browser = Browser::start(Viewport::Desktop).await;
+    browser
+        .goto(&s(&started["verification_uri_complete"]))
+        .await;
+    assert!(
+        browser.url().await.contains("/login?next="),
+        "not signed in → login first: {}",
+        browser.url().await
+    );
+    browser.sign_in(OWNER_EMAIL, PASSWORD).await;
+    assert!(
+        browser.url().await.contains("/device?user_code="),
+        "back to the code: {}",
+        browser.url().await
+    );
+    assert_eq!(
+        browser.value("#user_code").await,
+        user_code,
+        "code kept and pre-filled"
+    );
+    browser.click("form[action='/device'] button").await;
+    assert_eq!(browser.text("#device-name").await, "Ada's ThinkPad");
+    assert_eq!(browser.text("#requester-ip").await, "203.0.113.7");
+    assert!(
+        browser
+            .text("#network-warning")
+            .await
+            .contains("This request came from a different network"),
+        "anti-phishing warning shown"
+    );
+    browser.screenshot("confirm").await;
+    browser.click("#approve").await;
+    assert_eq!(browser.text("#message h1").await, "Device approved");
+    assert!(browser.text("#message").await.contains("return to the app"));
+    let reply = srv
+        .poll(&s(&started["device_code"]), "devauth-desktop")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The code cannot be used again.
+    browser
+        .goto(&srv.at(&format!("/device?user_code={user_code}")))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert_eq!(
+        browser.text("#message h1").await,
+        "This code was already used"
+    );
+    browser.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_expired_and_wrong_codes() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+
+    // Same network: no warning. Deny.
+    let started = srv.start_device("devauth-cli", "build box").await;
+    browser
+        .goto(&s(&started["verification_uri_complete"]))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert!(!browser.exists("#network-warning").await);
+    browser.click("#deny").await;
+    assert_eq!(browser.text("#message h1").await, "Request denied");
+    assert_eq!(
+        srv.poll(&s(&started["device_code"]), "devauth-cli")
+            .await
+            .error(),
+        "access_denied"
+    );
+
+    // Wrong code: a clear message, typed text kept.
+    browser.goto(&srv.at("/device")).await;
+    browser.fill("#user_code", "bbbb-bbbb").await;
+    browser.click("form[action='/device'] button").await;
+    assert!(
+        browser
+            .text("#error")
+            .await
+            .contains("That code is not valid"),
+        "{}",
+        browser.source().await
+    );
+    assert_eq!(browser.value("#user_code").await, "BBBB-BBBB");
+
+    // Expired code.
+    let started = srv.start_device("devauth-cli", "late laptop").await;
+    srv.clock.advance(601);
+    browser
+        .goto(&s(&started["verification_uri_complete"]))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert_eq!(browser.text("#message h1").await, "This code has expired");
+    browser.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_token_on_the_account_page() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    browser.fill("#token-name", "laptop scripts").await;
+    browser.click("#create-token button[type=submit]").await;
+    let token = browser.text("#new-token-value").await;
+    assert!(
+        token.starts_with("dva_") && token.len() == 68,
+        "shown once: {token}"
+    );
+    let me = srv.get("/me", Some(&token)).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["token"]["name"], "laptop scripts");
+    assert!(browser.text("#tokens").await.contains("laptop scripts"));
+    // Use it once so the list shows last use and IP.
+    browser.goto(&srv.at("/account")).await;
+    assert!(
+        !browser.exists("#new-token").await,
+        "the value is never shown again"
+    );
+    assert!(
+        !browser.source().await.contains(&token[4..]),
+        "not even in the page source"
+    );
+    assert!(browser.text("#tokens").await.contains("from 127.0.0.1"));
+    browser.screenshot("account").await;
+    // Revoke it from the page.
+    let id = s(&me.body["token"]["id"]);
+    browser
+        .click(&format!(
+            "form[action='/account/tokens/{id}/revoke'] button"
+        ))
+        .await;
+    assert!(
+        browser
+            .text("#notice")
+            .await
+            .contains("Revoked `laptop scripts`")
+    );
+    assert_eq!(srv.get("/me", Some(&token)).await.status, 401);
+    browser.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_removes_a_member_and_their_token_dies() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
+    let bob_token = srv.personal_token("bob@example.com", "acme").await;
+    let bob_id = srv
+        .server
+        .state
+        .store
+        .user_by_email("bob@example.com")
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.id)
+        .unwrap_or_default();
+
+    // Bob cannot reach the admin page.
+    let bob = signed_in(&srv, "bob@example.com", Viewport::Desktop).await;
+    bob.goto(&srv.at("/admin/acme")).await;
+    assert_eq!(bob.text("#message h1").await, "Not allowed");
+    bob.close().await;
+
+    let admin = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    admin.goto(&srv.at("/admin/acme")).await;
+    assert!(admin.text("#members").await.contains("bob@example.com"));
+    admin
+        .click(&format!(
+            "form[action='/admin/acme/members/{bob_id}/remove'] button"
+        ))
+        .await;
+    assert_eq!(
+        admin.text("#notice").await,
+        "Removed bob@example.com from acme; 1 token revoked."
+    );
+    assert!(!admin.text("#members").await.contains("bob@example.com"));
+    assert!(admin.text("#audit").await.contains("member.removed"));
+    admin.screenshot("admin").await;
+    assert_eq!(srv.get("/me", Some(&bob_token)).await.status, 401);
+    admin.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_and_escaping() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    let owner = srv.claim().await;
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    let before = srv.get("/api/tokens", Some(&owner)).await.body["tokens"]
+        .as_array()
+        .map(Vec::len);
+    // A forged token in an otherwise valid form.
+    browser.fill("#token-name", "forged").await;
+    browser
+        .js("document.querySelector('#create-token input[name=csrf_token]').value = 'forged';")
+        .await;
+    browser.click("#create-token button[type=submit]").await;
+    assert_eq!(browser.text("#message h1").await, "This form has expired");
+    let after = srv.get("/api/tokens", Some(&owner)).await.body["tokens"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(before, after, "nothing was created");
+    // A device named like a script renders as text.
+    let started = srv
+        .start_device("devauth-cli", "<script>alert(1)</script>")
+        .await;
+    browser
+        .goto(&s(&started["verification_uri_complete"]))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert_eq!(
+        browser.text("#device-name").await,
+        "<script>alert(1)</script>"
+    );
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+    let alert = browser.client.get_alert_text().await;
+    assert!(alert.is_err(), "no alert ran");
+    browser.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_page_fits_a_phone() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Phone).await;
+    let started = srv.start_device("devauth-desktop", "Ada's ThinkPad").await;
+    browser
+        .goto(&s(&started["verification_uri_complete"]))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert!(browser.exists("#approve").await);
+    let width = browser
+        .js("return document.documentElement.scrollWidth;")
+        .await;
+    assert!(
+        width.as_i64().is_some_and(|w| w <= 390),
+        "no horizontal scrolling at 390 px: {width}"
+    );
+    browser.screenshot("confirm-phone").await;
+    browser.goto(&srv.at("/account")).await;
+    let width = browser
+        .js("return document.documentElement.scrollWidth;")
+        .await;
+    assert!(
+        width.as_i64().is_some_and(|w| w <= 390),
+        "account fits too: {width}"
+    );
+    browser.close().await;
+    let _ = json!(null);
+    srv.stop().await;
+}

@@ -1,0 +1,367 @@
+//! Security of the pages over plain HTTP, where every header and form field is
+//! under the test's control: CSRF, headers, sessions, sign-in limits, redirects,
+//! cross-org approval. Runs on both backends.
+
+use devauth_harness::web::WebClient;
+use devauth_harness::*;
+use devauth_server::model::Role;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(devauth_harness::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
+                        super::$name(devauth_harness::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    pages_send_protective_headers,
+    forms_without_a_valid_csrf_token_change_nothing,
+    sessions_are_hashed_and_cookies_are_strict,
+    failed_sign_ins_are_limited_and_audited,
+    sign_in_redirects_only_to_this_site,
+    approval_only_into_own_orgs,
+    admin_pages_are_for_admins,
+);
+
+async fn pages_send_protective_headers(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    let mut web = WebClient::new(&srv.url);
+    for path in ["/login", "/setup", "/device"] {
+        let page = web.get(path).await;
+        let csp = page.header("content-security-policy");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{path}: no inline script");
+        assert_eq!(page.header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(page.header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(page.header("x-content-type-options"), "nosniff", "{path}");
+    }
+    web.sign_in(OWNER_EMAIL, PASSWORD).await;
+    let account = web.get("/account").await;
+    assert_eq!(account.status, 200);
+    assert_eq!(account.header("cache-control"), "no-store");
+    assert!(
+        !account.body.contains("<script>"),
+        "no inline script on pages"
+    );
+}
+
+async fn forms_without_a_valid_csrf_token_change_nothing(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    let mut web = WebClient::new(&srv.url);
+    // Login itself needs the token (no login CSRF).
+    web.get("/login").await;
+    let page = web
+        .post("/login", &[("email", OWNER_EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(page.status, 403);
+    assert!(!web.cookies.contains_key("devauth_session"));
+    web.sign_in(OWNER_EMAIL, PASSWORD).await;
+    let started = srv.start_device("devauth-cli", "victim").await;
+    let code = started["user_code"].as_str().unwrap_or_default();
+    for forged in ["", "forged", &"0".repeat(64)] {
+        let page = web
+            .post(
+                "/device/decide",
+                &[
+                    ("csrf_token", forged),
+                    ("user_code", code),
+                    ("org", "acme"),
+                    ("action", "approve"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 403, "forged {forged:?}");
+        let page = web
+            .post(
+                "/account/tokens",
+                &[("csrf_token", forged), ("name", "x"), ("org", "acme")],
+            )
+            .await;
+        assert_eq!(page.status, 403);
+        let page = web
+            .post(
+                "/account/revoke-all",
+                &[("csrf_token", forged), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(page.status, 403);
+    }
+    let poll = srv
+        .poll(
+            started["device_code"].as_str().unwrap_or_default(),
+            "devauth-cli",
+        )
+        .await;
+    assert_eq!(
+        poll.error(),
+        "authorization_pending",
+        "the device was not approved"
+    );
+    assert_eq!(
+        srv.get("/me", Some(&owner)).await.status,
+        200,
+        "nothing was revoked"
+    );
+    let tokens = srv.get("/api/tokens", Some(&owner)).await;
+    assert_eq!(
+        tokens.body["tokens"].as_array().map(Vec::len),
+        Some(1),
+        "nothing was created"
+    );
+    // Another browser's token does not work either: tokens are tied to the session.
+    let mut other = WebClient::new(&srv.url);
+    other.sign_in(OWNER_EMAIL, PASSWORD).await;
+    let theirs = other.get("/account").await.csrf();
+    let mine = web.get("/account").await.csrf();
+    assert_ne!(theirs, mine);
+    let page = web
+        .post(
+            "/account/tokens",
+            &[("csrf_token", &theirs), ("name", "x"), ("org", "acme")],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+    let page = web
+        .post(
+            "/account/tokens",
+            &[("csrf_token", &mine), ("name", "x"), ("org", "acme")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "the right token works: {}", page.body);
+}
+
+async fn sessions_are_hashed_and_cookies_are_strict(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    let mut web = WebClient::new(&srv.url);
+    let csrf = web.get("/login").await.csrf();
+    let page = web
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &csrf),
+                ("email", OWNER_EMAIL),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let cookie = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("devauth_session="))
+        .unwrap_or_default();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on loopback: no Secure flag"
+    );
+    let value = web
+        .cookies
+        .get("devauth_session")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(value.len(), 64);
+    let dump = srv.server.state.store.dump().await.unwrap_or_default();
+    assert!(dump.contains("sessions id_hash="), "sessions are stored");
+    assert!(!dump.contains(&value), "but never the cookie value");
+    // Sign out ends the session server-side: the old cookie is useless.
+    let csrf = web.get("/account").await.csrf();
+    web.post("/logout", &[("csrf_token", &csrf)]).await;
+    let mut replay = WebClient::new(&srv.url);
+    replay.cookies.insert("devauth_session".into(), value);
+    let page = replay.get("/account").await;
+    assert_eq!(page.status, 303, "a signed-out session is dead");
+    assert!(page.header("location").starts_with("/login"));
+}
+
+async fn failed_sign_ins_are_limited_and_audited(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    let mut web = WebClient::new(&srv.url);
+    for _ in 0..10 {
+        let csrf = web.get("/login").await.csrf();
+        let page = web
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", &csrf),
+                    ("email", OWNER_EMAIL),
+                    ("password", "wrong password"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 401);
+        assert!(page.body.contains("Wrong email or password"));
+    }
+    let csrf = web.get("/login").await.csrf();
+    let page = web
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &csrf),
+                ("email", OWNER_EMAIL),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 429, "even the right password waits");
+    assert!(page.body.contains("Too many failed sign-ins"));
+    srv.clock.advance(301);
+    web.sign_in(OWNER_EMAIL, PASSWORD).await;
+    let failed = srv
+        .server
+        .state
+        .store
+        .list_audit(&devauth_server::model::AuditQuery {
+            action: Some("login.failed".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_default();
+    assert_eq!(failed.len(), 10);
+    assert_eq!(failed[0].target.as_deref(), Some(OWNER_EMAIL));
+}
+
+async fn sign_in_redirects_only_to_this_site(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    for (next, expected) in [
+        ("/device?user_code=BCDF-GHJK", "/device?user_code=BCDF-GHJK"),
+        ("//evil.example/steal", "/account"),
+        ("https://evil.example/", "/account"),
+    ] {
+        let mut web = WebClient::new(&srv.url);
+        let csrf = web.get("/login").await.csrf();
+        let page = web
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", &csrf),
+                    ("email", OWNER_EMAIL),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 303);
+        assert_eq!(page.header("location"), expected, "next={next}");
+    }
+}
+
+async fn approval_only_into_own_orgs(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    srv.add_org("beta").await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
+    let mut web = WebClient::new(&srv.url);
+    web.sign_in("bob@example.com", PASSWORD).await;
+    let started = srv.start_device("devauth-cli", "x").await;
+    let code = started["user_code"].as_str().unwrap_or_default();
+    let csrf = web.get("/device").await.csrf();
+    let confirm = web
+        .post("/device", &[("csrf_token", &csrf), ("user_code", code)])
+        .await;
+    assert_eq!(confirm.status, 200);
+    assert!(
+        confirm.body.contains("value=\"acme\"") && !confirm.body.contains("value=\"beta\""),
+        "only bob's orgs are offered"
+    );
+    let page = web
+        .post(
+            "/device/decide",
+            &[
+                ("csrf_token", &csrf),
+                ("user_code", code),
+                ("org", "beta"),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    let poll = srv
+        .poll(
+            started["device_code"].as_str().unwrap_or_default(),
+            "devauth-cli",
+        )
+        .await;
+    assert_eq!(poll.error(), "authorization_pending");
+}
+
+async fn admin_pages_are_for_admins(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
+    let mut web = WebClient::new(&srv.url);
+    web.sign_in("bob@example.com", PASSWORD).await;
+    assert_eq!(web.get("/admin/acme").await.status, 403);
+    let csrf = web.get("/account").await.csrf();
+    let owner_id = srv
+        .server
+        .state
+        .store
+        .user_by_email(OWNER_EMAIL)
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.id)
+        .unwrap_or_default();
+    let page = web
+        .post(
+            &format!("/admin/acme/members/{owner_id}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+    let members = srv
+        .server
+        .state
+        .store
+        .list_members(
+            &srv.server
+                .state
+                .store
+                .org_by_slug("acme")
+                .await
+                .ok()
+                .flatten()
+                .map(|o| o.id)
+                .unwrap_or_default(),
+        )
+        .await
+        .unwrap_or_default();
+    assert_eq!(members.len(), 2, "nobody was removed");
+    // Not signed in: to the login page, keeping where they wanted to go.
+    let mut anonymous = WebClient::new(&srv.url);
+    let page = anonymous.get("/admin/acme").await;
+    assert_eq!(
+        (page.status, page.header("location")),
+        (303, "/login?next=%2Fadmin%2Facme".to_string())
+    );
+}

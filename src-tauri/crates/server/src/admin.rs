@@ -11,7 +11,7 @@ use crate::members::{self, OrgActor};
 use crate::model::*;
 use crate::secret::Secret;
 use crate::state::AppState;
-use crate::store::{self, Revocation};
+use crate::store;
 use crate::tokens::{self, TokenView};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -509,21 +509,19 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             user: who,
             reason,
         }) => {
-            let now = state.now();
-            let rev = Revocation {
-                at: now,
-                by: "system".into(),
-                reason,
-            };
             if all {
                 let who = who.ok_or_else(|| AdminError("--all needs --user".into()))?;
                 let user = user(state, &who).await?;
-                let audit = NewAuditEvent::new(now, Actor::System, "token.revoked_all", &meta())
-                    .target(user.email.clone());
-                let n = state
-                    .store
-                    .revoke_user_tokens(&user.id, None, &rev, &audit)
-                    .await?;
+                let n = tokens::revoke_user(
+                    state,
+                    &user.id,
+                    &user.email,
+                    None,
+                    Actor::System,
+                    &reason,
+                    &meta(),
+                )
+                .await?;
                 println!("revoked {n} tokens of {}", user.email);
             } else {
                 let id =
@@ -533,14 +531,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                     .token_by_id(&id)
                     .await?
                     .ok_or_else(|| AdminError(format!("no token `{id}`")))?;
-                let audit = NewAuditEvent::new(now, Actor::System, "token.revoked", &meta())
-                    .target(token.id.clone())
-                    .org(token.org_id.clone())
-                    .detail(format!(
-                        "{} token `{}` ({})",
-                        token.kind, token.name, token.hint
-                    ));
-                if state.store.revoke_token(&token.id, &rev, &audit).await? {
+                if tokens::revoke_one(state, &token, Actor::System, &reason, &meta()).await? {
                     println!("revoked {} ({})", token.id, token.hint);
                 } else {
                     println!("{} was already revoked", token.id);

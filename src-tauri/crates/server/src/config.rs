@@ -24,6 +24,8 @@ pub struct Config {
     pub poll_interval_secs: i64,
     /// Take the client IP from the last `X-Forwarded-For` hop (behind a trusted proxy only).
     pub trust_forwarded_for: bool,
+    /// Most token polls held open at once for `Prefer: wait`; beyond it polls answer at once.
+    pub max_waiters: usize,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             device_code_ttl_secs: 600,
             poll_interval_secs: 5,
             trust_forwarded_for: false,
+            max_waiters: 1000,
         }
     }
 }

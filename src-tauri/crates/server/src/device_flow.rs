@@ -4,6 +4,7 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
 use crate::secret::{
@@ -13,6 +14,7 @@ use crate::state::AppState;
 use crate::store::Redemption;
 use axum::http::StatusCode;
 use serde::Serialize;
+use std::time::Duration;
 
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// How much `slow_down` adds to a device's polling interval, seconds.
@@ -119,13 +121,61 @@ fn oauth(code: &'static str, description: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, description)
 }
 
-/// One poll of the token endpoint with the device_code grant.
+/// One poll of the token endpoint with the device_code grant. With `wait`
+/// (`Prefer: wait=N`, at most 30 s) a poll that would answer
+/// `authorization_pending` is held until the request is decided or the time is
+/// up; the second value is the wait applied, for `Preference-Applied`.
 pub async fn poll(
     state: &AppState,
     device_code: &str,
     client_id: &str,
     meta: &RequestMeta,
-) -> ApiResult<TokenResponse> {
+    wait: Option<u64>,
+) -> (ApiResult<TokenResponse>, Option<u64>) {
+    let device = match find_for_client(state, device_code, client_id).await {
+        Ok(device) => device,
+        Err(err) => return (Err(err), None),
+    };
+    let first = answer(state, &device, meta, true).await;
+    let wait = wait.map(|n| n.min(MAX_WAIT_SECS)).filter(|n| *n > 0);
+    let (Some(wait), Err(err)) = (wait, &first) else {
+        return (first, None);
+    };
+    if err.code != "authorization_pending" {
+        return (first, None);
+    }
+    let Some(slot) = state.bus.hold(&device.id, state.config.max_waiters) else {
+        return (first, None); // too many held already: answer now, plainly
+    };
+    let notify = slot.notify.clone();
+    let notified = notify.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    // Decided between the first look and now? Then no need to wait.
+    let fresh = match find_for_client(state, device_code, client_id).await {
+        Ok(device) => device,
+        Err(err) => return (Err(err), Some(wait)),
+    };
+    if fresh.status == DeviceStatus::Pending {
+        let left = (fresh.expires_at - state.now()).max(0) as u64;
+        let _ = tokio::time::timeout(Duration::from_secs(wait.min(left)), notified).await;
+    }
+    drop(slot);
+    let after = match find_for_client(state, device_code, client_id).await {
+        Ok(device) => device,
+        Err(err) => return (Err(err), Some(wait)),
+    };
+    (answer(state, &after, meta, false).await, Some(wait))
+}
+
+/// Longest `Prefer: wait` honoured, seconds.
+pub const MAX_WAIT_SECS: u64 = 30;
+
+async fn find_for_client(
+    state: &AppState,
+    device_code: &str,
+    client_id: &str,
+) -> ApiResult<DeviceAuthorization> {
     let Some(device) = state
         .store
         .device_by_code_hash(&sha256_hex(device_code))
@@ -138,6 +188,17 @@ pub async fn poll(
             "client_id does not match the one that started this authorization",
         ));
     }
+    Ok(device)
+}
+
+/// The token endpoint's answer for a request in its current state. `as_poll`
+/// counts this as a poll: it records the time and applies `slow_down`.
+async fn answer(
+    state: &AppState,
+    device: &DeviceAuthorization,
+    meta: &RequestMeta,
+    as_poll: bool,
+) -> ApiResult<TokenResponse> {
     let now = state.now();
     match device.status {
         DeviceStatus::Redeemed => {
@@ -157,8 +218,14 @@ pub async fn poll(
                 "the device_code has expired; start again",
             ));
         }
-        DeviceStatus::Approved => return redeem(state, &device, meta, now).await,
+        DeviceStatus::Approved => return redeem(state, device, meta, now).await,
         DeviceStatus::Pending => {}
+    }
+    if !as_poll {
+        return Err(oauth(
+            "authorization_pending",
+            "waiting for the user to approve in the browser",
+        ));
     }
     // The first poll never gets slow_down; later ones must wait the interval,
     // and each violation lengthens it for good.
@@ -372,6 +439,11 @@ pub async fn approve(
         return Err(not_pending(fresh.status));
     }
     Metrics::inc(&state.metrics.device_flows_approved, 1);
+    state
+        .publish(Event::DeviceDecided {
+            device_id: request.id.clone(),
+        })
+        .await;
     Ok(PendingRequest {
         status: DeviceStatus::Approved,
         ..request
@@ -415,6 +487,11 @@ pub async fn deny(
         return Err(not_pending(fresh.status));
     }
     Metrics::inc(&state.metrics.device_flows_denied, 1);
+    state
+        .publish(Event::DeviceDecided {
+            device_id: request.id.clone(),
+        })
+        .await;
     Ok(PendingRequest {
         status: DeviceStatus::Denied,
         ..request

@@ -29,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod device_flow;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod members;

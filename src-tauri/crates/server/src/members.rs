@@ -3,6 +3,7 @@
 //! only owners touch owners, and the last owner stays.
 
 use crate::error::{ApiError, ApiResult};
+use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
 use crate::state::AppState;
@@ -120,6 +121,13 @@ pub async fn set_role(
         .store
         .set_role(&org.id, &user.id, role, &audit)
         .await?;
+    state
+        .publish(Event::MembershipChanged {
+            user_id: user.id.clone(),
+            org_id: org.id.clone(),
+            role: Some(role),
+        })
+        .await;
     let joined_at = user.created_at;
     Ok(Member {
         user,
@@ -157,6 +165,21 @@ pub async fn remove(
         .await?
         .ok_or_else(|| ApiError::not_found("not a member"))?;
     Metrics::inc(&state.metrics.tokens_revoked, revoked);
+    let reason = format!("removed from {}", org.slug);
+    state
+        .publish(Event::UserTokensRevoked {
+            user_id: user.id.clone(),
+            org_id: Some(org.id.clone()),
+            reason,
+        })
+        .await;
+    state
+        .publish(Event::MembershipChanged {
+            user_id: user.id.clone(),
+            org_id: org.id.clone(),
+            role: None,
+        })
+        .await;
     Ok(revoked)
 }
 
@@ -181,5 +204,12 @@ pub async fn disable_user(
         .await?
         .ok_or_else(|| ApiError::conflict(format!("`{}` is already disabled", user.email)))?;
     Metrics::inc(&state.metrics.tokens_revoked, revoked);
+    state
+        .publish(Event::UserTokensRevoked {
+            user_id: user.id.clone(),
+            org_id: None,
+            reason: "user disabled".into(),
+        })
+        .await;
     Ok(revoked)
 }

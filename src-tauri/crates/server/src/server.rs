@@ -110,6 +110,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         };
         format!("http://{host}:{}", addr.port())
     });
+    let remote = store.listen();
     let state = AppState::new(
         store,
         clock,
@@ -117,6 +118,21 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         public_url.clone(),
         setup_token.clone(),
     );
+    if let Some(mut remote) = remote {
+        // Other replicas' events: wake our long polls and event streams too.
+        let bus = state.bus.clone();
+        tokio::spawn(async move {
+            while let Some(payload) = remote.recv().await {
+                match serde_json::from_str::<crate::events::Envelope>(&payload) {
+                    Ok(envelope) if envelope.origin != bus.instance => bus.dispatch(envelope.event),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "ignoring an unreadable event from another replica")
+                    }
+                }
+            }
+        });
+    }
     let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -3,6 +3,7 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::events::{Envelope, Event, EventBus};
 use crate::metrics::Metrics;
 use crate::rate_limit::FailureLimiter;
 use crate::secret::Secret;
@@ -28,6 +29,8 @@ pub struct Inner {
     /// Wrong setup tokens and failed logins, per IP and per account.
     pub auth_failures: FailureLimiter,
     pub usage: UsageTracker,
+    /// In-process events; mirrored to other replicas through the store.
+    pub bus: Arc<EventBus>,
 }
 
 impl AppState {
@@ -48,11 +51,31 @@ impl AppState {
             code_failures: FailureLimiter::new(5, 60),
             auth_failures: FailureLimiter::new(10, 300),
             usage: UsageTracker::default(),
+            bus: Arc::new(EventBus::default()),
         }))
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Tells this process at once, and other replicas through the store
+    /// (PostgreSQL `NOTIFY`). A failed broadcast is logged; the change itself
+    /// is already committed.
+    pub async fn publish(&self, event: Event) {
+        let envelope = Envelope {
+            origin: self.bus.instance.clone(),
+            event: event.clone(),
+        };
+        self.bus.dispatch(event);
+        match serde_json::to_string(&envelope) {
+            Ok(payload) => {
+                if let Err(err) = self.store.notify(&payload).await {
+                    tracing::warn!(error = %err, "could not tell other replicas about a change");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not encode an event"),
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::auth::Principal;
 use crate::clock::{Timestamp, parse_date_end_of_day};
 use crate::error::{ApiError, ApiResult};
+use crate::events::Event;
 use crate::identity::clean_text;
 use crate::metrics::Metrics;
 use crate::model::*;
@@ -260,24 +261,79 @@ pub async fn revoke(
     meta: &RequestMeta,
 ) -> ApiResult<TokenView> {
     let token = manageable(state, principal, id).await?;
-    let actor = principal.actor();
+    revoke_one(state, &token, principal.actor(), "revoked", meta).await?;
+    stored_view(state, &token.id).await
+}
+
+/// Revokes one token (audited, counted, announced); false when it was revoked already.
+pub async fn revoke_one(
+    state: &AppState,
+    token: &Token,
+    actor: Actor,
+    reason: &str,
+    meta: &RequestMeta,
+) -> ApiResult<bool> {
     let now = state.now();
     let rev = Revocation {
         at: now,
         by: actor.label(),
-        reason: "revoked".into(),
+        reason: reason.to_string(),
     };
     let audit = NewAuditEvent::new(now, actor, "token.revoked", meta)
         .target(token.id.clone())
         .org(token.org_id.clone())
         .detail(format!(
-            "{} token `{}` ({})",
+            "{} token `{}` ({}): {reason}",
             token.kind, token.name, token.hint
         ));
-    if state.store.revoke_token(&token.id, &rev, &audit).await? {
+    let revoked = state.store.revoke_token(&token.id, &rev, &audit).await?;
+    if revoked {
         Metrics::inc(&state.metrics.tokens_revoked, 1);
+        state
+            .publish(Event::TokenRevoked {
+                token_id: token.id.clone(),
+                reason: reason.to_string(),
+            })
+            .await;
     }
-    stored_view(state, &token.id).await
+    Ok(revoked)
+}
+
+/// Revokes every active token of a user, in one org or everywhere (audited,
+/// counted, announced); returns how many. `target` names the user in the audit log.
+pub async fn revoke_user(
+    state: &AppState,
+    user_id: &str,
+    target: &str,
+    org_id: Option<&str>,
+    actor: Actor,
+    reason: &str,
+    meta: &RequestMeta,
+) -> ApiResult<u64> {
+    let now = state.now();
+    let rev = Revocation {
+        at: now,
+        by: actor.label(),
+        reason: reason.to_string(),
+    };
+    let mut audit =
+        NewAuditEvent::new(now, actor, "token.revoked_all", meta).target(target.to_string());
+    if let Some(org) = org_id {
+        audit = audit.org(org.to_string());
+    }
+    let revoked = state
+        .store
+        .revoke_user_tokens(user_id, org_id, &rev, &audit)
+        .await?;
+    Metrics::inc(&state.metrics.tokens_revoked, revoked);
+    state
+        .publish(Event::UserTokensRevoked {
+            user_id: user_id.to_string(),
+            org_id: org_id.map(str::to_string),
+            reason: reason.to_string(),
+        })
+        .await;
+    Ok(revoked)
 }
 
 /// Replaces a token with a new one of the same name, kind, scopes and lifetime.
@@ -328,6 +384,12 @@ pub async fn rotate(
     }
     Metrics::inc(&state.metrics.tokens_revoked, 1);
     Metrics::inc(&state.metrics.tokens_issued, 1);
+    state
+        .publish(Event::TokenRevoked {
+            token_id: old.id.clone(),
+            reason: "rotated".into(),
+        })
+        .await;
     Ok(Issued {
         token,
         info: stored_view(state, &new.id).await?,
@@ -344,7 +406,6 @@ pub async fn revoke_all(
 ) -> ApiResult<u64> {
     principal.require(Scope::TokensWrite)?;
     let actor = principal.actor();
-    let now = state.now();
     let (user_id, org_id, target) = match user {
         None => {
             let me = principal.require_user()?;
@@ -378,21 +439,16 @@ pub async fn revoke_all(
             }
         }
     };
-    let rev = Revocation {
-        at: now,
-        by: actor.label(),
-        reason: "revoke all".into(),
-    };
-    let mut audit = NewAuditEvent::new(now, actor, "token.revoked_all", meta).target(target);
-    if let Some(org) = &org_id {
-        audit = audit.org(org.clone());
-    }
-    let revoked = state
-        .store
-        .revoke_user_tokens(&user_id, org_id.as_deref(), &rev, &audit)
-        .await?;
-    Metrics::inc(&state.metrics.tokens_revoked, revoked);
-    Ok(revoked)
+    revoke_user(
+        state,
+        &user_id,
+        &target,
+        org_id.as_deref(),
+        actor,
+        "revoke all",
+        meta,
+    )
+    .await
 }
 
 /// RFC 7009: revokes the presented token if it is one of ours and still active.
@@ -404,26 +460,11 @@ pub async fn revoke_presented(state: &AppState, token: &str, meta: &RequestMeta)
         return Ok(());
     };
     let t = auth.token;
-    let now = state.now();
     let actor = Actor::Token {
         id: t.id.clone(),
         hint: t.hint.clone(),
     };
-    let rev = Revocation {
-        at: now,
-        by: actor.label(),
-        reason: "revoked by its holder (RFC 7009)".into(),
-    };
-    let audit = NewAuditEvent::new(now, actor, "token.revoked", meta)
-        .target(t.id.clone())
-        .org(t.org_id.clone())
-        .detail(format!(
-            "{} token `{}` ({}) revoked by its holder",
-            t.kind, t.name, t.hint
-        ));
-    if state.store.revoke_token(&t.id, &rev, &audit).await? {
-        Metrics::inc(&state.metrics.tokens_revoked, 1);
-    }
+    revoke_one(state, &t, actor, "revoked by its holder (RFC 7009)", meta).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod api;
 mod oauth;
 mod ops;
+mod stream;
 
 use crate::auth::{Principal, authenticate, bearer};
 use crate::error::ApiError;
@@ -30,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .merge(oauth::routes())
         .merge(api::routes())
         .merge(ops::routes())
+        .merge(stream::routes())
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -55,6 +55,7 @@ async fn device_authorization(
 async fn token(
     State(state): State<AppState>,
     Meta(meta): Meta,
+    headers: axum::http::HeaderMap,
     form: OAuthForm,
 ) -> ApiResult<Response> {
     let grant_type = form.require("grant_type")?;
@@ -67,8 +68,18 @@ async fn token(
     }
     let device_code = form.require("device_code")?;
     let client_id = form.require("client_id")?;
-    let issued = device_flow::poll(&state, device_code, client_id, &meta).await?;
-    Ok(Json(issued).into_response())
+    let wait = crate::events::prefer_wait(headers.get("prefer").and_then(|v| v.to_str().ok()));
+    let (result, applied) = device_flow::poll(&state, device_code, client_id, &meta, wait).await;
+    let mut response = match result {
+        Ok(issued) => Json(issued).into_response(),
+        Err(err) => err.into_response(),
+    };
+    if let Some(seconds) = applied
+        && let Ok(value) = axum::http::HeaderValue::from_str(&format!("wait={seconds}"))
+    {
+        response.headers_mut().insert("preference-applied", value);
+    }
+    Ok(response)
 }
 
 async fn revoke(

@@ -187,6 +187,12 @@ pub trait Store: Send + Sync + 'static {
     /// Ends every browser session of a user; returns how many.
     async fn end_user_sessions(&self, user_id: &str, now: Timestamp) -> Result<u64>;
 
+    /// Sends an event to the other server processes on this database
+    /// (PostgreSQL `NOTIFY`; nothing to do for SQLite's single process).
+    async fn notify(&self, payload: &str) -> Result<()>;
+    /// Events other processes sent, if this backend carries them.
+    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
+
     async fn setup_claimed(&self) -> Result<bool>;
     /// Creates the first owner, org and token; false when setup was already claimed.
     async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;

@@ -24,4 +24,55 @@ impl PgStore {
     }
 }
 
-super::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres");
+super::sql::sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    "postgres",
+    {
+        async fn notify(&self, payload: &str) -> Result<()> {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::events::CHANNEL)
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                loop {
+                    let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                        Ok(listener) => listener,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "LISTEN connection failed; retrying");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    };
+                    if let Err(err) = listener.listen(crate::events::CHANNEL).await {
+                        tracing::warn!(error = %err, "LISTEN failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    loop {
+                        match listener.recv().await {
+                            Ok(notification) => {
+                                if tx.send(notification.payload().to_string()).is_err() {
+                                    return; // the server stopped
+                                }
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+            Some(rx)
+        }
+    }
+);

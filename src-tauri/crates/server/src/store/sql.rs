@@ -35,7 +35,7 @@ pub(crate) use {device_select, token_select, user_select};
 /// Implements [`crate::store::Store`] for `$store` (which has a `pool` field)
 /// over the sqlx driver `$db` whose rows are `$row`.
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $row:ty, $backend:literal) => {
+    ($store:ident, $db:ty, $row:ty, $backend:literal, { $($extra:item)* }) => {
         use crate::model::*;
         use crate::store::sql::{device_select, token_select, user_select};
         use crate::store::{NewSession, Redemption, Result, Revocation, SetupClaim, Store, StoreError};
@@ -252,6 +252,8 @@ macro_rules! sql_store {
             fn backend(&self) -> &'static str {
                 $backend
             }
+
+            $($extra)*
 
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -50,4 +50,18 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite");
+super::sql::sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::sqlite::SqliteRow,
+    "sqlite",
+    {
+        async fn notify(&self, _payload: &str) -> Result<()> {
+            Ok(())
+        }
+
+        fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+            None
+        }
+    }
+);

@@ -244,22 +244,20 @@ pub async fn revoke_all(
         id: user.id.clone(),
         email: user.email.clone(),
     };
-    let rev = crate::store::Revocation {
-        at: now,
-        by: user.email.clone(),
-        reason: "revoke all".into(),
-    };
-    let audit = crate::model::NewAuditEvent::new(now, actor, "token.revoked_all", &visitor.meta)
-        .target(user.email.clone());
-    let revoked = match state
-        .store
-        .revoke_user_tokens(&user.id, None, &rev, &audit)
-        .await
+    let revoked = match tokens::revoke_user(
+        &state,
+        &user.id,
+        &user.email,
+        None,
+        actor,
+        "revoke all",
+        &visitor.meta,
+    )
+    .await
     {
         Ok(n) => n,
-        Err(err) => return error_page(&visitor, err.into()),
+        Err(err) => return error_page(&visitor, err),
     };
-    crate::metrics::Metrics::inc(&state.metrics.tokens_revoked, revoked);
     if form.get("sessions") == Some("yes") {
         if let Err(err) = state.store.end_user_sessions(&user.id, now).await {
             return error_page(&visitor, err.into());

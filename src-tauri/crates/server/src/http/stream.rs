@@ -1,0 +1,169 @@
+//! `GET /api/events`: Server-Sent Events for the caller's token —
+//! `token.revoked` (then the stream ends), `token.expiring` (7 days before),
+//! `membership.changed` (role changed or membership gone). Fed by the event
+//! bus, so a revocation on this or another replica arrives at once.
+//!
+//! The token comes in the `Authorization` header or, for clients that cannot
+//! set headers (browsers' `EventSource`), as `?token=`; request logs name the
+//! route only, never the URL.
+
+use super::Meta;
+use crate::auth::{Principal, authenticate, bearer};
+use crate::error::{ApiError, ApiResult};
+use crate::events::Event;
+use crate::secret::sha256_hex;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::json;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How long before expiry `token.expiring` is sent, seconds.
+pub const EXPIRING_NOTICE_SECS: i64 = 7 * 86_400;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/events", get(events))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    token: Option<String>,
+}
+
+struct Watch {
+    state: AppState,
+    principal: Principal,
+    hash: String,
+    rx: tokio::sync::broadcast::Receiver<Event>,
+    expiring_sent: bool,
+    done: bool,
+}
+
+fn sse(name: &str, data: serde_json::Value) -> SseEvent {
+    SseEvent::default().event(name).data(data.to_string())
+}
+
+impl Watch {
+    fn token_id(&self) -> &str {
+        self.principal
+            .token
+            .as_ref()
+            .map(|t| t.id.as_str())
+            .unwrap_or_default()
+    }
+
+    fn expires_at(&self) -> Option<i64> {
+        self.principal.token.as_ref().and_then(|t| t.expires_at)
+    }
+
+    /// Is the token still good? (After a user-wide revocation or a missed event.)
+    async fn still_valid(&self) -> bool {
+        match self.state.store.token_by_hash(&self.hash).await {
+            Ok(Some(auth)) => auth.token.is_active(self.state.now()),
+            Ok(None) => false,
+            Err(_) => true, // the database hiccuped: don't sign anyone out for that
+        }
+    }
+
+    fn revoked(&mut self, reason: &str) -> SseEvent {
+        self.done = true;
+        sse(
+            "token.revoked",
+            json!({ "token_id": self.token_id(), "reason": reason }),
+        )
+    }
+
+    fn expiring(&mut self) -> SseEvent {
+        self.expiring_sent = true;
+        let at = self.expires_at().unwrap_or_default();
+        let days = ((at - self.state.now()).max(0) + 86_399) / 86_400;
+        sse(
+            "token.expiring",
+            json!({ "token_id": self.token_id(), "expires_at": crate::clock::rfc3339(at), "days_left": days }),
+        )
+    }
+
+    async fn next(&mut self) -> Option<SseEvent> {
+        if self.done {
+            return None;
+        }
+        let now = self.state.now();
+        let notice_at = self.expires_at().map(|at| at - EXPIRING_NOTICE_SECS);
+        if !self.expiring_sent && notice_at.is_some_and(|t| t <= now) {
+            return Some(self.expiring());
+        }
+        let until_notice = match (self.expiring_sent, notice_at) {
+            (false, Some(t)) => Duration::from_secs((t - now).max(0) as u64),
+            _ => Duration::from_secs(365 * 86_400),
+        };
+        let notice = tokio::time::sleep(until_notice);
+        tokio::pin!(notice);
+        loop {
+            tokio::select! {
+                _ = &mut notice, if !self.expiring_sent => return Some(self.expiring()),
+                event = self.rx.recv() => match event {
+                    Ok(Event::TokenRevoked { token_id, reason }) if token_id == self.token_id() => {
+                        return Some(self.revoked(&reason));
+                    }
+                    Ok(Event::UserTokensRevoked { user_id, org_id, reason })
+                        if Some(user_id.as_str()) == self.principal.user_id()
+                            && org_id.as_deref().is_none_or(|o| o == self.principal.org_id()) =>
+                    {
+                        if !self.still_valid().await {
+                            return Some(self.revoked(&reason));
+                        }
+                    }
+                    Ok(Event::MembershipChanged { user_id, org_id, role })
+                        if Some(user_id.as_str()) == self.principal.user_id() && org_id == self.principal.org_id() =>
+                    {
+                        return Some(sse("membership.changed", json!({ "org_id": org_id, "role": role })));
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        if !self.still_valid().await {
+                            return Some(self.revoked("revoked"));
+                        }
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = bearer(header)
+        .map(str::to_string)
+        .or(query.token)
+        .ok_or_else(ApiError::invalid_token)?;
+    // Subscribe before checking, so nothing between the check and the stream is missed.
+    let rx = state.bus.subscribe();
+    let principal = authenticate(&state, Some(&token), &meta).await?;
+    let watch = Watch {
+        hash: sha256_hex(&token),
+        state,
+        principal,
+        rx,
+        expiring_sent: false,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(watch, |mut watch| async move {
+        watch.next().await.map(|event| (Ok(event), watch))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

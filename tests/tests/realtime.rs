@@ -1,0 +1,392 @@
+//! Instant delivery and revocation push: `Prefer: wait` long polls on the
+//! token endpoint, `GET /api/events` streams, and both across two server
+//! replicas on one PostgreSQL database (LISTEN/NOTIFY).
+
+use devauth_harness::*;
+use devauth_server::Config;
+use devauth_server::model::Role;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(devauth_harness::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
+                        super::$name(devauth_harness::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    long_poll_returns_the_token_on_approval,
+    long_poll_wakes_on_denial,
+    long_poll_times_out_as_pending,
+    without_prefer_polling_is_standard,
+    held_polls_are_bounded,
+    events_stream_revocation_and_role_changes,
+    events_warn_before_expiry,
+);
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Sends a token poll with `Prefer: wait=N` in the background.
+fn waiting_poll(
+    srv: &TestServer,
+    device_code: &str,
+    wait: u64,
+) -> tokio::task::JoinHandle<(u16, String, Value)> {
+    let http = srv.http.clone();
+    let url = srv.at("/oauth/token");
+    let code = device_code.to_string();
+    tokio::spawn(async move {
+        let response = http
+            .post(url)
+            .header("prefer", format!("wait={wait}"))
+            .form(&[
+                ("grant_type", DEVICE_GRANT),
+                ("device_code", code.as_str()),
+                ("client_id", "devauth-cli"),
+            ])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let status = response.status().as_u16();
+        let applied = response
+            .headers()
+            .get("preference-applied")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (
+            status,
+            applied,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    })
+}
+
+/// Waits (bounded) until `server` holds `n` long polls.
+async fn until_held(server: &devauth_server::RunningServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.state.bus.held() != n {
+        assert!(
+            Instant::now() < deadline,
+            "the poll was never held ({} held)",
+            server.state.bus.held()
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn long_poll_returns_the_token_on_approval(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    let started = srv.start_device("devauth-cli", "fast").await;
+    let began = Instant::now();
+    let poll = waiting_poll(&srv, &s(&started["device_code"]), 25);
+    until_held(&srv.server, 1).await;
+    let approve = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&owner),
+            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
+        )
+        .await;
+    assert_eq!(approve.status, 200);
+    let (status, applied, body) = poll.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(applied, "wait=25");
+    assert!(s(&body["access_token"]).starts_with("dva_"));
+    assert!(
+        began.elapsed() < Duration::from_secs(25),
+        "woken by the approval, not by the timeout"
+    );
+    assert_eq!(srv.server.state.bus.held(), 0, "the slot is released");
+    srv.stop().await;
+}
+
+async fn long_poll_wakes_on_denial(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    let started = srv.start_device("devauth-cli", "denied").await;
+    let poll = waiting_poll(&srv, &s(&started["device_code"]), 25);
+    until_held(&srv.server, 1).await;
+    srv.post_json(
+        "/api/device/deny",
+        Some(&owner),
+        json!({"user_code": s(&started["user_code"])}),
+    )
+    .await;
+    let (status, _, body) = poll.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (status, s(&body["error"])),
+        (400, "access_denied".to_string())
+    );
+    srv.stop().await;
+}
+
+async fn long_poll_times_out_as_pending(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    let started = srv.start_device("devauth-cli", "patient").await;
+    let (status, applied, body) = waiting_poll(&srv, &s(&started["device_code"]), 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (status, s(&body["error"])),
+        (400, "authorization_pending".to_string())
+    );
+    assert_eq!(applied, "wait=1");
+    // Waits longer than 30 s are cut to 30.
+    let reply = srv
+        .http
+        .post(srv.at("/oauth/token"))
+        .header("prefer", "wait=3600")
+        .form(&[
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", "unknown"),
+            ("client_id", "devauth-cli"),
+        ])
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert_eq!(reply.ok(), Some(400), "unknown codes answer at once");
+    srv.stop().await;
+}
+
+async fn without_prefer_polling_is_standard(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    let started = srv.start_device("devauth-cli", "classic").await;
+    let code = s(&started["device_code"]);
+    let reply = srv.poll(&code, "devauth-cli").await;
+    assert_eq!(reply.error(), "authorization_pending");
+    assert_eq!(reply.header("preference-applied"), "");
+    assert_eq!(
+        srv.poll(&code, "devauth-cli").await.error(),
+        "slow_down",
+        "slow_down still applies to quick plain polls"
+    );
+    srv.stop().await;
+}
+
+async fn held_polls_are_bounded(backend: Backend) {
+    let srv = spawn_server_with(
+        backend,
+        Config {
+            max_waiters: 1,
+            ..Config::default()
+        },
+    )
+    .await;
+    srv.claim().await;
+    let first = srv.start_device("devauth-cli", "one").await;
+    let second = srv.start_device("devauth-cli", "two").await;
+    let held = waiting_poll(&srv, &s(&first["device_code"]), 2);
+    until_held(&srv.server, 1).await;
+    let (status, applied, body) = waiting_poll(&srv, &s(&second["device_code"]), 20)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (status, s(&body["error"])),
+        (400, "authorization_pending".to_string())
+    );
+    assert_eq!(
+        applied, "",
+        "over the limit: answered at once, without waiting"
+    );
+    let _ = held.await;
+    srv.stop().await;
+}
+
+/// Reads server-sent events from a streaming response until `want` arrive or the stream ends.
+async fn read_events(mut response: reqwest::Response, want: usize) -> Vec<(String, Value)> {
+    let mut events = Vec::new();
+    let mut buffer = String::new();
+    while events.len() < want {
+        let chunk = match tokio::time::timeout(Duration::from_secs(20), response.chunk()).await {
+            Ok(Ok(Some(chunk))) => chunk,
+            _ => break,
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let name = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .map(str::to_string);
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .and_then(|d| serde_json::from_str(d).ok());
+            if let (Some(name), Some(data)) = (name, data) {
+                events.push((name, data));
+            }
+        }
+    }
+    events
+}
+
+async fn open_stream(url: &str, token: &str, in_query: bool) -> reqwest::Response {
+    let http = reqwest::Client::new();
+    let request = if in_query {
+        http.get(format!("{url}/api/events?token={token}"))
+    } else {
+        http.get(format!("{url}/api/events")).bearer_auth(token)
+    };
+    request.send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn events_stream_revocation_and_role_changes(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
+    let bob = srv.personal_token("bob@example.com", "acme").await;
+    assert_eq!(
+        open_stream(&srv.url, "dva_nonsense", false).await.status(),
+        401
+    );
+    let response = open_stream(&srv.url, &bob, true).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .starts_with("text/event-stream")
+    );
+    let reader = tokio::spawn(read_events(response, 3));
+    // Give the stream a moment to subscribe (it subscribes before answering, so this only orders the test).
+    srv.send_json(
+        reqwest::Method::PATCH,
+        "/api/orgs/acme/members/bob@example.com",
+        Some(&owner),
+        json!({"role": "admin"}),
+    )
+    .await;
+    let bob_id = s(&srv.get("/me", Some(&bob)).await.body["token"]["id"]);
+    srv.delete(&format!("/api/tokens/{bob_id}"), Some(&owner))
+        .await;
+    let events = reader.await.unwrap_or_default();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["membership.changed", "token.revoked"],
+        "{events:?}"
+    );
+    assert_eq!(events[0].1["role"], "admin");
+    assert_eq!(events[1].1["token_id"], bob_id.as_str());
+    srv.stop().await;
+}
+
+async fn events_warn_before_expiry(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    let short = srv
+        .post_json(
+            "/api/tokens",
+            Some(&owner),
+            json!({"name": "short", "expires": "5d"}),
+        )
+        .await;
+    let short = s(&short.body["token"]);
+    let reader = tokio::spawn(read_events(open_stream(&srv.url, &short, false).await, 2));
+    // Revoked through RFC 7009 by its holder: the stream says so and ends.
+    let mut waited = 0;
+    while srv.server.state.bus.held() == 0 && waited < 1 {
+        waited += 1; // streams are not long polls; nothing to wait for here
+    }
+    srv.post_form("/oauth/revoke", &[("token", &short)]).await;
+    let events = reader.await.unwrap_or_default();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["token.expiring", "token.revoked"], "{events:?}");
+    assert_eq!(events[0].1["days_left"], 5);
+    srv.stop().await;
+}
+
+/// Two replicas on one PostgreSQL database: an approval on one wakes a long
+/// poll on the other, and a revocation on one reaches a stream on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_events_through_postgres() {
+    if !available(Backend::Postgres) {
+        return;
+    }
+    let a = spawn_server(Backend::Postgres).await;
+    let b = devauth_server::start(
+        Config {
+            database_url: Some(a.database_url.clone()),
+            addr: "127.0.0.1:0".into(),
+            ..Config::default()
+        },
+        std::sync::Arc::new(a.clock.clone()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let owner = a.claim().await;
+    let started = a.start_device("devauth-cli", "replicated").await;
+    let http = reqwest::Client::new();
+    let code = s(&started["device_code"]);
+    let b_url = b.url.clone();
+    let poll = tokio::spawn(async move {
+        let response = http
+            .post(format!("{b_url}/oauth/token"))
+            .header("prefer", "wait=25")
+            .form(&[
+                ("grant_type", DEVICE_GRANT),
+                ("device_code", code.as_str()),
+                ("client_id", "devauth-cli"),
+            ])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    });
+    until_held(&b, 1).await;
+    let began = Instant::now();
+    a.post_json(
+        "/api/device/approve",
+        Some(&owner),
+        json!({"user_code": s(&started["user_code"]), "org": "acme"}),
+    )
+    .await;
+    let (status, body) = poll.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "woken through NOTIFY"
+    );
+    let token = s(&body["access_token"]);
+
+    let reader = tokio::spawn(read_events(open_stream(&b.url, &token, false).await, 1));
+    a.post_form("/oauth/revoke", &[("token", &token)]).await;
+    let events = reader.await.unwrap_or_default();
+    assert_eq!(
+        events.first().map(|(n, _)| n.as_str()),
+        Some("token.revoked"),
+        "{events:?}"
+    );
+    let _ = b.stop().await;
+    a.stop().await;
+}

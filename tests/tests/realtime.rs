@@ -39,6 +39,7 @@ on_both_backends!(
     held_polls_are_bounded,
     events_stream_revocation_and_role_changes,
     events_warn_before_expiry,
+    cached_validations_never_outlive_a_change,
 );
 
 fn s(v: &Value) -> String {
@@ -320,6 +321,61 @@ async fn events_warn_before_expiry(backend: Backend) {
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, vec!["token.expiring", "token.revoked"], "{events:?}");
     assert_eq!(events[0].1["days_left"], 5);
+    srv.stop().await;
+}
+
+async fn cached_validations_never_outlive_a_change(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
+    let bob = srv.personal_token("bob@example.com", "acme").await;
+    let spare = srv.personal_token("bob@example.com", "acme").await;
+    assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "member");
+    assert!(
+        !srv.server.state.cache.is_empty(),
+        "the validation is cached"
+    );
+    srv.send_json(
+        reqwest::Method::PATCH,
+        "/api/orgs/acme/members/bob@example.com",
+        Some(&owner),
+        json!({"role": "viewer"}),
+    )
+    .await;
+    assert_eq!(
+        srv.get("/me", Some(&bob)).await.body["role"],
+        "viewer",
+        "role change applies on the next request"
+    );
+    let bob_id = s(&srv.get("/me", Some(&bob)).await.body["token"]["id"]);
+    srv.delete(&format!("/api/tokens/{bob_id}"), Some(&owner))
+        .await;
+    assert_eq!(
+        srv.get("/me", Some(&bob)).await.status,
+        401,
+        "revoked: the next request fails"
+    );
+    assert_eq!(srv.get("/me", Some(&spare)).await.status, 200);
+    srv.delete("/api/orgs/acme/members/bob@example.com", Some(&owner))
+        .await;
+    assert_eq!(
+        srv.get("/me", Some(&spare)).await.status,
+        401,
+        "removed: the next request fails"
+    );
+    // Expiry needs no event: it is checked on every use.
+    let short = s(&srv
+        .post_json(
+            "/api/tokens",
+            Some(&owner),
+            json!({"name": "short", "expires": "1d"}),
+        )
+        .await
+        .body["token"]);
+    assert_eq!(srv.get("/me", Some(&short)).await.status, 200);
+    srv.clock.advance(86_400);
+    assert_eq!(srv.get("/me", Some(&short)).await.status, 401);
     srv.stop().await;
 }
 

@@ -143,11 +143,20 @@ pub async fn authenticate(
         .filter(|t| is_token_shaped(t))
         .ok_or_else(ApiError::invalid_token)?;
     let hash = sha256_hex(token);
-    let auth = state
-        .store
-        .token_by_hash(&hash)
-        .await?
-        .ok_or_else(ApiError::invalid_token)?;
+    let generation = state.store.generation().await?;
+    // From the cache, or from the database (remembering the cache's epoch to fill it after).
+    let (auth, read_at_epoch) = match state.cache.get(&hash, generation) {
+        Some(auth) => (auth, None),
+        None => {
+            let epoch = state.cache.epoch();
+            let auth = state
+                .store
+                .token_by_hash(&hash)
+                .await?
+                .ok_or_else(ApiError::invalid_token)?;
+            (auth, Some(epoch))
+        }
+    };
     let now = state.now();
     let matches: bool = auth.token.hash.as_bytes().ct_eq(hash.as_bytes()).into();
     let user_ok = match (&auth.token.kind, &auth.user) {
@@ -157,6 +166,9 @@ pub async fn authenticate(
     };
     if !matches || !auth.token.is_active(now) || !user_ok {
         return Err(ApiError::invalid_token());
+    }
+    if let Some(epoch) = read_at_epoch {
+        state.cache.put(hash, auth.clone(), generation, epoch);
     }
     record_use(state, &auth, meta, now).await;
     Ok(Principal::from_token(auth))

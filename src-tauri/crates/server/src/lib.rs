@@ -11,7 +11,9 @@
 //! - [`device_flow`]: starting, polling and redeeming device authorizations,
 //!   and the approval service (look up, approve, deny by user code).
 //! - [`tokens`]: issuing, listing, revoking and rotating tokens, and who may.
-//! - [`auth`]: bearer tokens to a [`auth::Principal`] with its live role.
+//! - [`auth`]: bearer tokens to a [`auth::Principal`] with its live role;
+//!   [`cache`] keeps validations in memory, invalidated by [`events`].
+//! - [`events`]: changes announced in-process and to other replicas.
 //! - [`members`]: org membership and roles, with revocation cascades.
 //! - [`identity`]: users, orgs, input validation, argon2id passwords.
 //! - [`setup`]: the first-run claim.
@@ -25,6 +27,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod device_flow;

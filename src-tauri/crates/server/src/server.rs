@@ -120,11 +120,18 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     );
     if let Some(mut remote) = remote {
         // Other replicas' events: wake our long polls and event streams too.
-        let bus = state.bus.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             while let Some(payload) = remote.recv().await {
+                if payload.is_empty() {
+                    // (Re)connected: events may have been missed meanwhile.
+                    state.cache.clear();
+                    continue;
+                }
                 match serde_json::from_str::<crate::events::Envelope>(&payload) {
-                    Ok(envelope) if envelope.origin != bus.instance => bus.dispatch(envelope.event),
+                    Ok(envelope) if envelope.origin != state.bus.instance => {
+                        state.deliver(envelope.event)
+                    }
                     Ok(_) => {}
                     Err(err) => {
                         tracing::warn!(error = %err, "ignoring an unreadable event from another replica")

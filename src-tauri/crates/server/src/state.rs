@@ -1,6 +1,7 @@
 //! Shared server state: the store, the clock, settings and the in-memory
 //! counters and limits. Cheap to clone (one `Arc`).
 
+use crate::cache::TokenCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::events::{Envelope, Event, EventBus};
@@ -31,6 +32,8 @@ pub struct Inner {
     pub usage: UsageTracker,
     /// In-process events; mirrored to other replicas through the store.
     pub bus: Arc<EventBus>,
+    /// Validated tokens, dropped as soon as an event says they may have changed.
+    pub cache: TokenCache,
 }
 
 impl AppState {
@@ -52,11 +55,19 @@ impl AppState {
             auth_failures: FailureLimiter::new(10, 300),
             usage: UsageTracker::default(),
             bus: Arc::new(EventBus::default()),
+            cache: TokenCache::default(),
         }))
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Applies an event in this process: drops stale validations, then wakes
+    /// long polls and event streams.
+    pub fn deliver(&self, event: Event) {
+        self.cache.invalidate(&event);
+        self.bus.dispatch(event);
     }
 
     /// Tells this process at once, and other replicas through the store
@@ -67,7 +78,7 @@ impl AppState {
             origin: self.bus.instance.clone(),
             event: event.clone(),
         };
-        self.bus.dispatch(event);
+        self.deliver(event);
         match serde_json::to_string(&envelope) {
             Ok(payload) => {
                 if let Err(err) = self.store.notify(&payload).await {

@@ -190,6 +190,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sends an event to the other server processes on this database
     /// (PostgreSQL `NOTIFY`; nothing to do for SQLite's single process).
     async fn notify(&self, payload: &str) -> Result<()>;
+    /// The invalidation counter, when this backend needs it checked on each use
+    /// (SQLite: other processes may write the file); `None` when `listen` covers it.
+    async fn generation(&self) -> Result<Option<i64>>;
     /// Events other processes sent, if this backend carries them.
     fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
 

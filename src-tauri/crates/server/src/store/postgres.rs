@@ -39,6 +39,10 @@ super::sql::sql_store!(
             Ok(())
         }
 
+        async fn generation(&self) -> Result<Option<i64>> {
+            Ok(None)
+        }
+
         fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let pool = self.pool.clone();
@@ -56,6 +60,10 @@ super::sql::sql_store!(
                         tracing::warn!(error = %err, "LISTEN failed; retrying");
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                         continue;
+                    }
+                    // Listening (again): whatever was sent meanwhile is lost; say so.
+                    if tx.send(String::new()).is_err() {
+                        return;
                     }
                     loop {
                         match listener.recv().await {

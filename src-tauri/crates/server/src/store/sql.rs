@@ -232,7 +232,16 @@ macro_rules! sql_store {
             .bind(org_id)
             .execute(&mut *conn)
             .await?;
+            bump_generation(conn).await?;
             Ok(done.rows_affected())
+        }
+
+        /// Marks cached validations stale for every server on this database.
+        async fn bump_generation(conn: &mut Conn) -> Result<()> {
+            sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1")
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
         }
 
         const DUMP_TABLES: &[(&str, &str)] = &[
@@ -405,6 +414,7 @@ macro_rules! sql_store {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
+                bump_generation(&mut tx).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(true)
@@ -539,6 +549,7 @@ macro_rules! sql_store {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
+                bump_generation(&mut tx).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(true)
@@ -569,6 +580,7 @@ macro_rules! sql_store {
                     return Ok(false);
                 }
                 insert_token_row(&mut tx, new).await?;
+                bump_generation(&mut tx).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(true)

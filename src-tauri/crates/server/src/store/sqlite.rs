@@ -63,5 +63,12 @@ super::sql::sql_store!(
         fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
             None
         }
+
+        async fn generation(&self) -> Result<Option<i64>> {
+            let value = sqlx::query_scalar("SELECT value FROM generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(Some(value))
+        }
     }
 );

@@ -423,31 +423,18 @@ pub async fn approve(
             "device {} as {role}",
             request.device_name.as_deref().unwrap_or(&request.client_id)
         ));
-    if !state
-        .store
-        .decide_device(
-            &request.id,
-            DeviceStatus::Approved,
-            &approver.id,
-            Some(&org.id),
-            now,
-            &audit,
-        )
-        .await?
-    {
-        let fresh = lookup(state, user_code, &Actor::System, meta).await?;
-        return Err(not_pending(fresh.status));
-    }
-    Metrics::inc(&state.metrics.device_flows_approved, 1);
-    state
-        .publish(Event::DeviceDecided {
-            device_id: request.id.clone(),
-        })
-        .await;
-    Ok(PendingRequest {
-        status: DeviceStatus::Approved,
-        ..request
-    })
+    let org_id = org.id.clone();
+    decide(
+        state,
+        request,
+        user_code,
+        approver,
+        DeviceStatus::Approved,
+        Some(&org_id),
+        &audit,
+        meta,
+    )
+    .await
 }
 
 pub async fn deny(
@@ -471,31 +458,53 @@ pub async fn deny(
             "device {}",
             request.device_name.as_deref().unwrap_or(&request.client_id)
         ));
+    decide(
+        state,
+        request,
+        user_code,
+        approver,
+        DeviceStatus::Denied,
+        None,
+        &audit,
+        meta,
+    )
+    .await
+}
+
+/// Records an approval or denial of a still-pending request, counts it and
+/// wakes the device; a request decided meanwhile answers with its new state.
+#[allow(clippy::too_many_arguments)]
+async fn decide(
+    state: &AppState,
+    request: PendingRequest,
+    user_code: &str,
+    approver: &User,
+    status: DeviceStatus,
+    org_id: Option<&str>,
+    audit: &NewAuditEvent,
+    meta: &RequestMeta,
+) -> ApiResult<PendingRequest> {
+    let now = state.now();
     if !state
         .store
-        .decide_device(
-            &request.id,
-            DeviceStatus::Denied,
-            &approver.id,
-            None,
-            now,
-            &audit,
-        )
+        .decide_device(&request.id, status, &approver.id, org_id, now, audit)
         .await?
     {
         let fresh = lookup(state, user_code, &Actor::System, meta).await?;
         return Err(not_pending(fresh.status));
     }
-    Metrics::inc(&state.metrics.device_flows_denied, 1);
+    let counter = if status == DeviceStatus::Approved {
+        &state.metrics.device_flows_approved
+    } else {
+        &state.metrics.device_flows_denied
+    };
+    Metrics::inc(counter, 1);
     state
         .publish(Event::DeviceDecided {
             device_id: request.id.clone(),
         })
         .await;
-    Ok(PendingRequest {
-        status: DeviceStatus::Denied,
-        ..request
-    })
+    Ok(PendingRequest { status, ..request })
 }
 
 /// The approving user behind a principal; service tokens cannot approve devices.

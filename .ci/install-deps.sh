@@ -7,6 +7,8 @@
 #            clippy, cargo-nextest
 #   browser  headless Chromium and chromedriver (browser page tests)
 #   desktop  WebKitGTK and friends for the Tauri app, Xvfb, a keyring, D-Bus
+#   keyring  gnome-keyring, secret-tool and dbus-run-session, for the CLI's
+#            keychain tests (.ci/with-keyring.sh); no display needed
 #
 # Idempotent, and quiet and quick when everything is present: it only asks
 # dpkg-query and PATH, and runs `apt-get update` only when something is
@@ -25,7 +27,7 @@ esac
 export PATH
 
 usage() {
-  echo "usage: $0 PROFILE... (profiles: server, browser, desktop)" >&2
+  echo "usage: $0 PROFILE... (profiles: server, browser, desktop, keyring)" >&2
   exit 2
 }
 
@@ -82,6 +84,11 @@ for profile in "$@"; do
         libayatana-appindicator3-dev librsvg2-dev libxdo-dev pkg-config
         xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools
         libdbus-1-dev)
+      ;;
+    keyring)
+      # dbus-x11 brings dbus-daemon (dbus-run-session) and is the session
+      # bus gnome-keyring asks for, without systemd's user session.
+      wanted+=(gnome-keyring libsecret-tools dbus-x11)
       ;;
     -h | --help) usage ;;
     *)

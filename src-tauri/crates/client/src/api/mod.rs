@@ -1,0 +1,363 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth2::http::{Method, StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use url::Url;
+
+use crate::discovery::ServerUrl;
+use crate::secret::Secret;
+use crate::text::clean;
+use crate::transport::{HttpResponse, Transport, TransportError, build_request, form_body};
+
+/// A devauth API failure. Messages say what to do next.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("the token was revoked or has expired{detail}. Sign in again")]
+    Unauthorized { detail: String },
+    #[error("not allowed: {message}")]
+    Forbidden { message: String },
+    #[error("not found: {message}")]
+    NotFound { message: String },
+    #[error("the server rejected the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("the server failed ({status}): {message}. Try again later")]
+    Server { status: u16, message: String },
+    #[error("{0}. Check your network and the server URL")]
+    Network(#[source] TransportError),
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+/// `GET /me`. Fields are optional so that other servers' answers still parse.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Me {
+    pub user: Option<User>,
+    pub org: Option<Org>,
+    pub role: Option<String>,
+    pub token: Option<TokenInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct User {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Org {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub slug: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A token as the server describes it (never the token itself).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenInfo {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    /// Display hint such as `dva_1a2b…9f0e`.
+    pub hint: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(alias = "created")]
+    pub created_at: Option<String>,
+    /// RFC 3339, or `None` for a token that never expires.
+    #[serde(alias = "expires")]
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub user_email: Option<String>,
+}
+
+impl TokenInfo {
+    pub fn expiry(&self, now: OffsetDateTime) -> Expiry {
+        Expiry::from_rfc3339(self.expires_at.as_deref(), now)
+    }
+}
+
+/// How long a token has left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    Never,
+    In(Duration),
+    Expired,
+    /// The server sent a time this client cannot read.
+    Unknown,
+}
+
+impl Expiry {
+    pub fn from_rfc3339(expires_at: Option<&str>, now: OffsetDateTime) -> Expiry {
+        match expires_at {
+            None => Expiry::Never,
+            Some(raw) => match parse_time(raw) {
+                Some(at) if at <= now => Expiry::Expired,
+                Some(at) => Expiry::In((at - now).try_into().unwrap_or(Duration::ZERO)),
+                None => Expiry::Unknown,
+            },
+        }
+    }
+
+    /// "expires in 90 days", "never expires", "has expired".
+    pub fn describe(&self) -> String {
+        match self {
+            Expiry::Never => "never expires".to_string(),
+            Expiry::Expired => "has expired".to_string(),
+            Expiry::Unknown => "expiry unknown".to_string(),
+            Expiry::In(d) => {
+                let secs = d.as_secs();
+                let days = (secs + 43_200) / 86_400;
+                match (days, secs / 3600) {
+                    (0, 0) => "expires in less than an hour".to_string(),
+                    (0, 1) => "expires in 1 hour".to_string(),
+                    (0, h) => format!("expires in {h} hours"),
+                    (1, _) => "expires in 1 day".to_string(),
+                    (d, _) => format!("expires in {d} days"),
+                }
+            }
+        }
+    }
+}
+
+pub fn parse_time(raw: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(raw.trim(), &Rfc3339).ok()
+}
+
+pub fn format_time(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// `POST /api/tokens`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewToken {
+    pub name: String,
+    /// `30d`, `90d`, `365d`, `never` or a date `YYYY-MM-DD`.
+    pub expires: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    pub kind: String,
+}
+
+/// Checks an `expires` value before sending it.
+pub fn valid_expires(value: &str) -> bool {
+    matches!(value, "30d" | "90d" | "365d" | "never")
+        || time::Date::parse(
+            value,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .is_ok()
+}
+
+/// The answer to a token creation: the token, shown once, and its record.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedToken {
+    pub token: Secret,
+    #[serde(default)]
+    pub info: TokenInfo,
+}
+
+#[derive(Deserialize)]
+struct TokenList {
+    #[serde(default)]
+    tokens: Vec<TokenInfo>,
+}
+
+/// Ids may be strings or numbers depending on the server.
+fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// The devauth HTTP API, authenticated with one bearer token.
+#[derive(Clone)]
+pub struct ApiClient {
+    transport: Arc<dyn Transport>,
+    server: ServerUrl,
+    token: Secret,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl ApiClient {
+    pub fn new(transport: Arc<dyn Transport>, server: ServerUrl, token: Secret) -> Self {
+        ApiClient {
+            transport,
+            server,
+            token,
+        }
+    }
+
+    pub fn server(&self) -> &ServerUrl {
+        &self.server
+    }
+
+    pub async fn me(&self) -> Result<Me, ApiError> {
+        let response = self.send(Method::GET, "me", None).await?;
+        decode(expect_ok(response)?, "/me")
+    }
+
+    /// Your own tokens; with `whole_org`, every token of the org (admins).
+    pub async fn list_tokens(&self, whole_org: bool) -> Result<Vec<TokenInfo>, ApiError> {
+        let path = if whole_org {
+            "api/tokens?scope=org"
+        } else {
+            "api/tokens"
+        };
+        let response = self.send(Method::GET, path, None).await?;
+        let list: TokenList = decode(expect_ok(response)?, "the token list")?;
+        Ok(list.tokens)
+    }
+
+    pub async fn create_token(&self, new: &NewToken) -> Result<CreatedToken, ApiError> {
+        let body = serde_json::to_vec(new).map_err(|e| ApiError::Protocol(e.to_string()))?;
+        let response = self.send(Method::POST, "api/tokens", Some(body)).await?;
+        decode(expect_ok(response)?, "the new token")
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ApiError> {
+        let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let response = self
+            .send(Method::DELETE, &format!("api/tokens/{id}"), None)
+            .await?;
+        expect_ok(response).map(|_| ())
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<Vec<u8>>,
+    ) -> Result<HttpResponse, ApiError> {
+        let url = self
+            .server
+            .join(path)
+            .map_err(|e| ApiError::Protocol(e.to_string()))?;
+        let mut headers = vec![(
+            header::AUTHORIZATION,
+            format!("Bearer {}", self.token.expose()),
+        )];
+        if json.is_some() {
+            headers.push((header::CONTENT_TYPE, "application/json".to_string()));
+        }
+        let request = build_request(method, &url, &headers, json.unwrap_or_default())
+            .map_err(ApiError::Network)?;
+        self.transport
+            .send(request)
+            .await
+            .map_err(ApiError::Network)
+    }
+}
+
+/// RFC 7009 revocation of `token` at `endpoint`. The server answers 200 for
+/// unknown tokens too, so success means "this token no longer works".
+pub async fn revoke(
+    transport: &dyn Transport,
+    endpoint: &Url,
+    client_id: &str,
+    token: &Secret,
+) -> Result<(), ApiError> {
+    let body = form_body(&[
+        ("token", token.expose()),
+        ("token_type_hint", "access_token"),
+        ("client_id", client_id),
+    ]);
+    let headers = [(
+        header::CONTENT_TYPE,
+        "application/x-www-form-urlencoded".to_string(),
+    )];
+    let request =
+        build_request(Method::POST, endpoint, &headers, body).map_err(ApiError::Network)?;
+    let response = transport.send(request).await.map_err(ApiError::Network)?;
+    expect_ok(response).map(|_| ())
+}
+
+fn expect_ok(response: HttpResponse) -> Result<HttpResponse, ApiError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let message = error_message(response.body(), status);
+    Err(match status {
+        StatusCode::UNAUTHORIZED => ApiError::Unauthorized {
+            detail: if message.is_empty() {
+                String::new()
+            } else {
+                format!(" (server says: {message})")
+            },
+        },
+        StatusCode::FORBIDDEN => ApiError::Forbidden { message },
+        StatusCode::NOT_FOUND => ApiError::NotFound { message },
+        s if s.is_server_error() => ApiError::Server {
+            status: s.as_u16(),
+            message,
+        },
+        s => ApiError::Rejected {
+            status: s.as_u16(),
+            message,
+        },
+    })
+}
+
+/// The human part of an error body: `error_description`, `message` or `error`.
+fn error_message(body: &[u8], status: StatusCode) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(|v| v.as_str())
+            .map(|s| clean(s, 200))
+    };
+    field("error_description")
+        .or_else(|| field("message"))
+        .or_else(|| field("error"))
+        .unwrap_or_else(|| {
+            if status == StatusCode::UNAUTHORIZED {
+                String::new()
+            } else {
+                format!("HTTP {status}")
+            }
+        })
+}
+
+/// Never echoes the body: a token-bearing response that fails to parse must
+/// not end up in an error message.
+fn decode<T: DeserializeOwned>(response: HttpResponse, what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(response.body()).map_err(|e| {
+        let msg = e.to_string();
+        let reason = if msg.starts_with("missing field") {
+            clean(msg.split(" at line").next().unwrap_or(&msg), 100)
+        } else {
+            format!(
+                "malformed JSON near line {}, column {}",
+                e.line(),
+                e.column()
+            )
+        };
+        ApiError::Protocol(format!("cannot read {what}: {reason}"))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::macros::datetime;
+
+use super::*;
+use crate::transport::fake::FakeTransport;
+
+const ME: &str = r#"{
+    "user": {"id": "u_1", "email": "ada@example.com", "name": "Ada"},
+    "org": {"id": 7, "slug": "acme", "name": "Acme"},
+    "role": "admin",
+    "token": {"id": "t_1", "name": "devauth CLI on box", "kind": "device",
+              "created_at": "2026-11-01T10:00:00Z", "expires_at": null}
+}"#;
+
+fn client(fake: &FakeTransport) -> ApiClient {
+    ApiClient::new(
+        Arc::new(fake.clone()),
+        ServerUrl::parse("http://127.0.0.1:8750", false).unwrap(),
+        Secret::new("dva_secret"),
+    )
+}
+
+#[tokio::test]
+async fn me_sends_the_bearer_token_and_parses_the_contract() {
+    let fake = FakeTransport::new();
+    fake.respond(200, ME);
+    let me = client(&fake).me().await.unwrap();
+    let user = me.user.unwrap();
+    assert_eq!(user.email.as_deref(), Some("ada@example.com"));
+    let org = me.org.unwrap();
+    assert_eq!((org.id.as_str(), org.slug.as_deref()), ("7", Some("acme")));
+    assert_eq!(me.role.as_deref(), Some("admin"));
+    let token = me.token.unwrap();
+    assert_eq!(token.expires_at, None);
+    assert_eq!(token.expiry(datetime!(2026-11-02 0:00 UTC)), Expiry::Never);
+    let req = &fake.requests()[0];
+    assert_eq!(
+        (req.method.as_str(), req.url.as_str()),
+        ("GET", "http://127.0.0.1:8750/me")
+    );
+    assert_eq!(
+        req.header("authorization").as_deref(),
+        Some("Bearer dva_secret")
+    );
+}
+
+#[tokio::test]
+async fn sparse_answers_still_parse() {
+    let fake = FakeTransport::new();
+    fake.respond(200, r#"{"user":{"email":"x@y"},"extra":true}"#);
+    let me = client(&fake).me().await.unwrap();
+    assert!(me.org.is_none() && me.token.is_none());
+}
+
+#[tokio::test]
+async fn http_401_means_revoked_or_expired() {
+    let fake = FakeTransport::new();
+    fake.respond(401, r#"{"error":"invalid_token"}"#);
+    let err = client(&fake).me().await.unwrap_err();
+    assert!(matches!(err, ApiError::Unauthorized { .. }), "{err:?}");
+    assert!(err.to_string().contains("Sign in again"));
+}
+
+#[tokio::test]
+async fn other_statuses_map_to_their_kinds() {
+    let fake = FakeTransport::new();
+    fake.respond(
+        403,
+        r#"{"error":"forbidden","error_description":"admins only"}"#,
+    )
+    .respond(404, "")
+    .respond(503, "{}")
+    .respond(400, r#"{"message":"bad expires"}"#);
+    let api = client(&fake);
+    let e = api.list_tokens(true).await.unwrap_err();
+    assert!(
+        matches!(&e, ApiError::Forbidden { message } if message == "admins only"),
+        "{e:?}"
+    );
+    assert!(matches!(
+        api.revoke_token("t_9").await.unwrap_err(),
+        ApiError::NotFound { .. }
+    ));
+    assert!(matches!(
+        api.me().await.unwrap_err(),
+        ApiError::Server { status: 503, .. }
+    ));
+    let e = api.list_tokens(false).await.unwrap_err();
+    assert!(matches!(&e, ApiError::Rejected { status: 400, message } if message == "bad expires"));
+    let urls: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url))
+        .collect();
+    assert_eq!(urls[0], "GET http://127.0.0.1:8750/api/tokens?scope=org");
+    assert_eq!(urls[1], "DELETE http://127.0.0.1:8750/api/tokens/t_9");
+}
+
+#[tokio::test]
+async fn unreachable_server() {
+    let fake = FakeTransport::new();
+    fake.fail("connection refused");
+    let err = client(&fake).me().await.unwrap_err();
+    assert!(matches!(err, ApiError::Network(_)));
+}
+
+#[tokio::test]
+async fn create_token_sends_json_and_keeps_the_token_secret() {
+    let fake = FakeTransport::new();
+    fake.respond(
+        201,
+        r#"{"token":"dva_fresh","info":{"id":"t_2","name":"ci","kind":"personal","expires_at":"2027-02-01T00:00:00Z"}}"#,
+    );
+    let created = client(&fake)
+        .create_token(&NewToken {
+            name: "ci".into(),
+            expires: "90d".into(),
+            scopes: None,
+            kind: "personal".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.token.expose(), "dva_fresh");
+    assert_eq!(created.info.id, "t_2");
+    assert!(!format!("{created:?}").contains("dva_fresh"));
+    let req = &fake.requests()[0];
+    assert_eq!(
+        req.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"name":"ci","expires":"90d","kind":"personal"})
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_token_response_is_not_echoed() {
+    let fake = FakeTransport::new();
+    fake.respond(201, r#"{"token":"dva_leakme", "info": 5"#);
+    let new = NewToken {
+        name: "x".into(),
+        expires: "never".into(),
+        scopes: Some(vec!["tokens:read".into()]),
+        kind: "personal".into(),
+    };
+    let err = client(&fake).create_token(&new).await.unwrap_err();
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(!shown.contains("leakme"), "{shown}");
+    }
+    let fake = FakeTransport::new();
+    fake.respond(201, r#"{"token": 12345678}"#);
+    let err = client(&fake).create_token(&new).await.unwrap_err();
+    assert!(!err.to_string().contains("12345678"), "{err}");
+}
+
+#[tokio::test]
+async fn rfc7009_revocation_form() {
+    let fake = FakeTransport::new();
+    fake.respond(200, "");
+    let endpoint = Url::parse("http://127.0.0.1:8750/oauth/revoke").unwrap();
+    revoke(&fake, &endpoint, "devauth-cli", &Secret::new("dva_gone"))
+        .await
+        .unwrap();
+    let req = &fake.requests()[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.form_value("token").as_deref(), Some("dva_gone"));
+    assert_eq!(
+        req.form_value("token_type_hint").as_deref(),
+        Some("access_token")
+    );
+    assert_eq!(req.form_value("client_id").as_deref(), Some("devauth-cli"));
+    assert!(req.header("authorization").is_none());
+}
+
+#[test]
+fn expiry_descriptions() {
+    let now = datetime!(2026-11-23 12:00 UTC);
+    let e = |s: Option<&str>| Expiry::from_rfc3339(s, now).describe();
+    assert_eq!(e(Some("2027-02-21T12:00:00Z")), "expires in 90 days");
+    assert_eq!(e(Some("2026-11-24T12:00:00+00:00")), "expires in 1 day");
+    assert_eq!(e(Some("2026-11-23T15:00:00Z")), "expires in 3 hours");
+    assert_eq!(e(Some("2026-11-23T11:00:00Z")), "has expired");
+    assert_eq!(e(None), "never expires");
+    assert_eq!(e(Some("next tuesday")), "expiry unknown");
+    assert_eq!(
+        Expiry::from_rfc3339(Some("2026-11-23T12:30:00Z"), now),
+        Expiry::In(Duration::from_secs(1800))
+    );
+}
+
+#[test]
+fn expires_values() {
+    for ok in ["30d", "90d", "365d", "never", "2027-01-31"] {
+        assert!(valid_expires(ok), "{ok}");
+    }
+    for bad in ["7d", "forever", "2027-13-01", "31/01/2027", ""] {
+        assert!(!valid_expires(bad), "{bad}");
+    }
+}

@@ -1,0 +1,134 @@
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, SystemTime};
+
+use devauth_client::device_flow::PollEvent;
+use devauth_client::error::exit;
+use devauth_client::session::{LoginRequest, SignedIn};
+use devauth_client::{Client, Error};
+
+use crate::LoginArgs;
+
+pub async fn run(client: &Client, args: LoginArgs) -> Result<i32, Error> {
+    if client.options().env.token.is_some() {
+        eprintln!(
+            "note: DEVAUTH_TOKEN is set; it takes precedence over the token stored by this login."
+        );
+    }
+    if args.with_token {
+        let token = super::read_token_from_stdin()?;
+        let signed_in = client.login_with_token(token, args.org.as_deref()).await?;
+        print_signed_in(&signed_in);
+        return Ok(exit::OK);
+    }
+
+    let request = LoginRequest {
+        org: args.org,
+        scopes: (!args.scopes.is_empty()).then_some(args.scopes),
+    };
+    let pending = client.begin_login(&request).await?;
+    let auth = pending.authorization();
+    let minutes = auth.expires_in().as_secs().div_ceil(60);
+    eprintln!("Signing in to {}.", client.server());
+    eprintln!();
+    eprintln!("  Your one-time code:  {}", auth.user_code());
+    eprintln!("  Enter it at:         {}", auth.verification_uri());
+    if let Some(complete) = auth.verification_uri_complete() {
+        eprintln!("  Or open this link:   {complete}");
+    }
+    eprintln!();
+    eprintln!(
+        "Check that the page shows the same code before approving. The code expires in \
+         {minutes} minutes."
+    );
+    if args.no_browser {
+        // Asked not to.
+    } else if !has_display() {
+        eprintln!("No display found, so no browser was opened; open the link on any device.");
+    } else if let Err(e) = open::that_detached(auth.browser_url()) {
+        eprintln!("Could not open a browser ({e}); open the link yourself.");
+    } else {
+        eprintln!("Opened the link in your browser.");
+    }
+    eprintln!("Waiting for approval (Ctrl-C to cancel)...");
+
+    let expires_at = auth.expires_at();
+    let tty = std::io::stderr().is_terminal();
+    let on_event = move |event: &PollEvent| {
+        let line = match event {
+            PollEvent::Pending => return,
+            PollEvent::SlowDown { interval } => {
+                format!(
+                    "The server asked to poll less often; now every {} s.",
+                    interval.as_secs()
+                )
+            }
+            PollEvent::Retrying { error } => format!("Server not reachable ({error}); retrying."),
+        };
+        if tty {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{line}");
+    };
+    let cancel = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handling available: never cancel from here.
+            std::future::pending::<()>().await;
+        }
+    };
+    let finish = client.finish_login(pending, cancel, on_event);
+    tokio::pin!(finish);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let result = loop {
+        tokio::select! {
+            result = &mut finish => break result,
+            _ = ticker.tick(), if tty => draw_countdown(expires_at),
+        }
+    };
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    match result {
+        Ok(signed_in) => {
+            print_signed_in(&signed_in);
+            Ok(exit::OK)
+        }
+        Err(e) if e.code() == "cancelled" => {
+            eprintln!("Sign-in cancelled; nothing was stored.");
+            Ok(exit::CANCELLED)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn draw_countdown(expires_at: SystemTime) {
+    let left = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "\r\x1b[2KWaiting for approval... {}:{:02} left",
+        left / 60,
+        left % 60
+    );
+    let _ = err.flush();
+}
+
+fn print_signed_in(signed_in: &SignedIn) {
+    for note in &signed_in.notes {
+        eprintln!("note: {note}");
+    }
+    eprintln!("{}", signed_in.summary());
+}
+
+/// A browser can only be shown where there is a display: always on macOS and
+/// Windows, and on other Unix systems when X11 or Wayland is set up.
+fn has_display() -> bool {
+    if cfg!(any(target_os = "macos", windows)) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}

@@ -1,0 +1,177 @@
+use serde::Serialize;
+
+use super::{Client, TokenSource};
+use crate::api::{ApiError, Expiry, Org, TokenInfo, User, parse_time};
+use crate::config::ServerSource;
+use crate::error::{Error, exit};
+use crate::token_store::{StoreInfo, active_keyring_store};
+
+/// Whether the token for this server works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthState {
+    SignedIn,
+    SignedOut,
+    /// Past its expiry time.
+    Expired,
+    /// The server answered 401: revoked, or expired by the server's clock.
+    Revoked,
+    /// The server could not be asked; `reason` says why.
+    Unknown,
+}
+
+/// `devauth status`: what is known about the sign-in at one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub server: String,
+    pub server_source: ServerSource,
+    pub state: AuthState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub user: Option<User>,
+    pub org: Option<Org>,
+    pub role: Option<String>,
+    pub token: Option<TokenInfo>,
+    /// RFC 3339; `null` with a token means it never expires (or is unknown).
+    pub expires_at: Option<String>,
+    /// "expires in 90 days", "never expires", ...
+    pub expires: Option<String>,
+    pub token_source: Option<TokenSource>,
+    /// Where the token lives, for people ("Secret Service keychain").
+    pub storage: Option<String>,
+    /// The keyring store actually in use, when it is the keychain.
+    pub keychain_store: Option<StoreInfo>,
+    pub pending_revocation: bool,
+}
+
+impl Status {
+    /// 0 signed in; 1 signed out, expired or revoked; 3 server unreachable.
+    pub fn exit_code(&self) -> i32 {
+        match self.state {
+            AuthState::SignedIn => exit::OK,
+            AuthState::SignedOut | AuthState::Expired | AuthState::Revoked => exit::SIGNED_OUT,
+            AuthState::Unknown => exit::NETWORK,
+        }
+    }
+}
+
+impl Client {
+    /// Reads the token (without printing it), asks `/me` and reports. A
+    /// keychain that cannot be opened is an error, not "signed out".
+    pub async fn status(&self) -> Result<Status, Error> {
+        let config = self.config()?;
+        let account = config.account(&self.server).cloned().unwrap_or_default();
+        let mut status = Status {
+            server: self.server.to_string(),
+            server_source: self.server_source,
+            state: AuthState::SignedOut,
+            reason: None,
+            user: None,
+            org: None,
+            role: None,
+            token: None,
+            expires_at: None,
+            expires: None,
+            token_source: None,
+            storage: None,
+            keychain_store: None,
+            pending_revocation: account.pending_revocation,
+        };
+
+        let (token, source) = if let Some(token) = &self.options.env.token {
+            status.storage = Some("environment variable DEVAUTH_TOKEN".to_string());
+            (token.clone(), TokenSource::Env)
+        } else {
+            let store = match self.token_store().await {
+                Ok(store) => store,
+                // Nothing was ever stored here, so the answer is known anyway.
+                Err(e) if !account.signed_in && !account.pending_revocation => {
+                    status.reason = Some(format!(
+                        "not signed in to {}; also, the token store cannot be opened: {e}",
+                        self.server
+                    ));
+                    return Ok(status);
+                }
+                Err(e) => return Err(e),
+            };
+            status.storage = Some(store.describe());
+            if store.kind() == crate::token_store::StorageKind::Keychain {
+                status.keychain_store = active_keyring_store();
+            }
+            let source = match store.kind() {
+                crate::token_store::StorageKind::Keychain => TokenSource::Keychain,
+                crate::token_store::StorageKind::File => TokenSource::File,
+            };
+            match store.get(self.server.as_str()).await? {
+                Some(token) => (token, source),
+                None => {
+                    status.reason = Some(format!("not signed in to {}", self.server));
+                    return Ok(status);
+                }
+            }
+        };
+        status.token_source = Some(source);
+
+        // What the last sign-in recorded, shown when the server cannot be asked.
+        if source != TokenSource::Env {
+            status.user = account.user_email.as_ref().map(|email| User {
+                id: String::new(),
+                email: Some(email.clone()),
+                name: account.user_name.clone(),
+            });
+            status.org = account.org.as_ref().map(|slug| Org {
+                id: String::new(),
+                slug: Some(slug.clone()),
+                name: account.org_name.clone(),
+            });
+            status.role = account.role.clone();
+            status.expires_at = account.token_expires_at.clone();
+        }
+        let now = self.now();
+        let locally_expired = status
+            .expires_at
+            .as_deref()
+            .and_then(parse_time)
+            .is_some_and(|at| at <= now);
+        if locally_expired {
+            status.state = AuthState::Expired;
+            status.expires = Some(Expiry::Expired.describe());
+            status.reason = Some("the token has expired; sign in again".to_string());
+            return Ok(status);
+        }
+
+        match self.api_with(token).me().await {
+            Ok(me) => {
+                status.state = AuthState::SignedIn;
+                status.user = me.user;
+                status.org = me.org;
+                status.role = me.role;
+                if let Some(info) = &me.token {
+                    status.expires_at = info.expires_at.clone();
+                }
+                status.token = me.token;
+            }
+            Err(ApiError::Unauthorized { .. }) => {
+                status.state = AuthState::Revoked;
+                status.reason =
+                    Some("the server rejected the token: it was revoked or has expired".into());
+            }
+            Err(ApiError::NotFound { .. }) => {
+                status.state = AuthState::SignedIn;
+                status.reason = Some("this server has no /me endpoint".into());
+            }
+            Err(e) => {
+                status.state = AuthState::Unknown;
+                status.reason = Some(e.to_string());
+            }
+        }
+        if matches!(status.state, AuthState::SignedIn | AuthState::Unknown) {
+            let known = status.token.is_some() || status.expires_at.is_some();
+            if known {
+                status.expires =
+                    Some(Expiry::from_rfc3339(status.expires_at.as_deref(), now).describe());
+            }
+        }
+        Ok(status)
+    }
+}

@@ -1,0 +1,172 @@
+mod file;
+mod keychain;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::discovery::ServerUrl;
+use crate::secret::Secret;
+
+pub use file::FileStore;
+pub(crate) use file::private_file;
+pub use keychain::{KeyringStore, StoreInfo, active_keyring_store};
+
+/// Where tokens live. Implementations key entries by account name; the
+/// account for a server's token is the server's canonical URL.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn get(&self, account: &str) -> Result<Option<Secret>, StoreError>;
+    async fn set(&self, account: &str, token: &Secret) -> Result<(), StoreError>;
+    /// Ok(true) when something was deleted.
+    async fn delete(&self, account: &str) -> Result<bool, StoreError>;
+    /// Checks that tokens can be stored, before anything depends on it.
+    async fn probe(&self) -> Result<(), StoreError>;
+    /// For people: "Secret Service keychain", "file /path (insecure)".
+    fn describe(&self) -> String;
+    fn kind(&self) -> StorageKind;
+}
+
+/// The storage backend, as written in the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    #[default]
+    Keychain,
+    /// Plaintext file; only when asked for explicitly.
+    File,
+}
+
+const FIX_KEYCHAIN: &str = if cfg!(target_os = "macos") {
+    "Unlock your login keychain, or use --insecure-storage to keep the token in a \
+     plaintext file instead"
+} else if cfg!(windows) {
+    "Check that Windows Credential Manager is available, or use --insecure-storage to keep \
+     the token in a plaintext file instead"
+} else {
+    "Install and start a Secret Service provider such as gnome-keyring (and unlock it), run \
+     inside a desktop or D-Bus session (dbus-run-session), or use --insecure-storage to keep \
+     the token in a plaintext file instead"
+};
+
+const FIX_LOCKED: &str = if cfg!(any(target_os = "macos", windows)) {
+    FIX_KEYCHAIN
+} else {
+    "Unlock it (log in to your desktop session, or unlock the login keyring in your keyring \
+     manager), or use --insecure-storage to keep the token in a plaintext file instead"
+};
+
+/// Token storage failed. Messages name the fix.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("the OS keychain is not available: {reason}. {FIX_KEYCHAIN}")]
+    KeychainUnavailable { reason: String },
+    #[error("the OS keychain is locked or has no default collection ({reason}). {FIX_LOCKED}")]
+    KeychainLocked { reason: String },
+    #[error(
+        "the OS keychain did not answer within {secs} s; it may be waiting for an unlock \
+         prompt. {FIX_LOCKED}"
+    )]
+    KeychainTimeout { secs: u64 },
+    #[error(
+        "the keychain in use is keyring's in-memory mock store, which keeps nothing; \
+         refusing to store tokens there"
+    )]
+    MockStore,
+    #[error("keychain error: {0}")]
+    Keychain(String),
+    #[error("credentials file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// The keychain account that holds tokens still to be revoked at `server`
+/// (sign-out happened while the server was unreachable).
+pub fn pending_account(server: &ServerUrl) -> String {
+    format!("{server}#pending-revocation")
+}
+
+/// Tokens waiting to be revoked at `server`.
+pub async fn pending_revocations(
+    store: &dyn TokenStore,
+    server: &ServerUrl,
+) -> Result<Vec<Secret>, StoreError> {
+    let Some(raw) = store.get(&pending_account(server)).await? else {
+        return Ok(Vec::new());
+    };
+    // A JSON list of tokens; a bare token from an older or hand-made entry
+    // counts as a list of one.
+    Ok(match serde_json::from_str::<Vec<String>>(raw.expose()) {
+        Ok(list) => list.into_iter().map(Secret::new).collect(),
+        Err(_) if !raw.is_empty() => vec![raw],
+        Err(_) => Vec::new(),
+    })
+}
+
+/// Replaces the pending list; an empty list deletes the entry.
+pub async fn set_pending_revocations(
+    store: &dyn TokenStore,
+    server: &ServerUrl,
+    tokens: &[Secret],
+) -> Result<(), StoreError> {
+    let account = pending_account(server);
+    if tokens.is_empty() {
+        store.delete(&account).await?;
+        return Ok(());
+    }
+    let list: Vec<&str> = tokens.iter().map(Secret::expose).collect();
+    let encoded = serde_json::to_string(&list).map_err(|e| StoreError::Keychain(e.to_string()))?;
+    store.set(&account, &Secret::new(encoded)).await
+}
+
+pub async fn add_pending_revocation(
+    store: &dyn TokenStore,
+    server: &ServerUrl,
+    token: &Secret,
+) -> Result<(), StoreError> {
+    let mut list = pending_revocations(store, server).await?;
+    if !list.iter().any(|t| t.expose() == token.expose()) {
+        list.push(token.clone());
+    }
+    set_pending_revocations(store, server, &list).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mock_store() -> KeyringStore {
+        KeyringStore::with_store(keyring_core::mock::Store::new().unwrap())
+    }
+
+    #[tokio::test]
+    async fn pending_revocations_round_trip() {
+        let store = mock_store();
+        let server = ServerUrl::parse("https://a.example", false).unwrap();
+        assert!(
+            pending_revocations(&store, &server)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        add_pending_revocation(&store, &server, &Secret::new("dva_1"))
+            .await
+            .unwrap();
+        add_pending_revocation(&store, &server, &Secret::new("dva_2"))
+            .await
+            .unwrap();
+        add_pending_revocation(&store, &server, &Secret::new("dva_1"))
+            .await
+            .unwrap();
+        let list = pending_revocations(&store, &server).await.unwrap();
+        let raw: Vec<&str> = list.iter().map(Secret::expose).collect();
+        assert_eq!(raw, ["dva_1", "dva_2"]);
+        assert!(store.get("https://a.example").await.unwrap().is_none());
+        set_pending_revocations(&store, &server, &[]).await.unwrap();
+        assert!(
+            store
+                .get(&pending_account(&server))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -67,6 +67,12 @@ if [ "${1:-}" = "--inside-session" ]; then
   done
   [ -n "$ok" ] || die "the keyring does not accept secrets (is gnome-keyring installed?)"
   export DEVAUTH_KEYRING_SESSION=1
+  # The keyring started without a display (it can never wait on a prompt);
+  # CMD gets the caller's display back, e.g. the desktop tests' Xvfb.
+  if [ -n "${WITH_KEYRING_DISPLAY:-}" ]; then
+    export DISPLAY="$WITH_KEYRING_DISPLAY"
+  fi
+  unset WITH_KEYRING_DISPLAY
   echo "with-keyring: gnome-keyring $(gnome-keyring-daemon --version 2>/dev/null | head -n 1 | awk '{print $2}') unlocked on ${DBUS_SESSION_BUS_ADDRESS%%,*}" >&2
   exec "$@"
 fi
@@ -105,5 +111,6 @@ env \
   XDG_CONFIG_HOME="$dir/config" \
   XDG_RUNTIME_DIR="$dir/runtime" \
   WITH_KEYRING_PASSWORD="$password" \
+  WITH_KEYRING_DISPLAY="${DISPLAY:-}" \
   dbus-run-session -- "$0" --inside-session "$@" || status=$?
 exit "$status"

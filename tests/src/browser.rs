@@ -133,7 +133,10 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Clicks something that loads a new page (a submit button, a link) and
+    /// waits, bounded, until the new page has loaded.
     pub async fn click(&self, css: &str) {
+        self.js("window.__devauth_old_page = true;").await;
         let el = self
             .client
             .find(Locator::Css(css))
@@ -142,6 +145,24 @@ impl Browser {
         el.click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let loaded = self
+                .client
+                .execute(
+                    "return !window.__devauth_old_page && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(loaded, Ok(Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} did not load a new page"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {

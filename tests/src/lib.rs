@@ -7,6 +7,10 @@
 //!   add users, start and approve device authorizations).
 //! - [`browser`]: real headless Chromium over WebDriver, for the pages.
 //! - [`web`]: a cookie-keeping HTTP client for exact tests of the pages.
+//! - [`scenarios`]: the scenario suite over HTTP only, against any server
+//!   (the `devauth-harness` binary runs it); [`remote`] is its HTTP client.
+//! - [`cli`]: the real `devauth` binary as a child process; [`keyring`]: the
+//!   real Secret Service keychain of `.ci/with-keyring.sh`, for the CLI tests.
 //! - [`Backend`]: which store a test runs on; [`backends`] lists the ones this
 //!   run must cover (PostgreSQL is required when `DEVAUTH_REQUIRE_POSTGRES=1`).
 
@@ -18,6 +22,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub mod browser;
+pub mod cli;
+pub mod desktop;
+pub mod keyring;
+pub mod remote;
+pub mod scenarios;
 pub mod web;
 
 pub use reqwest;

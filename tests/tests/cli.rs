@@ -1,0 +1,507 @@
+//! The real `devauth` CLI against a real server: sign-in approved by the test,
+//! the token in a real Secret Service keychain (read back with `secret-tool`),
+//! sign-out with revocation, offline sign-out, and the failure paths people
+//! hit: no keychain, plaintext storage on request, environment overrides,
+//! plain http, Ctrl-C.
+//!
+//! Tests that need the keychain run under `.ci/with-keyring.sh` (make test);
+//! elsewhere they are skipped, or fail with `DEVAUTH_REQUIRE_KEYRING=1`. The
+//! others point `DBUS_SESSION_BUS_ADDRESS` at nothing, so they prove the CLI
+//! never needed a keychain for what they do.
+
+use devauth_harness::cli::{DevauthCli, Run};
+use devauth_harness::keyring::{self, NO_BUS, keyring_available};
+use devauth_harness::*;
+use serde_json::json;
+use std::sync::Arc;
+
+/// A server whose (manual) clock reads the real time, so the expiry the
+/// server gives tokens means the same thing to the CLI.
+async fn server() -> (TestServer, String) {
+    let srv = spawn_server(Backend::Sqlite).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    srv.clock.set(now);
+    let owner = srv.claim().await;
+    (srv, owner)
+}
+
+/// `devauth login --no-browser` approved through the JSON API, to the end.
+async fn login(cli: &DevauthCli, srv: &TestServer, owner: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["--server", srv.url.as_str(), "--no-browser"];
+    args.extend_from_slice(extra);
+    let mut pending = cli.start_login(&args, &[]).await;
+    pending.wait_for("Waiting for approval").await;
+    let approve = srv
+        .post_json(
+            "/api/device/approve",
+            Some(owner),
+            json!({"user_code": pending.user_code, "org": "acme"}),
+        )
+        .await;
+    assert_eq!(approve.status, 200, "{}", approve.body);
+    pending.finish().await
+}
+
+const SIGNED_IN: &str =
+    "Signed in as Olive Owner <owner@example.com> in org acme; token expires in 90 days";
+
+async fn me_status(srv: &TestServer, token: &str) -> u16 {
+    srv.get("/me", Some(token)).await.status
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_status_token_logout_with_the_keychain() {
+    if !keyring_available() {
+        return;
+    }
+    let (srv, owner) = server().await;
+    let cli = DevauthCli::new();
+    let run = login(&cli, &srv, &owner, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains(SIGNED_IN), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("dva_"),
+        "no token on screen: {}",
+        run.stderr
+    );
+
+    // The token is in the keychain, and only there.
+    let token = keyring::lookup(&srv.url).unwrap_or_else(|| panic!("no keychain entry"));
+    assert!(token.starts_with("dva_") && token.len() == 68, "{token}");
+    let me = srv.get("/me", Some(&token)).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["token"]["kind"], "device");
+    assert!(
+        me.body["token"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("devauth CLI on "),
+        "{}",
+        me.body
+    );
+    assert_eq!(files_in(&cli.config_dir()), ["config.json"]);
+    let config = std::fs::read_to_string(cli.config_dir().join("config.json")).unwrap_or_default();
+    assert!(!config.contains(&token[4..]), "{config}");
+
+    let status = cli.run(&["status"]).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    for line in [
+        format!("Server:   {}", srv.url),
+        "Signed in as Olive Owner <owner@example.com>".to_string(),
+        "Org:      acme (Acme), role owner".to_string(),
+        "Token:    expires in 90 days".to_string(),
+        "Storage:  Secret Service keychain".to_string(),
+    ] {
+        assert!(status.stdout.contains(&line), "{line}:\n{}", status.stdout);
+    }
+    let json = cli.run(&["status", "--json"]).await;
+    assert_eq!(json.code, 0);
+    let json = json.json();
+    assert_eq!(json["state"], "signed_in");
+    assert_eq!(json["server_source"], "config");
+    assert_eq!(json["user"]["email"], OWNER_EMAIL);
+    assert_eq!(json["role"], "owner");
+    assert_eq!(json["token_source"], "keychain");
+    assert_eq!(json["token"]["kind"], "device");
+
+    let printed = cli.run(&["token"]).await;
+    assert_eq!((printed.code, printed.stdout.trim()), (0, token.as_str()));
+
+    // A keychain that cannot be reached is an error naming the fix, not "signed out".
+    let offline = cli
+        .run_with(&["token"], &[("DBUS_SESSION_BUS_ADDRESS", NO_BUS)], None)
+        .await;
+    assert_eq!(offline.code, 4, "{}", offline.stderr);
+    assert!(offline.stderr.contains("keychain"), "{}", offline.stderr);
+
+    let logout = cli.run(&["logout"]).await;
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    assert!(
+        logout.stderr.contains("revoked on the server"),
+        "{}",
+        logout.stderr
+    );
+    assert_eq!(me_status(&srv, &token).await, 401);
+    assert_eq!(keyring::lookup(&srv.url), None, "keychain entry removed");
+    let status = cli.run(&["status"]).await;
+    assert_eq!(status.code, 1, "{}", status.stdout);
+    assert!(status.stdout.contains("Not signed in"), "{}", status.stdout);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_binary_uses_the_real_keychain_not_the_mock() {
+    if !keyring_available() {
+        return;
+    }
+    let (srv, _) = server().await;
+    let cli = DevauthCli::new();
+    let run = cli.run(&["status", "--json", "--server", &srv.url]).await;
+    assert_eq!(run.code, 1, "signed out: {}", run.stderr);
+    let store = &run.json()["keychain_store"];
+    let vendor = store["vendor"].as_str().unwrap_or_default();
+    assert!(
+        vendor.contains("Secret Service") && !vendor.to_lowercase().contains("mock"),
+        "the shipped binary must use the platform keychain, got {store}"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_while_the_server_is_down_revokes_on_the_next_run() {
+    if !keyring_available() {
+        return;
+    }
+    let (srv, owner) = server().await;
+    let cli = DevauthCli::new();
+    let run = login(&cli, &srv, &owner, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let token = keyring::lookup(&srv.url).unwrap_or_else(|| panic!("no keychain entry"));
+    let pending_account = format!("{}#pending-revocation", srv.url);
+
+    // Stop the server, keeping its database (and the TestServer's temp dir).
+    let (addr, database_url, now) = (srv.server.addr, srv.database_url.clone(), srv.clock_now());
+    let running = srv.server;
+    let _ = running.stop().await;
+
+    let logout = cli.run(&["logout"]).await;
+    assert_eq!(logout.code, 3, "{}", logout.stderr);
+    assert!(
+        logout.stderr.contains("Signed out locally") && logout.stderr.contains("next time it runs"),
+        "{}",
+        logout.stderr
+    );
+    assert_eq!(keyring::lookup(&srv.url), None, "forgotten for normal use");
+    let pending = keyring::lookup(&pending_account).unwrap_or_default();
+    assert!(
+        pending.contains(&token),
+        "kept for revocation, in the keychain only"
+    );
+    let config = std::fs::read_to_string(cli.config_dir().join("config.json")).unwrap_or_default();
+    assert!(!config.contains(&token[4..]), "{config}");
+    let offline = cli.run(&["status"]).await;
+    assert_eq!(offline.code, 1, "{}", offline.stdout);
+    assert!(
+        offline.stderr.contains("not revoked yet"),
+        "{}",
+        offline.stderr
+    );
+    assert!(
+        offline.stdout.contains("waiting to be revoked"),
+        "{}",
+        offline.stdout
+    );
+
+    // The server comes back at the same URL, on the same database.
+    let clock = devauth_server::clock::ManualClock::new(now);
+    let back = devauth_server::start(
+        devauth_server::Config {
+            database_url: Some(database_url),
+            addr: addr.to_string(),
+            ..Default::default()
+        },
+        Arc::new(clock),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("restart on {addr}: {e}"));
+    let http = reqwest::Client::new();
+    let me = |token: String| {
+        let request = http.get(format!("{}/me", back.url)).bearer_auth(token);
+        async move {
+            request
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(
+        me(token.clone()).await,
+        200,
+        "not revoked while the server was down"
+    );
+
+    let next = cli.run(&["status"]).await;
+    assert!(
+        next.stderr
+            .contains("Revoked 1 token(s) left over from an offline sign-out"),
+        "{}",
+        next.stderr
+    );
+    assert_eq!(me(token.clone()).await, 401);
+    assert_eq!(keyring::lookup(&pending_account), None);
+    let quiet = cli.run(&["status"]).await;
+    assert!(!quiet.stderr.contains("Revoked"), "{}", quiet.stderr);
+    assert!(
+        !quiet.stdout.contains("waiting to be revoked"),
+        "{}",
+        quiet.stdout
+    );
+    let _ = back.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keychain_login_stops_before_showing_a_code() {
+    let (srv, _) = server().await;
+    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    let run = cli
+        .run(&["login", "--server", &srv.url, "--no-browser"])
+        .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    for needle in [
+        "the OS keychain is not available",
+        "D-Bus session bus",
+        "dbus-run-session",
+        "--insecure-storage",
+    ] {
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("one-time code"), "{}", run.stderr);
+    assert!(files_in(&cli.config_dir()).is_empty(), "no file written");
+    let requested = srv
+        .server
+        .state
+        .store
+        .list_audit(&devauth_server::model::AuditQuery {
+            action: Some("device.requested".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_default();
+    assert!(requested.is_empty(), "no device authorization was started");
+
+    let with_token = cli
+        .run_with(
+            &["login", "--with-token", "--server", &srv.url],
+            &[],
+            Some("dva_0000"),
+        )
+        .await;
+    assert_eq!(with_token.code, 4, "{}", with_token.stderr);
+    // The error comes from the platform store trying D-Bus: the in-memory
+    // mock store (which would accept anything) is not in play.
+    let status = cli.run(&["status", "--json", "--server", &srv.url]).await;
+    assert_eq!(status.code, 1);
+    let reason = status.json()["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("D-Bus"), "{reason}");
+    assert!(
+        files_in(&cli.config_dir()).is_empty(),
+        "still no file written"
+    );
+    srv.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_storage_is_a_0600_file_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let (srv, owner) = server().await;
+    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    let run = login(&cli, &srv, &owner, &["--insecure-storage"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains(SIGNED_IN), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: the token is stored unencrypted"),
+        "{}",
+        run.stderr
+    );
+    let file = cli.config_dir().join("credentials.json");
+    let mode = std::fs::metadata(&file)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    assert_eq!(mode, 0o600, "{}", file.display());
+    let dir_mode = std::fs::metadata(cli.config_dir())
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    assert_eq!(dir_mode, 0o700);
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_default())
+            .unwrap_or_default();
+    let token = stored["tokens"][&srv.url]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(me_status(&srv, &token).await, 200);
+
+    // Later commands remember the choice, and warn every time.
+    let status = cli.run(&["status", "--json"]).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stderr.contains("stored unencrypted"),
+        "{}",
+        status.stderr
+    );
+    let json = status.json();
+    assert_eq!(json["token_source"], "file");
+    assert!(
+        json["storage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("(insecure)")
+    );
+    assert_eq!(json["keychain_store"], serde_json::Value::Null);
+
+    let logout = cli.run(&["logout"]).await;
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    assert_eq!(me_status(&srv, &token).await, 401);
+    assert!(!file.exists(), "the file goes with the last token");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_overrides_win_and_are_never_stored() {
+    let (srv, _) = server().await;
+    let personal = srv.personal_token(OWNER_EMAIL, "acme").await;
+    let cli = DevauthCli::new()
+        .env("DBUS_SESSION_BUS_ADDRESS", NO_BUS)
+        .env("DEVAUTH_SERVER", &srv.url)
+        .env("DEVAUTH_TOKEN", &personal);
+
+    let status = cli.run(&["status", "--json"]).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let json = status.json();
+    assert_eq!(json["server"], srv.url.as_str());
+    assert_eq!(json["server_source"], "env");
+    assert_eq!(json["token_source"], "env");
+    assert_eq!(json["storage"], "environment variable DEVAUTH_TOKEN");
+    assert_eq!(json["user"]["email"], OWNER_EMAIL);
+    let printed = cli.run(&["token"]).await;
+    assert_eq!(printed.stdout.trim(), personal);
+    let logout = cli.run(&["logout"]).await;
+    assert_eq!(logout.code, 2, "{}", logout.stderr);
+    assert!(logout.stderr.contains("DEVAUTH_TOKEN"), "{}", logout.stderr);
+    assert_eq!(
+        me_status(&srv, &personal).await,
+        200,
+        "logout refused: still valid"
+    );
+    assert!(
+        files_in(&cli.config_dir()).is_empty(),
+        "nothing written anywhere"
+    );
+
+    // --server beats DEVAUTH_SERVER.
+    let flag = cli
+        .run_with(
+            &["status", "--json", "--server", &srv.url],
+            &[("DEVAUTH_SERVER", "http://127.0.0.1:9")],
+            None,
+        )
+        .await;
+    assert_eq!(flag.code, 0, "{}", flag.stderr);
+    assert_eq!(flag.json()["server_source"], "flag");
+
+    // A revoked DEVAUTH_TOKEN reads as revoked, exit 1.
+    srv.post_form("/oauth/revoke", &[("token", &personal)])
+        .await;
+    let revoked = cli.run(&["status", "--json"]).await;
+    assert_eq!(revoked.code, 1);
+    assert_eq!(revoked.json()["state"], "revoked");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_refused_except_to_loopback() {
+    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    for url in [
+        "http://auth.example.com",
+        "http://10.1.2.3:8750",
+        "http://192.168.0.10/",
+    ] {
+        let run = cli.run(&["login", "--server", url, "--no-browser"]).await;
+        assert_eq!(run.code, 2, "{url}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("refusing plain http://") && run.stderr.contains("https://"),
+            "{url}: {}",
+            run.stderr
+        );
+    }
+    let env = cli
+        .run_with(
+            &["status"],
+            &[("DEVAUTH_SERVER", "http://auth.example.com")],
+            None,
+        )
+        .await;
+    assert_eq!(env.code, 2, "{}", env.stderr);
+    assert!(
+        env.stderr.contains("refusing plain http://"),
+        "{}",
+        env.stderr
+    );
+
+    for url in ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"] {
+        let run = cli.run(&["status", "--server", url]).await;
+        assert_eq!(run.code, 1, "{url}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("Not signed in"),
+            "{url}: {}",
+            run.stdout
+        );
+        assert!(!run.stderr.contains("plain http"), "{url}: {}", run.stderr);
+    }
+
+    // Overridden on purpose: allowed, with a warning.
+    let run = cli
+        .run(&[
+            "status",
+            "--server",
+            "http://auth.example.com",
+            "--allow-insecure-http",
+        ])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: http://auth.example.com uses plain http"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_sign_in_and_stores_nothing() {
+    let (srv, _) = server().await;
+    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    let mut pending = cli
+        .start_login(
+            &["--server", &srv.url, "--no-browser", "--insecure-storage"],
+            &[],
+        )
+        .await;
+    pending.wait_for("Waiting for approval").await;
+    pending.interrupt().await;
+    let run = pending.finish().await;
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Sign-in cancelled; nothing was stored."),
+        "{}",
+        run.stderr
+    );
+    assert!(!cli.config_dir().join("credentials.json").exists());
+    let status = cli
+        .run(&["status", "--server", &srv.url, "--insecure-storage"])
+        .await;
+    assert_eq!(status.code, 1, "{}", status.stdout);
+    srv.stop().await;
+}

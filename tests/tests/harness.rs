@@ -1,0 +1,273 @@
+//! The scenario suite itself: run through the library against an in-process
+//! server on both backends (with a short device-code life, so expiry is
+//! checked for real), and as a black box — the real `devauth-harness` binary
+//! against the real `devauth-server` binary.
+
+use devauth_harness::scenarios::{self, Credential, Member, Outcome, SCENARIOS, Target};
+use devauth_harness::*;
+use devauth_server::model::{Actor, RequestMeta};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(devauth_harness::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
+                        super::$name(devauth_harness::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(every_scenario_passes_against_a_fresh_server);
+
+const MEMBER: &str = "member@example.com";
+const MEMBER_PASSWORD: &str = "member password 123";
+
+async fn every_scenario_passes_against_a_fresh_server(backend: Backend) {
+    let (database_url, _dir) = fresh_database(backend).await;
+    // The real clock, and device codes that live 10 s: long enough for the
+    // slow-down scenario's 6 s pause, short enough to wait one out.
+    let server = devauth_server::start(
+        devauth_server::Config {
+            database_url: Some(database_url),
+            addr: "127.0.0.1:0".into(),
+            setup_token: Some(devauth_server::secret::Secret::new(SETUP_TOKEN)),
+            device_code_ttl_secs: 10,
+            ..Default::default()
+        },
+        Arc::new(devauth_server::clock::SystemClock),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("server did not start: {e}"));
+    devauth_server::identity::create_user(
+        &server.state,
+        MEMBER,
+        "Member",
+        Some(&devauth_server::secret::Secret::new(MEMBER_PASSWORD)),
+        Actor::System,
+        &RequestMeta::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create the member: {e}"));
+
+    let mut target = Target::new(&server.url, Credential::SetupToken(SETUP_TOKEN.into()));
+    target.owner.password = PASSWORD.into();
+    target.member = Some(Member {
+        email: MEMBER.into(),
+        password: MEMBER_PASSWORD.into(),
+    });
+    target.wait_for_expiry = true;
+    let report = scenarios::run(&target, |_| {}).await;
+    let table = report.table();
+    assert!(report.passed(), "{table}");
+    assert_eq!(report.count(Outcome::Pass), SCENARIOS.len(), "{table}");
+    let expiry = report.result("expiry").map(|r| r.detail.clone());
+    assert!(
+        expiry.as_deref().unwrap_or("").contains("expired_token"),
+        "{table}"
+    );
+
+    // Every token the suite obtained was revoked at the end.
+    let active = server
+        .state
+        .store
+        .list_tokens(&devauth_server::model::TokenQuery::default())
+        .await
+        .map(|tokens| tokens.iter().filter(|t| t.revoked_at.is_none()).count());
+    assert_eq!(active.ok(), Some(0), "{table}");
+    let _ = server.stop().await;
+}
+
+/// A `devauth-server serve` process, killed on drop.
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    fn start(database_url: &str, setup_token: &str) -> ServerProcess {
+        let mut child = Command::new(server_binary())
+            .arg("serve")
+            .env("DEVAUTH_DATABASE_URL", database_url)
+            .env("DEVAUTH_ADDR", "127.0.0.1:0")
+            .env("DEVAUTH_SETUP_TOKEN", setup_token)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn devauth-server: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| panic!("devauth-server exited before listening"));
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess { child, url }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct HarnessRun {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_harness(args: &[&str], env: &[(&str, &str)]) -> HarnessRun {
+    let mut command = Command::new(binary("devauth-harness"));
+    command
+        .args(args)
+        .env_remove("DEVAUTH_SETUP_TOKEN")
+        .env_remove("DEVAUTH_HARNESS_ADMIN_TOKEN")
+        .env_remove("DEVAUTH_HARNESS_OWNER_PASSWORD")
+        .env_remove("DEVAUTH_HARNESS_MEMBER_PASSWORD");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("run devauth-harness: {e}"));
+    HarnessRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The row of `scenario` in the printed table: its result column.
+fn result_of<'a>(table: &'a str, scenario: &str) -> &'a str {
+    table
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(scenario))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .unwrap_or("missing")
+}
+
+#[test]
+fn the_harness_binary_passes_against_the_server_binary() {
+    let dir = TempDir::new();
+    let db = format!("sqlite://{}", dir.path().join("devauth.db").display());
+    // What an operator does before running the suite with a cascade: make a
+    // user that is not in any org.
+    let mut add = Command::new(server_binary())
+        .args([
+            "user",
+            "add",
+            "--email",
+            MEMBER,
+            "--name",
+            "Member",
+            "--password-stdin",
+        ])
+        .env("DEVAUTH_DATABASE_URL", &db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn devauth-server user add: {e}"));
+    if let Some(mut stdin) = add.stdin.take() {
+        use std::io::Write;
+        let _ = writeln!(stdin, "{MEMBER_PASSWORD}");
+    }
+    let added = add
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("user add: {e}"));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let server = ServerProcess::start(&db, SETUP_TOKEN);
+    let run = run_harness(
+        &[
+            "--server",
+            &server.url,
+            "--setup-token",
+            SETUP_TOKEN,
+            "--member",
+            MEMBER,
+        ],
+        &[("DEVAUTH_HARNESS_MEMBER_PASSWORD", MEMBER_PASSWORD)],
+    );
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let table = &run.stdout;
+    assert!(table.starts_with("SCENARIO  "), "{table}");
+    for scenario in SCENARIOS {
+        let expected = if *scenario == "expiry" {
+            "skip"
+        } else {
+            "pass"
+        };
+        assert_eq!(result_of(table, scenario), expected, "{scenario}:\n{table}");
+    }
+    assert!(
+        table.contains(&format!(
+            "{} passed, 0 failed, 1 skipped against {}",
+            SCENARIOS.len() - 1,
+            server.url
+        )),
+        "{table}"
+    );
+    assert!(
+        run.stderr.contains("generated password"),
+        "the generated owner password is shown once: {}",
+        run.stderr
+    );
+
+    // The same server again: setup is claimed now, so --setup-token fails,
+    // and one failure is exit status 1.
+    let again = run_harness(
+        &["--server", &server.url, "--setup-token", SETUP_TOKEN],
+        &[],
+    );
+    assert_eq!(again.code, 1, "{}", again.stdout);
+    assert_eq!(
+        result_of(&again.stdout, "setup"),
+        "FAIL",
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("already claimed"), "{}", again.stdout);
+    assert_eq!(
+        result_of(&again.stdout, "device-flow"),
+        "skip",
+        "{}",
+        again.stdout
+    );
+
+    let usage = run_harness(&["--server", &server.url], &[]);
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
+}

@@ -16,15 +16,18 @@ endif
 # Cargo reads CARGO_TARGET_DIR itself; this is only for paths to built binaries.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-# `make run`: a SQLite file in the user's data directory, unless already set
-# (a sqlite path/URL or a postgres:// URL).
+# `make server`: a SQLite file in the user's data directory, unless already
+# set (a sqlite path/URL or a postgres:// URL).
 DEVAUTH_DATABASE_URL ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/devauth/devauth.db
 
-.PHONY: help deps run test fmt lint clean
+.PHONY: help deps run server test bench package fmt lint clean
 
 help:
-	@echo 'make run     build and start devauth-server (SQLite: $$DEVAUTH_DATABASE_URL)'
-	@echo 'make test    fmt check, clippy -D warnings, all tests (SQLite, a throwaway PostgreSQL, headless Chromium)'
+	@echo 'make run     build and start the desktop app (it runs its own server on SQLite)'
+	@echo 'make server  build and start devauth-server alone (SQLite: $$DEVAUTH_DATABASE_URL)'
+	@echo 'make test    fmt check, clippy -D warnings, every test (SQLite and PostgreSQL, Chromium, desktop E2E)'
+	@echo 'make bench   the benchmark table (release build; results in tests/bench/results.md)'
+	@echo 'make package .deb and AppImage of the desktop app (installs tauri-cli)'
 	@echo 'make fmt     format the code'
 	@echo 'make lint    clippy -D warnings'
 	@echo 'make deps    install missing system packages and Rust tools'
@@ -33,28 +36,51 @@ help:
 deps:
 	@.ci/install-deps.sh server
 
-# Exported for `run` only: tests must never see the developer's database.
-run: export DEVAUTH_DATABASE_URL := $(DEVAUTH_DATABASE_URL)
+# The desktop app; with no server configured it starts its bundled server
+# (SQLite in the app's data directory) and stops it on quit.
 run: deps
+	@.ci/install-deps.sh desktop
+	cargo build -p devauth-desktop
+	exec "$(TARGET_DIR)/debug/devauth-desktop"
+
+# Exported for `server` only: tests must never see the developer's database.
+server: export DEVAUTH_DATABASE_URL := $(DEVAUTH_DATABASE_URL)
+server: deps
 	cargo build -p devauth-server
 	@echo "database: $$DEVAUTH_DATABASE_URL"
 	exec "$(TARGET_DIR)/debug/devauth-server" serve
 
+bench: deps
+	.ci/bench.sh
+
+package: deps
+	@.ci/install-deps.sh desktop
+	@command -v cargo-tauri >/dev/null 2>&1 || { echo 'installing tauri-cli 2 (cargo install, several minutes)'; cargo install tauri-cli --version '^2' --locked --quiet; }
+	cd src-tauri && cargo tauri build --bundles deb appimage
+	@ls -l "$(TARGET_DIR)"/release/bundle/deb/*.deb "$(TARGET_DIR)"/release/bundle/appimage/*.AppImage 2>/dev/null || true
+
 # Browser page tests need Chromium; under `make test` a missing browser is a
 # failure, not a skip (see tests/src/browser.rs).
 test: export DEVAUTH_REQUIRE_BROWSER := 1
+test: export DEVAUTH_REQUIRE_KEYRING := 1
+test: export DEVAUTH_REQUIRE_DESKTOP := 1
 test: deps
-	@.ci/install-deps.sh browser
+	@.ci/install-deps.sh browser keyring desktop
+	@command -v tauri-driver >/dev/null 2>&1 || [ -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/tauri-driver" ] \
+	  || { echo 'installing tauri-driver (cargo install, about a minute)'; cargo install tauri-driver --locked --quiet; }
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	# The black-box suites run the real binaries: build them first.
 	cargo build --workspace --bins
+	# Every suite: PostgreSQL cluster, then a desktop session (Xvfb, D-Bus,
+	# unlocked gnome-keyring) with a keyring check inside.
 	if command -v cargo-nextest >/dev/null 2>&1; then \
-	  .ci/with-postgres.sh cargo nextest run --workspace --no-fail-fast; \
-	  cargo test --workspace --doc; \
+	  .ci/with-postgres.sh .ci/with-desktop-session.sh .ci/with-keyring.sh \
+	    cargo nextest run --workspace --no-fail-fast; \
 	else \
 	  echo 'cargo-nextest not found: running the tests with cargo test' >&2; \
-	  .ci/with-postgres.sh cargo test --workspace --no-fail-fast; \
+	  .ci/with-postgres.sh .ci/with-desktop-session.sh .ci/with-keyring.sh \
+	    cargo test --workspace --no-fail-fast; \
 	fi
 
 fmt: deps

@@ -16,6 +16,10 @@ endif
 # Cargo reads CARGO_TARGET_DIR itself; this is only for paths to built binaries.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
+# What `make package` builds: the AppImage bundler downloads AppRun from
+# GitHub, so it is opt-in.
+BUNDLES ?= deb
+
 # `make server`: a SQLite file in the user's data directory, unless already
 # set (a sqlite path/URL or a postgres:// URL).
 DEVAUTH_DATABASE_URL ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/devauth/devauth.db
@@ -27,7 +31,7 @@ help:
 	@echo 'make server  build and start devauth-server alone (SQLite: $$DEVAUTH_DATABASE_URL)'
 	@echo 'make test    fmt check, clippy -D warnings, every test (SQLite and PostgreSQL, Chromium, desktop E2E)'
 	@echo 'make bench   the benchmark table (release build; results in tests/bench/results.md)'
-	@echo 'make package .deb and AppImage of the desktop app (installs tauri-cli)'
+	@echo 'make package the desktop app as a .deb (BUNDLES="deb appimage" where github.com is reachable)'
 	@echo 'make fmt     format the code'
 	@echo 'make lint    clippy -D warnings'
 	@echo 'make deps    install missing system packages and Rust tools'
@@ -56,8 +60,8 @@ bench: deps
 package: deps
 	@.ci/install-deps.sh desktop
 	@command -v cargo-tauri >/dev/null 2>&1 || { echo 'installing tauri-cli 2 (cargo install, several minutes)'; cargo install tauri-cli --version '^2' --locked --quiet; }
-	cd src-tauri && cargo tauri build --bundles deb appimage
-	@ls -l "$(TARGET_DIR)"/release/bundle/deb/*.deb "$(TARGET_DIR)"/release/bundle/appimage/*.AppImage 2>/dev/null || true
+	cd src-tauri && cargo tauri build --bundles $(BUNDLES)
+	@ls -l "$(TARGET_DIR)"/release/bundle/*/*.deb "$(TARGET_DIR)"/release/bundle/*/*.AppImage 2>/dev/null || true
 
 # Browser page tests need Chromium; under `make test` a missing browser is a
 # failure, not a skip (see tests/src/browser.rs).
@@ -87,6 +91,7 @@ fmt: deps
 	cargo fmt --all
 
 lint: deps
+	@.ci/install-deps.sh desktop
 	cargo clippy --workspace --all-targets -- -D warnings
 
 clean:

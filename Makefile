@@ -54,7 +54,8 @@ server: deps
 	@echo "database: $$DEVAUTH_DATABASE_URL"
 	exec "$(TARGET_DIR)/debug/devauth-server" serve
 
-bench: deps
+# .ci/bench.sh installs what it needs itself (wrk, node and npm, PostgreSQL).
+bench:
 	.ci/bench.sh
 
 package: deps

@@ -43,7 +43,15 @@ session_dir="$(mktemp -d /tmp/devauth-desktop.XXXXXX)"
 cleanup() {
   local status=$?
   trap - EXIT INT TERM HUP
-  rm -rf "$session_dir"
+  # GTK can start xdg-document-portal, which mounts a FUSE file system at
+  # $XDG_RUNTIME_DIR/doc; detach it so the directory can go.
+  if grep -qs " $session_dir/runtime/doc " /proc/mounts; then
+    fusermount3 -u -z "$session_dir/runtime/doc" 2>/dev/null \
+      || fusermount -u -z "$session_dir/runtime/doc" 2>/dev/null \
+      || umount -l "$session_dir/runtime/doc" 2>/dev/null || true
+  fi
+  rm -rf "$session_dir" 2>/dev/null \
+    || echo "with-desktop-session: warning: could not remove $session_dir" >&2
   exit "$status"
 }
 trap cleanup EXIT

@@ -41,6 +41,33 @@ pub enum Backend {
     Postgres,
 }
 
+/// Runs each named `async fn(Backend)` scenario as two tests, `sqlite::NAME`
+/// and `postgres::NAME` (the latter skipped, or failed under
+/// `DEVAUTH_REQUIRE_POSTGRES=1`, when no PostgreSQL is configured).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::available($crate::Backend::Postgres) {
+                        super::$name($crate::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// The PostgreSQL server for tests, if this run has one.
 pub fn postgres_admin_url() -> Option<String> {
     std::env::var("DEVAUTH_TEST_POSTGRES_URL")

@@ -7,30 +7,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(devauth_harness::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
-                        super::$name(devauth_harness::Backend::Postgres).await
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(admin_cli, logs_never_contain_secrets);
+devauth_harness::on_both_backends!(admin_cli, logs_never_contain_secrets);
 
 struct Run {
     code: i32,

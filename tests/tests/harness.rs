@@ -10,30 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(devauth_harness::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
-                        super::$name(devauth_harness::Backend::Postgres).await
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(every_scenario_passes_against_a_fresh_server);
+devauth_harness::on_both_backends!(every_scenario_passes_against_a_fresh_server);
 
 const MEMBER: &str = "member@example.com";
 const MEMBER_PASSWORD: &str = "member password 123";

@@ -6,30 +6,7 @@ use devauth_harness::web::WebClient;
 use devauth_harness::*;
 use devauth_server::model::Role;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(devauth_harness::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
-                        super::$name(devauth_harness::Backend::Postgres).await
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+devauth_harness::on_both_backends!(
     pages_send_protective_headers,
     forms_without_a_valid_csrf_token_change_nothing,
     sessions_are_hashed_and_cookies_are_strict,

@@ -8,30 +8,7 @@ use devauth_server::model::Role;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(devauth_harness::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
-                        super::$name(devauth_harness::Backend::Postgres).await
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+devauth_harness::on_both_backends!(
     long_poll_returns_the_token_on_approval,
     long_poll_wakes_on_denial,
     long_poll_times_out_as_pending,

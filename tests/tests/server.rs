@@ -6,30 +6,7 @@ use devauth_server::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(devauth_harness::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if devauth_harness::available(devauth_harness::Backend::Postgres) {
-                        super::$name(devauth_harness::Backend::Postgres).await
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+devauth_harness::on_both_backends!(
     full_device_flow,
     deny_path,
     expiry_path,

@@ -217,11 +217,7 @@ async fn org(state: &AppState, slug: &str) -> Result<Org, AdminError> {
 }
 
 async fn user(state: &AppState, who: &str) -> Result<User, AdminError> {
-    let found = match state.store.user_by_email(who).await? {
-        Some(u) => Some(u),
-        None => state.store.user_by_id(who).await?,
-    };
-    found.ok_or_else(|| AdminError(format!("no user `{who}`")))
+    Ok(members::find_user(state, who).await?)
 }
 
 fn read_password() -> Result<Secret, AdminError> {

@@ -24,7 +24,7 @@ pub const MAX_DEVICE_NAME_CHARS: usize = 64;
 /// The device authorization response (RFC 8628 §3.2).
 #[derive(Serialize)]
 pub struct DeviceAuthorizationResponse {
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub device_code: Secret,
     pub user_code: String,
     pub verification_uri: String,
@@ -33,14 +33,10 @@ pub struct DeviceAuthorizationResponse {
     pub interval: i64,
 }
 
-fn expose<S: serde::Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(secret.expose())
-}
-
 /// The token response (RFC 6749 §5.1).
 #[derive(Serialize)]
 pub struct TokenResponse {
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub access_token: Secret,
     pub token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -28,12 +28,19 @@ impl OrgActor {
     }
 }
 
-async fn find_user(state: &AppState, who: &str) -> ApiResult<User> {
-    let found = match state.store.user_by_email(who).await? {
-        Some(user) => Some(user),
-        None => state.store.user_by_id(who).await?,
-    };
-    found.ok_or_else(|| ApiError::not_found(format!("no user `{who}`")))
+/// The user named by an email address or a user id, if any.
+pub async fn lookup_user(state: &AppState, who: &str) -> ApiResult<Option<User>> {
+    match state.store.user_by_email(who).await? {
+        Some(user) => Ok(Some(user)),
+        None => Ok(state.store.user_by_id(who).await?),
+    }
+}
+
+/// The user named by an email address or a user id, or 404.
+pub async fn find_user(state: &AppState, who: &str) -> ApiResult<User> {
+    lookup_user(state, who)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no user `{who}`")))
 }
 
 pub async fn org(state: &AppState, slug: &str) -> ApiResult<Org> {

@@ -38,6 +38,12 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// For `#[serde(serialize_with = …)]` on the one field of a response that
+/// must carry the raw value (a token shown once, a device code).
+pub fn serialize_exposed<S: serde::Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose())
+}
+
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(Secret)

@@ -49,13 +49,9 @@ pub fn parse_expiry(
 /// A freshly issued token: the secret, shown this once, and its record.
 #[derive(Serialize)]
 pub struct Issued {
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub token: Secret,
     pub info: TokenView,
-}
-
-fn expose<S: serde::Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(secret.expose())
 }
 
 /// A token as lists show it, with its state at the time of the request.
@@ -417,10 +413,7 @@ pub async fn revoke_all(
                     "only owners and admins can revoke another member's tokens",
                 ));
             }
-            let found = match state.store.user_by_email(who).await? {
-                Some(user) => Some(user),
-                None => state.store.user_by_id(who).await?,
-            };
+            let found = crate::members::lookup_user(state, who).await?;
             let member = match &found {
                 Some(user) => state
                     .store

@@ -1,7 +1,7 @@
 //! `/account`: my tokens, creating a personal token (shown once), rotating,
 //! revoking one, revoking all (and signing out every browser).
 
-use super::pages::{csrf_failed, error_page, layout, message, to_login};
+use super::pages::{csrf_failed, error_page, layout, message, refuse_post, to_login};
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::auth::Principal;
@@ -132,11 +132,8 @@ async fn after(
 }
 
 pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebForm) -> Response {
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    if visitor.user.is_none() {
-        return visitor.finish(to_login("/account"));
+    if let Some(refusal) = refuse_post(&visitor, &form, "/account") {
+        return refusal;
     }
     let result = async {
         let principal = acting_in(&state, &visitor, &form.text("org")).await?;
@@ -171,11 +168,8 @@ pub async fn revoke(
     Path(id): Path<String>,
     form: WebForm,
 ) -> Response {
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    if visitor.user.is_none() {
-        return visitor.finish(to_login("/account"));
+    if let Some(refusal) = refuse_post(&visitor, &form, "/account") {
+        return refusal;
     }
     let result = async {
         let principal = owner_of(&state, &visitor, &id).await?;
@@ -195,11 +189,8 @@ pub async fn rotate(
     Path(id): Path<String>,
     form: WebForm,
 ) -> Response {
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    if visitor.user.is_none() {
-        return visitor.finish(to_login("/account"));
+    if let Some(refusal) = refuse_post(&visitor, &form, "/account") {
+        return refusal;
     }
     let result = async {
         let principal = owner_of(&state, &visitor, &id).await?;

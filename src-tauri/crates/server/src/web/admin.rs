@@ -1,7 +1,7 @@
 //! `/admin/{org}`: members and roles (removal revokes the member's tokens and
 //! says how many), every token of the org, service tokens, the audit log.
 
-use super::pages::{csrf_failed, error_page, layout, message, to_login};
+use super::pages::{error_page, layout, message, refuse_post, to_login};
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::auth::Principal;
@@ -178,11 +178,8 @@ where
     F: FnOnce(Principal, Org) -> Fut,
     Fut: std::future::Future<Output = ApiResult<(Option<ShownOnce>, String)>>,
 {
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(visitor);
-    }
-    if visitor.user.is_none() {
-        return visitor.finish(to_login(&format!("/admin/{slug}")));
+    if let Some(refusal) = refuse_post(visitor, form, &format!("/admin/{slug}")) {
+        return refusal;
     }
     let (principal, org) = match admin_of(state, visitor, slug).await {
         Ok(found) => found,

@@ -70,6 +70,18 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// What a signed-in form must answer instead of acting: the CSRF page when its
+/// token is wrong, the sign-in page (then back to `next`) when nobody is signed in.
+pub fn refuse_post(visitor: &Visitor, form: &WebForm, next: &str) -> Option<Response> {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return Some(csrf_failed(visitor));
+    }
+    if visitor.user.is_none() {
+        return Some(visitor.finish(to_login(next)));
+    }
+    None
+}
+
 pub fn to_login(next: &str) -> Response {
     let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
     Redirect::to(&format!("/login?next={encoded}")).into_response()

@@ -262,6 +262,18 @@ async fn admin_cli(backend: Backend) {
         serde_json::from_str(&ok(&db, &["member", "list", "--org", "acme", "--json"]))
             .unwrap_or(Value::Null);
     assert_eq!(members[0]["role"], "viewer");
+    // The running server cached this token's validation as an owner: the CLI's
+    // change (another process, same file) must show on the very next request.
+    let me_now: Value = http
+        .get(format!("{}/me", srv.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    assert_eq!(me_now["role"], "viewer", "{me_now}");
     let id = ci["id"].as_str().unwrap_or_default();
     assert!(ok(&db, &["token", "revoke", id]).contains("revoked"));
     assert_eq!(me(token.clone()).await, 401);

@@ -7,18 +7,19 @@ use crate::model::{
 };
 use crate::secret::{is_token_shaped, sha256_hex};
 use crate::state::AppState;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// Who a request acts as: a user (through a token or a browser session) or a
 /// service token, in one org, with the member's role *now*.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user: Option<User>,
-    pub org: Org,
+    pub user: Option<Arc<User>>,
+    pub org: Arc<Org>,
     /// The member's current role; `None` for service tokens.
     pub role: Option<Role>,
     /// The token the request came with; `None` for a browser session.
-    pub token: Option<Token>,
+    pub token: Option<Arc<Token>>,
 }
 
 impl Principal {
@@ -34,8 +35,8 @@ impl Principal {
     /// A signed-in person acting in one of their orgs (the pages).
     pub fn from_session(user: User, org: Org, role: Role) -> Self {
         Self {
-            user: Some(user),
-            org,
+            user: Some(Arc::new(user)),
+            org: Arc::new(org),
             role: Some(role),
             token: None,
         }
@@ -121,7 +122,7 @@ impl Principal {
     /// The calling user, or 403 for service tokens.
     pub fn require_user(&self) -> ApiResult<&User> {
         self.user
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| ApiError::forbidden("service tokens cannot do this; use a user's token"))
     }
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Requests by route pattern, then status.
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     pub device_flows_started: AtomicU64,
     pub device_flows_approved: AtomicU64,
     pub device_flows_denied: AtomicU64,
@@ -19,7 +20,12 @@ pub struct Metrics {
 impl Metrics {
     pub fn request(&self, route: &str, status: u16) {
         let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *map.entry((route.to_string(), status)).or_default() += 1;
+        // Allocates only for a route's first request.
+        let by_status = match map.get_mut(route) {
+            Some(by_status) => by_status,
+            None => map.entry(route.to_string()).or_default(),
+        };
+        *by_status.entry(status).or_default() += 1;
     }
 
     pub fn inc(counter: &AtomicU64, by: u64) {
@@ -31,12 +37,14 @@ impl Metrics {
         out.push_str("# HELP devauth_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE devauth_http_requests_total counter\n");
         let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        for ((route, status), count) in map.iter() {
-            let _ = writeln!(
-                out,
-                "devauth_http_requests_total{{route=\"{}\",status=\"{status}\"}} {count}",
-                route.replace('\\', "\\\\").replace('"', "\\\"")
-            );
+        for (route, by_status) in map.iter() {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            for (status, count) in by_status {
+                let _ = writeln!(
+                    out,
+                    "devauth_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+                );
+            }
         }
         drop(map);
         let counters = [

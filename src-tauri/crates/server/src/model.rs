@@ -5,6 +5,7 @@ use crate::clock::{Timestamp, rfc3339};
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Serializes a timestamp as RFC 3339 text.
 pub fn ser_time<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -230,9 +231,9 @@ pub struct NewToken {
 /// An authenticated token with what it acts as right now.
 #[derive(Debug, Clone)]
 pub struct TokenAuth {
-    pub token: Token,
-    pub user: Option<User>,
-    pub org: Org,
+    pub token: Arc<Token>,
+    pub user: Option<Arc<User>>,
+    pub org: Arc<Org>,
     /// The member's current role; `None` for service tokens.
     pub role: Option<Role>,
 }

@@ -215,7 +215,7 @@ pub async fn list(
                 };
                 state.store.list_tokens(&query).await?
             }
-            None => principal.token.clone().into_iter().collect(),
+            None => principal.token.as_deref().cloned().into_iter().collect(),
         }
     };
     Ok(tokens.into_iter().map(|t| TokenView::new(t, now)).collect())

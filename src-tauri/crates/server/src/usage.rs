@@ -36,7 +36,10 @@ impl UsageTracker {
         if map.len() > 200_000 {
             map.clear();
         }
-        let seen = map.entry(token_id.to_string()).or_default();
+        let seen = match map.get_mut(token_id) {
+            Some(seen) => seen,
+            None => map.entry(token_id.to_string()).or_default(),
+        };
         let ip_changed = seen.last_ip.as_deref() != ip;
         let touch = ip_changed
             || seen

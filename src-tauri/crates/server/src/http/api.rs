@@ -11,10 +11,10 @@ use crate::setup::{self, ClaimRequest};
 use crate::state::AppState;
 use crate::tokens::{self, TokenRequest};
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
@@ -40,26 +40,72 @@ pub fn routes() -> Router<AppState> {
         .route("/api/device/deny", post(device_deny))
 }
 
-async fn me(Auth(principal, _): Auth) -> ApiResult<Json<Value>> {
+/// The body of `GET /me`, serialized straight from the cached validation.
+#[derive(Serialize)]
+struct MeBody<'a> {
+    user: Option<MeUser<'a>>,
+    org: MeOrg<'a>,
+    /// The member's role now, or `service`.
+    role: &'a str,
+    scopes: &'a [Scope],
+    token: MeToken<'a>,
+}
+
+#[derive(Serialize)]
+struct MeUser<'a> {
+    id: &'a str,
+    email: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct MeOrg<'a> {
+    id: &'a str,
+    slug: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct MeToken<'a> {
+    id: &'a str,
+    name: &'a str,
+    kind: TokenKind,
+    hint: &'a str,
+    #[serde(serialize_with = "ser_time")]
+    created_at: i64,
+    #[serde(serialize_with = "ser_opt_time")]
+    expires_at: Option<i64>,
+}
+
+async fn me(Auth(principal, _): Auth) -> ApiResult<Response> {
     principal.require(Scope::ProfileRead)?;
     let t = principal
         .token
-        .as_ref()
+        .as_deref()
         .ok_or_else(ApiError::invalid_token)?;
-    Ok(Json(json!({
-        "user": principal.user.as_ref().map(|u| json!({"id": u.id, "email": u.email, "name": u.name})),
-        "org": {"id": principal.org.id, "slug": principal.org.slug, "name": principal.org.name},
-        "role": principal.role.map(|r| r.as_str()).unwrap_or("service"),
-        "scopes": t.scopes,
-        "token": {
-            "id": t.id,
-            "name": t.name,
-            "kind": t.kind,
-            "hint": t.hint,
-            "created_at": crate::clock::rfc3339(t.created_at),
-            "expires_at": t.expires_at.map(crate::clock::rfc3339),
+    let body = MeBody {
+        user: principal.user.as_deref().map(|u| MeUser {
+            id: &u.id,
+            email: &u.email,
+            name: &u.name,
+        }),
+        org: MeOrg {
+            id: &principal.org.id,
+            slug: &principal.org.slug,
+            name: &principal.org.name,
         },
-    })))
+        role: principal.role.map_or("service", Role::as_str),
+        scopes: &t.scopes,
+        token: MeToken {
+            id: &t.id,
+            name: &t.name,
+            kind: t.kind,
+            hint: &t.hint,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+        },
+    };
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -56,6 +56,20 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_string())
 }
 
+/// A fresh request id: UUID-shaped, from one random base per process plus a
+/// counter, so it is unique without a trip to the OS random source per request.
+/// Request ids are for correlation, not secrets.
+fn new_request_id() -> String {
+    static BASE: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The counter fills the low 48 bits (the UUID's last group); version and
+    // variant bits stay those of the random base.
+    let id = (base & !0xffff_ffff_ffff) | u128::from(n & 0xffff_ffff_ffff);
+    uuid::Uuid::from_u128(id).to_string()
+}
+
 /// Request id in and out, safe default headers, metrics and one log line.
 /// The line names the route pattern, never the URL: query strings can hold user codes.
 async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -64,14 +78,11 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
         .headers()
         .get("x-request-id")
         .and_then(valid_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "(unmatched)".to_string());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("(unmatched)", MatchedPath::as_str);
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -90,7 +101,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     let status = response.status().as_u16();
-    state.metrics.request(&route, status);
+    state.metrics.request(route, status);
     tracing::info!(
         target: "devauth::http",
         request_id = %id,
@@ -239,4 +250,19 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// JSON with a status, for handlers that create things.
 pub fn created<T: serde::Serialize>(value: T) -> Response {
     (axum::http::StatusCode::CREATED, axum::Json(value)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let ids: Vec<String> = (0..1000).map(|_| super::new_request_id()).collect();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
+    }
 }

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Always `None`: PostgreSQL runs concurrent writers itself.
+    writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// Writes waiting for a group commit (see `group_commit`).
+    group_queue: std::sync::Mutex<Vec<Pending>>,
 }
 
 impl PgStore {
@@ -15,7 +19,11 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writes: None,
+            group_queue: Default::default(),
+        })
     }
 
     /// The pool, for features only PostgreSQL has (LISTEN/NOTIFY).

@@ -32,7 +32,9 @@ macro_rules! user_select {
 
 pub(crate) use {device_select, token_select, user_select};
 
-/// Implements [`crate::store::Store`] for `$store` (which has a `pool` field)
+/// Implements [`crate::store::Store`] for `$store` (which has a `pool` field and
+/// `writes: Option<Arc<tokio::sync::Mutex<()>>>` (see `write_turn`) and
+/// `group_queue: std::sync::Mutex<Vec<Pending>>` fields)
 /// over the sqlx driver `$db` whose rows are `$row`.
 macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty, $backend:literal, { $($extra:item)* }) => {
@@ -256,6 +258,216 @@ macro_rules! sql_store {
             ("sessions", "SELECT * FROM sessions"),
         ];
 
+        /// A write transaction that holds this process's write turn (SQLite) until
+        /// it commits, rolls back or is dropped.
+        struct WriteTx {
+            tx: sqlx::Transaction<'static, $db>,
+            // Declared last: released after the transaction has ended.
+            _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+        }
+
+        impl std::ops::Deref for WriteTx {
+            type Target = Conn;
+            fn deref(&self) -> &Conn {
+                &self.tx
+            }
+        }
+
+        impl std::ops::DerefMut for WriteTx {
+            fn deref_mut(&mut self) -> &mut Conn {
+                &mut self.tx
+            }
+        }
+
+        impl WriteTx {
+            async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+                self.tx.commit().await
+            }
+
+            async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+                self.tx.rollback().await
+            }
+        }
+
+        /// A write waiting for the next group commit: the two writes every
+        /// unauthenticated device request makes, the hot path under load.
+        enum GroupWrite {
+            /// A new device authorization and its audit event.
+            Device(Box<(NewDeviceAuthorization, NewAuditEvent)>),
+            /// A poll of the token endpoint (for `slow_down`).
+            Poll { id: String, at: i64, interval_secs: i64 },
+        }
+
+        struct Pending {
+            write: GroupWrite,
+            done: tokio::sync::oneshot::Sender<Result<()>>,
+        }
+
+        /// Most writes in one transaction (SQLite allows 32,766 bound values per
+        /// statement; an audit row takes 11).
+        const MAX_GROUP: usize = 512;
+
+        /// Writes `batch` in one transaction and answers each waiting request. If
+        /// the transaction fails, each write is tried on its own, so one bad row
+        /// fails only its own request.
+        async fn commit_group(pool: &sqlx::Pool<$db>, batch: Vec<Pending>) {
+            match write_group(pool, &batch).await {
+                Ok(()) => {
+                    for pending in batch {
+                        let _ = pending.done.send(Ok(()));
+                    }
+                }
+                Err(err) if batch.len() == 1 => {
+                    if let Some(pending) = batch.into_iter().next() {
+                        let _ = pending.done.send(Err(err));
+                    }
+                }
+                Err(_) => {
+                    for pending in batch {
+                        let result = write_group(pool, std::slice::from_ref(&pending)).await;
+                        let _ = pending.done.send(result);
+                    }
+                }
+            }
+        }
+
+        async fn write_group(pool: &sqlx::Pool<$db>, batch: &[Pending]) -> Result<()> {
+            let devices: Vec<&(NewDeviceAuthorization, NewAuditEvent)> = batch
+                .iter()
+                .filter_map(|p| match &p.write {
+                    GroupWrite::Device(d) => Some(&**d),
+                    GroupWrite::Poll { .. } => None,
+                })
+                .collect();
+            let polls: Vec<(&str, i64, i64)> = batch
+                .iter()
+                .filter_map(|p| match &p.write {
+                    GroupWrite::Poll { id, at, interval_secs } => Some((id.as_str(), *at, *interval_secs)),
+                    GroupWrite::Device(_) => None,
+                })
+                .collect();
+            let mut tx = pool.begin().await?;
+            if !devices.is_empty() {
+                let mut rows = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, client_id, \
+                     device_name, requester_ip, user_agent, status, interval_secs, created_at, expires_at) ",
+                );
+                rows.push_values(&devices, |mut row, (d, _)| {
+                    row.push_bind(&d.id)
+                        .push_bind(&d.device_code_hash)
+                        .push_bind(&d.user_code_hash)
+                        .push_bind(&d.client_id)
+                        .push_bind(&d.device_name)
+                        .push_bind(&d.requester_ip)
+                        .push_bind(&d.user_agent)
+                        .push("'pending'")
+                        .push_bind(d.interval_secs)
+                        .push_bind(d.created_at)
+                        .push_bind(d.expires_at);
+                });
+                rows.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| unique_violation(e, "a device code was issued twice"))?;
+                let mut audits = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO audit_events (at, actor_kind, actor_id, actor, action, target, org_id, \
+                     ip, user_agent, request_id, detail) ",
+                );
+                audits.push_values(&devices, |mut row, (_, e)| {
+                    row.push_bind(e.at)
+                        .push_bind(e.actor.kind())
+                        .push_bind(e.actor.id())
+                        .push_bind(e.actor.label())
+                        .push_bind(e.action)
+                        .push_bind(&e.target)
+                        .push_bind(&e.org_id)
+                        .push_bind(&e.meta.ip)
+                        .push_bind(&e.meta.user_agent)
+                        .push_bind(&e.meta.request_id)
+                        .push_bind(&e.detail);
+                });
+                audits.build().execute(&mut *tx).await?;
+            }
+            if !polls.is_empty() {
+                // One statement for every poll; VALUES columns are column1… in
+                // both SQLite and PostgreSQL.
+                let mut update = sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE device_authorizations SET last_poll_at = v.column2, interval_secs = v.column3 FROM (",
+                );
+                update.push_values(&polls, |mut row, (id, at, interval)| {
+                    row.push("CAST(")
+                        .push_bind_unseparated(*id)
+                        .push_unseparated(" AS TEXT)")
+                        .push("CAST(")
+                        .push_bind_unseparated(*at)
+                        .push_unseparated(" AS BIGINT)")
+                        .push("CAST(")
+                        .push_bind_unseparated(*interval)
+                        .push_unseparated(" AS BIGINT)");
+                });
+                update.push(") AS v WHERE device_authorizations.id = v.column1");
+                update.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        impl $store {
+            /// Waits for this process's turn to write, where the backend has one
+            /// writer at a time (SQLite): writers queue here, in order, instead of
+            /// colliding on the file lock and sleeping in SQLite's busy handler.
+            async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+                match &self.writes {
+                    Some(turns) => Some(turns.clone().lock_owned().await),
+                    None => None,
+                }
+            }
+
+            /// Group commit: the write joins a queue, and whoever gets the write
+            /// turn next writes everything queued in one transaction. Under load
+            /// that is one commit for many requests; alone, an ordinary one.
+            async fn group_commit(&self, write: GroupWrite) -> Result<()> {
+                let (done, mut written) = tokio::sync::oneshot::channel();
+                self.group_queue
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Pending { write, done });
+                let not_written = || Err(StoreError::Config("the write was not carried out".into()));
+                // Stop waiting for the turn as soon as another request's batch has
+                // taken this write: waiting on would line every request up behind
+                // one commit each, and no batch would ever form.
+                let turn = tokio::select! {
+                    biased;
+                    result = &mut written => return result.unwrap_or_else(|_| not_written()),
+                    turn = self.write_turn() => turn,
+                };
+                let batch: Vec<Pending> = {
+                    let mut queue = self.group_queue.lock().unwrap_or_else(|e| e.into_inner());
+                    let n = queue.len().min(MAX_GROUP);
+                    queue.drain(..n).collect()
+                };
+                if !batch.is_empty() {
+                    // A task of its own, so the batch is written and answered even if
+                    // this request goes away meanwhile.
+                    let pool = self.pool.clone();
+                    let _ = tokio::spawn(async move {
+                        commit_group(&pool, batch).await;
+                        drop(turn);
+                    })
+                    .await;
+                }
+                written.await.unwrap_or_else(|_| not_written())
+            }
+
+            async fn begin_write(&self) -> Result<WriteTx> {
+                let turn = self.write_turn().await;
+                Ok(WriteTx {
+                    tx: self.pool.begin().await?,
+                    _turn: turn,
+                })
+            }
+        }
+
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -289,7 +501,7 @@ macro_rules! sql_store {
             }
 
             async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 insert_user_row(&mut tx, user).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -320,7 +532,7 @@ macro_rules! sql_store {
             }
 
             async fn disable_user(&self, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
                     .bind(rev.at)
                     .bind(user_id)
@@ -342,7 +554,7 @@ macro_rules! sql_store {
             }
 
             async fn create_org(&self, org: &Org, audit: &NewAuditEvent) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 insert_org_row(&mut tx, org).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -386,7 +598,7 @@ macro_rules! sql_store {
             }
 
             async fn add_member(&self, org_id: &str, user_id: &str, role: Role, now: i64, audit: &NewAuditEvent) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 insert_member_row(&mut tx, org_id, user_id, role, now).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -404,7 +616,7 @@ macro_rules! sql_store {
             }
 
             async fn set_role(&self, org_id: &str, user_id: &str, role: Role, audit: &NewAuditEvent) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
                     .bind(role.as_str())
                     .bind(org_id)
@@ -421,7 +633,7 @@ macro_rules! sql_store {
             }
 
             async fn remove_member(&self, org_id: &str, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
                     .bind(org_id)
                     .bind(user_id)
@@ -465,7 +677,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 insert_token_row(&mut tx, token).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -516,7 +728,12 @@ macro_rules! sql_store {
                     created_at: row.try_get("o_created_at")?,
                 };
                 let role: Option<String> = row.try_get("m_role")?;
-                Ok(Some(TokenAuth { role: role.map(parse).transpose()?, token, user, org }))
+                Ok(Some(TokenAuth {
+                    role: role.map(parse).transpose()?,
+                    token: token.into(),
+                    user: user.map(Into::into),
+                    org: org.into(),
+                }))
             }
 
             async fn list_tokens(&self, q: &TokenQuery) -> Result<Vec<Token>> {
@@ -535,7 +752,7 @@ macro_rules! sql_store {
             }
 
             async fn revoke_token(&self, id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
                      WHERE id = $4 AND revoked_at IS NULL",
@@ -556,7 +773,7 @@ macro_rules! sql_store {
             }
 
             async fn revoke_user_tokens(&self, user_id: &str, org_id: Option<&str>, rev: &Revocation, audit: &NewAuditEvent) -> Result<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let revoked = revoke_user_rows(&mut tx, user_id, org_id, rev).await?;
                 let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
                 insert_audit(&mut tx, &audit).await?;
@@ -565,7 +782,7 @@ macro_rules! sql_store {
             }
 
             async fn rotate_token(&self, old_id: &str, new: &NewToken, rev: &Revocation, audit: &NewAuditEvent) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
                      WHERE id = $4 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
@@ -587,6 +804,7 @@ macro_rules! sql_store {
             }
 
             async fn touch_token(&self, id: &str, at: i64, ip: Option<&str>) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query("UPDATE tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
                     .bind(at)
                     .bind(ip)
@@ -597,7 +815,7 @@ macro_rules! sql_store {
             }
 
             async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "INSERT INTO token_ips (token_id, ip, first_seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
@@ -615,27 +833,7 @@ macro_rules! sql_store {
             }
 
             async fn create_device_authorization(&self, d: &NewDeviceAuthorization, audit: &NewAuditEvent) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, client_id, \
-                     device_name, requester_ip, user_agent, status, interval_secs, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)",
-                )
-                .bind(&d.id)
-                .bind(&d.device_code_hash)
-                .bind(&d.user_code_hash)
-                .bind(&d.client_id)
-                .bind(&d.device_name)
-                .bind(&d.requester_ip)
-                .bind(&d.user_agent)
-                .bind(d.interval_secs)
-                .bind(d.created_at)
-                .bind(d.expires_at)
-                .execute(&mut *tx)
-                .await?;
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
-                Ok(())
+                self.group_commit(GroupWrite::Device(Box::new((d.clone(), audit.clone())))).await
             }
 
             async fn device_by_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>> {
@@ -658,17 +856,11 @@ macro_rules! sql_store {
             }
 
             async fn record_poll(&self, id: &str, at: i64, interval_secs: i64) -> Result<()> {
-                sqlx::query("UPDATE device_authorizations SET last_poll_at = $1, interval_secs = $2 WHERE id = $3")
-                    .bind(at)
-                    .bind(interval_secs)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.group_commit(GroupWrite::Poll { id: id.to_string(), at, interval_secs }).await
             }
 
             async fn decide_device(&self, id: &str, status: DeviceStatus, user_id: &str, org_id: Option<&str>, now: i64, audit: &NewAuditEvent) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE device_authorizations SET status = $1, approved_by = $2, org_id = $3, decided_at = $4 \
                      WHERE id = $5 AND status = 'pending' AND expires_at > $4",
@@ -689,6 +881,7 @@ macro_rules! sql_store {
             }
 
             async fn expire_device(&self, id: &str) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query("UPDATE device_authorizations SET status = 'expired' WHERE id = $1 AND status IN ('pending', 'approved')")
                     .bind(id)
                     .execute(&self.pool)
@@ -697,7 +890,7 @@ macro_rules! sql_store {
             }
 
             async fn redeem_device(&self, id: &str, token: &NewToken, now: i64, audit: &NewAuditEvent) -> Result<Redemption> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // The conditional update is the lock: of any number of concurrent polls,
                 // exactly one sees a row change.
                 let done = sqlx::query(
@@ -721,6 +914,7 @@ macro_rules! sql_store {
                 .await?;
                 if allowed.is_none() {
                     tx.rollback().await?;
+                    let _turn = self.write_turn().await;
                     sqlx::query("UPDATE device_authorizations SET status = 'denied' WHERE id = $1 AND status = 'approved'")
                         .bind(id)
                         .execute(&self.pool)
@@ -739,6 +933,7 @@ macro_rules! sql_store {
             }
 
             async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
+                let _turn = self.write_turn().await;
                 let mut conn = self.pool.acquire().await?;
                 insert_audit(&mut conn, event).await
             }
@@ -765,6 +960,7 @@ macro_rules! sql_store {
             }
 
             async fn create_session(&self, session: &NewSession) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query(
                     "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, ip, user_agent) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -794,6 +990,7 @@ macro_rules! sql_store {
             }
 
             async fn end_session(&self, id_hash: &str, now: i64) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
                     .bind(now)
                     .bind(id_hash)
@@ -803,6 +1000,7 @@ macro_rules! sql_store {
             }
 
             async fn end_user_sessions(&self, user_id: &str, now: i64) -> Result<u64> {
+                let _turn = self.write_turn().await;
                 let done = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
                     .bind(now)
                     .bind(user_id)
@@ -819,7 +1017,7 @@ macro_rules! sql_store {
             }
 
             async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("UPDATE setup_state SET claimed_at = $1, claimed_by = $2 WHERE id = 1 AND claimed_at IS NULL")
                     .bind(claim.user.created_at)
                     .bind(&claim.user.id)

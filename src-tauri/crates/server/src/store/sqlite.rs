@@ -1,13 +1,108 @@
 //! SQLite: one file, WAL journal, foreign keys on, a busy timeout so writers queue.
+//!
+//! Another process (the admin CLI) may write the same file, so cached token
+//! validations are tied to a counter row that every such change bumps. Reading
+//! that row through the pool on every request would cost a round trip to a
+//! connection thread; instead one side connection asks SQLite whether anything
+//! was committed at all (`PRAGMA data_version`, a few microseconds, answered
+//! from the shared WAL index) and reads the counter only when something was.
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One writer at a time, as SQLite allows (see `write_turn`).
+    writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// Writes waiting for a group commit (see `group_commit`).
+    group_queue: std::sync::Mutex<Vec<Pending>>,
+    /// `None` for an in-memory database, which no other process can write.
+    changes: Option<ChangeWatch>,
+}
+
+/// Answers "what is the generation counter now?" without the pool.
+///
+/// Concurrent callers share looks: a caller takes a ticket (the number of looks
+/// started so far) on arrival and accepts the result of any look that started
+/// after that, so it still sees every commit made before it arrived, while
+/// under load one look serves a whole queue of requests.
+struct ChangeWatch {
+    looks_started: AtomicU64,
+    state: tokio::sync::Mutex<WatchState>,
+}
+
+struct WatchState {
+    conn: rusqlite::Connection,
+    /// `PRAGMA data_version` when `generation` was read.
+    data_version: Option<i64>,
+    generation: i64,
+    /// Which look (0, 1, …) produced the current values.
+    look: Option<u64>,
+}
+
+impl ChangeWatch {
+    fn open(path: &str) -> super::Result<Self> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(watch_error)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(watch_error)?;
+        Ok(Self {
+            looks_started: AtomicU64::new(0),
+            state: tokio::sync::Mutex::new(WatchState {
+                conn,
+                data_version: None,
+                generation: 0,
+                look: None,
+            }),
+        })
+    }
+
+    /// The counter as of no earlier than this call.
+    async fn generation(&self) -> super::Result<i64> {
+        let ticket = self.looks_started.load(Ordering::SeqCst);
+        let mut state = self.state.lock().await;
+        if state.look.is_some_and(|look| look >= ticket) {
+            return Ok(state.generation);
+        }
+        let look = self.looks_started.fetch_add(1, Ordering::SeqCst);
+        state.look_now()?;
+        state.look = Some(look);
+        Ok(state.generation)
+    }
+}
+
+impl WatchState {
+    /// Re-reads the counter only when some connection committed since the last
+    /// look. `data_version` is read first: a commit landing in between makes the
+    /// next look read the counter again, never the other way round.
+    fn look_now(&mut self) -> super::Result<()> {
+        let version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut q| q.query_row([], |row| row.get(0)))
+            .map_err(watch_error)?;
+        if self.data_version != Some(version) {
+            self.generation = self
+                .conn
+                .prepare_cached("SELECT value FROM generation WHERE id = 1")
+                .and_then(|mut q| q.query_row([], |row| row.get(0)))
+                .map_err(watch_error)?;
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+}
+
+fn watch_error(err: rusqlite::Error) -> super::StoreError {
+    super::StoreError::Config(format!("database change check failed: {err}"))
 }
 
 impl SqliteStore {
@@ -19,19 +114,18 @@ impl SqliteStore {
             format!("sqlite://{url}")
         };
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        if !in_memory {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = std::path::Path::new(path)
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path).to_string();
+        if !in_memory
+            && let Some(dir) = std::path::Path::new(&path)
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    super::StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                super::StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let options = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
@@ -46,7 +140,17 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let changes = if in_memory {
+            None
+        } else {
+            Some(ChangeWatch::open(&path)?)
+        };
+        Ok(Self {
+            pool,
+            writes: Some(Default::default()),
+            group_queue: Default::default(),
+            changes,
+        })
     }
 }
 
@@ -65,10 +169,265 @@ super::sql::sql_store!(
         }
 
         async fn generation(&self) -> Result<Option<i64>> {
-            let value = sqlx::query_scalar("SELECT value FROM generation WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-            Ok(Some(value))
+            // In memory, every writer is this process, which invalidates directly.
+            match &self.changes {
+                Some(watch) => watch.generation().await.map(Some),
+                None => Ok(None),
+            }
         }
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteStore;
+    use crate::model::{Actor, AuditQuery, NewAuditEvent, NewDeviceAuthorization, RequestMeta};
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn sees_every_commit_by_another_connection() {
+        let dir = std::env::temp_dir().join(format!("devauth-watch-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("devauth.db");
+        let path_text = path.to_string_lossy().into_owned();
+        let store = SqliteStore::connect(&path_text)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        async fn generation(store: &SqliteStore) -> Option<i64> {
+            store.generation().await.unwrap_or_else(|e| panic!("{e}"))
+        }
+        let first = generation(&store).await;
+        assert!(first.is_some(), "a file database has a counter");
+        assert_eq!(generation(&store).await, first, "nothing changed");
+
+        // Another process (here: another connection) bumps the counter.
+        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        for round in 1..=3 {
+            other
+                .execute("UPDATE generation SET value = value + 1 WHERE id = 1", [])
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                generation(&store).await,
+                first.map(|g| g + round),
+                "the very next look sees commit {round}"
+            );
+        }
+        // A commit that leaves the counter alone is looked at and changes nothing.
+        other
+            .execute_batch("CREATE TABLE scratch (x INTEGER); INSERT INTO scratch VALUES (1);")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(generation(&store).await, first.map(|g| g + 3));
+
+        drop(other);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_callers_never_share_a_look_older_than_themselves() {
+        let dir = std::env::temp_dir().join(format!("devauth-watch-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("devauth.db");
+        let path_text = path.to_string_lossy().into_owned();
+        let store = std::sync::Arc::new(
+            SqliteStore::connect(&path_text)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let bump = || -> i64 {
+            other
+                .query_row(
+                    "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        for _ in 0..40 {
+            let committed = bump();
+            let lookers: Vec<_> = (0..16)
+                .map(|_| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.generation().await.ok().flatten() })
+                })
+                .collect();
+            for looker in lookers {
+                let seen = looker.await.unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(
+                    seen,
+                    Some(committed),
+                    "a caller saw a look from before the commit"
+                );
+            }
+        }
+        drop(other);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn device(n: usize, code_hash: &str) -> (NewDeviceAuthorization, NewAuditEvent) {
+        let device = NewDeviceAuthorization {
+            id: format!("device-{n}"),
+            device_code_hash: code_hash.to_string(),
+            user_code_hash: format!("user-code-{n}"),
+            client_id: "devauth-cli".into(),
+            device_name: Some(format!("box {n}")),
+            requester_ip: Some("127.0.0.1".into()),
+            user_agent: None,
+            interval_secs: 5,
+            created_at: 1_000,
+            expires_at: 1_600,
+        };
+        let audit = NewAuditEvent::new(
+            1_000,
+            Actor::Anonymous,
+            "device.requested",
+            &RequestMeta::default(),
+        )
+        .target(device.id.clone());
+        (device, audit)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_device_authorizations_commit_together_and_fail_alone() {
+        let store = std::sync::Arc::new(
+            SqliteStore::connect("sqlite::memory:")
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let (first, audit) = device(0, "taken");
+        store
+            .create_device_authorization(&first, &audit)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        // Hold the write turn so that every request below queues up behind it.
+        let turns = store
+            .writes
+            .clone()
+            .unwrap_or_else(|| panic!("SQLite has write turns"));
+        let held = turns.clone().lock_owned().await;
+        let requests: Vec<_> = (1..=50)
+            .map(|n| {
+                // Request 25 reuses a device code hash, which the schema refuses.
+                let hash = if n == 25 {
+                    "taken".to_string()
+                } else {
+                    format!("code-{n}")
+                };
+                let (d, a) = device(n, &hash);
+                let store = store.clone();
+                tokio::spawn(async move { store.create_device_authorization(&d, &a).await })
+            })
+            .collect();
+        for _ in 0..100_000 {
+            if store.group_queue.lock().map(|q| q.len()).unwrap_or(0) == 50 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            store.group_queue.lock().map(|q| q.len()).unwrap_or(0),
+            50,
+            "all fifty wait in the queue"
+        );
+        drop(held);
+        let mut failed = Vec::new();
+        for (n, request) in (1..=50).zip(requests) {
+            if let Err(err) = request.await.unwrap_or_else(|e| panic!("{e}")) {
+                failed.push((n, err.to_string()));
+            }
+        }
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0, 25, "{failed:?}");
+        for n in (1..=50).filter(|n| *n != 25) {
+            let stored = store
+                .device_by_code_hash(&format!("code-{n}"))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(stored.map(|d| d.id), Some(format!("device-{n}")));
+        }
+        let audit = store
+            .list_audit(&AuditQuery {
+                action: Some("device.requested".into()),
+                limit: 1_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            audit.len(),
+            50,
+            "one audit event per stored request, none for the refused one"
+        );
+        assert!(
+            audit
+                .iter()
+                .all(|e| e.target.as_deref() != Some("device-25"))
+        );
+
+        // Polls and new requests share a batch.
+        let held = turns.clone().lock_owned().await;
+        let mut writes: Vec<_> = (1..=10)
+            .map(|n: i64| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .record_poll(&format!("device-{n}"), 2_000 + n, 5 + n)
+                        .await
+                })
+            })
+            .collect();
+        let (late, late_audit) = device(99, "code-99");
+        writes.push({
+            let store = store.clone();
+            tokio::spawn(async move { store.create_device_authorization(&late, &late_audit).await })
+        });
+        for _ in 0..100_000 {
+            if store.group_queue.lock().map(|q| q.len()).unwrap_or(0) == 11 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(store.group_queue.lock().map(|q| q.len()).unwrap_or(0), 11);
+        drop(held);
+        for write in writes {
+            write
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for n in 1..=10 {
+            let polled = store
+                .device_by_code_hash(&format!("code-{n}"))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("device {n} is stored"));
+            assert_eq!(
+                (polled.last_poll_at, polled.interval_secs),
+                (Some(2_000 + n), 5 + n),
+                "device {n}"
+            );
+        }
+        let untouched = store
+            .device_by_code_hash("code-11")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("device 11 is stored"));
+        assert_eq!((untouched.last_poll_at, untouched.interval_secs), (None, 5));
+        assert!(
+            store
+                .device_by_code_hash("code-99")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn in_memory_databases_have_no_counter_to_watch() {
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.generation().await.ok(), Some(None));
+    }
+}

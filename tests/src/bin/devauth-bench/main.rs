@@ -140,6 +140,11 @@ fn git_revision() -> String {
     }
 }
 
+// The allocator the `devauth-server` binary ships with, so the in-process
+// server is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();

@@ -189,6 +189,39 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
             async move { state.store.generation().await.is_ok() }
         }
     };
+    // The same three requests through the routers alone: no sockets, one task.
+    let in_router = {
+        let hello_app =
+            axum::Router::new().route("/hello", axum::routing::get(|| async { "Hello, World!" }));
+        let devauth_app = devauth_server::http::app(state.clone());
+        let bearer = format!("Bearer {token}");
+        let per_call = |app: axum::Router, path: &'static str, auth: Option<String>| async move {
+            use tower::ServiceExt;
+            let calls = 200_000u32;
+            let started = Instant::now();
+            for _ in 0..calls {
+                let mut req = axum::http::Request::get(path);
+                if let Some(auth) = &auth {
+                    req = req.header("authorization", auth.as_str());
+                }
+                let req = req.body(axum::body::Body::empty())?;
+                let res = app.clone().oneshot(req).await?;
+                if !res.status().is_success() {
+                    return Err(format!("{path}: {}", res.status()).into());
+                }
+                axum::body::to_bytes(res.into_body(), 64 * 1024).await?;
+            }
+            Res::Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(calls))
+        };
+        async {
+            Res::Ok((
+                per_call(hello_app, "/hello", None).await?,
+                per_call(devauth_app.clone(), "/healthz", None).await?,
+                per_call(devauth_app, "/me", Some(bearer)).await?,
+            ))
+        }
+        .await
+    };
     let second = Duration::from_secs(1);
     let diagnostics = async {
         Res::Ok((
@@ -241,7 +274,7 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
             );
             report.row(
                 "1e",
-                "diagnosis: `Store::generation` alone (the SQLite counter read every validation makes)",
+                "diagnosis: `Store::generation` alone (the SQLite change check every validation makes)",
                 format!(
                     "{gen_us:.1} µs per call; {} calls/s from 64 tasks",
                     rate(gen_rate)
@@ -251,6 +284,16 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
             );
         }
         Err(e) => report.not_measured("1d", "diagnosis: `auth::authenticate` alone", e),
+    }
+    match in_router {
+        Ok((hello_us, healthz_us, me_us)) => report.row(
+            "1f",
+            "diagnosis: one request through the router alone, no sockets (hello world · devauth `/healthz` · devauth `/me`)",
+            format!("{hello_us:.1} µs · {healthz_us:.1} µs · {me_us:.1} µs"),
+            "—",
+            Verdict::None,
+        ),
+        Err(e) => report.not_measured("1f", "diagnosis: one request through the router alone", e),
     }
     Ok(())
 }

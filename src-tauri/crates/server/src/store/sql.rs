@@ -137,24 +137,30 @@ macro_rules! sql_store {
             }
         }
 
-        async fn insert_audit(conn: &mut Conn, e: &NewAuditEvent) -> Result<()> {
-            sqlx::query(
+        /// `INSERT INTO audit_events … VALUES (…), (…)` for `events` (one or many).
+        fn audit_rows<'a>(events: impl IntoIterator<Item = &'a NewAuditEvent>) -> sqlx::QueryBuilder<'a, $db> {
+            let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO audit_events (at, actor_kind, actor_id, actor, action, target, org_id, \
-                 ip, user_agent, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(e.at)
-            .bind(e.actor.kind())
-            .bind(e.actor.id())
-            .bind(e.actor.label())
-            .bind(e.action)
-            .bind(&e.target)
-            .bind(&e.org_id)
-            .bind(&e.meta.ip)
-            .bind(&e.meta.user_agent)
-            .bind(&e.meta.request_id)
-            .bind(&e.detail)
-            .execute(&mut *conn)
-            .await?;
+                 ip, user_agent, request_id, detail) ",
+            );
+            query.push_values(events, |mut row, e| {
+                row.push_bind(e.at)
+                    .push_bind(e.actor.kind())
+                    .push_bind(e.actor.id())
+                    .push_bind(e.actor.label())
+                    .push_bind(e.action)
+                    .push_bind(&e.target)
+                    .push_bind(&e.org_id)
+                    .push_bind(&e.meta.ip)
+                    .push_bind(&e.meta.user_agent)
+                    .push_bind(&e.meta.request_id)
+                    .push_bind(&e.detail);
+            });
+            query
+        }
+
+        async fn insert_audit(conn: &mut Conn, e: &NewAuditEvent) -> Result<()> {
+            audit_rows([e]).build().execute(&mut *conn).await?;
             Ok(())
         }
 
@@ -369,24 +375,10 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| unique_violation(e, "a device code was issued twice"))?;
-                let mut audits = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO audit_events (at, actor_kind, actor_id, actor, action, target, org_id, \
-                     ip, user_agent, request_id, detail) ",
-                );
-                audits.push_values(&devices, |mut row, (_, e)| {
-                    row.push_bind(e.at)
-                        .push_bind(e.actor.kind())
-                        .push_bind(e.actor.id())
-                        .push_bind(e.actor.label())
-                        .push_bind(e.action)
-                        .push_bind(&e.target)
-                        .push_bind(&e.org_id)
-                        .push_bind(&e.meta.ip)
-                        .push_bind(&e.meta.user_agent)
-                        .push_bind(&e.meta.request_id)
-                        .push_bind(&e.detail);
-                });
-                audits.build().execute(&mut *tx).await?;
+                audit_rows(devices.iter().map(|(_, e)| e))
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             if !polls.is_empty() {
                 // One statement for every poll; VALUES columns are column1… in

@@ -333,14 +333,7 @@ pub(crate) async fn rate_limit(ctx: &mut Ctx<'_>) -> Step<String> {
         let answer = lookup(wrong_code(n)).await?;
         expect(&answer, 400, "invalid_user_code", "a wrong code")?;
     }
-    let right = ctx
-        .remote
-        .post_json(
-            "/api/device/approve",
-            Some(&admin.token),
-            &json!({"user_code": started.user_code, "org": admin.org}),
-        )
-        .await?;
+    let right = flow::ask_to_approve(ctx, &admin, &started.user_code).await?;
     expect(
         &right,
         429,

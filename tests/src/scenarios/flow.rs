@@ -2,7 +2,7 @@
 //! slow_down, denial, expiry and the redemption race.
 
 use super::{Admin, Ctx, Step, Stop, check, describe, expect};
-use crate::remote::DEVICE_GRANT;
+use crate::remote::{Answer, DEVICE_GRANT};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -37,15 +37,20 @@ pub(crate) async fn start(ctx: &Ctx<'_>, device_name: &str) -> Step<Started> {
 }
 
 pub(crate) async fn approve(ctx: &Ctx<'_>, admin: &Admin, user_code: &str) -> Step<()> {
-    let answer = ctx
+    let answer = ask_to_approve(ctx, admin, user_code).await?;
+    expect(&answer, 200, "", "POST /api/device/approve")
+}
+
+/// `POST /api/device/approve` for `user_code` into the admin's org, whatever it answers.
+pub(crate) async fn ask_to_approve(ctx: &Ctx<'_>, admin: &Admin, user_code: &str) -> Step<Answer> {
+    Ok(ctx
         .remote
         .post_json(
             "/api/device/approve",
             Some(&admin.token),
             &json!({"user_code": user_code, "org": admin.org}),
         )
-        .await?;
-    expect(&answer, 200, "", "POST /api/device/approve")
+        .await?)
 }
 
 /// Polls an approved code once and returns the token.
@@ -322,14 +327,7 @@ pub(crate) async fn deny(ctx: &mut Ctx<'_>) -> Step<String> {
         .poll(&started.device_code, &ctx.target.client_id, None)
         .await?;
     expect(&poll, 400, "access_denied", "polling a denied code")?;
-    let again = ctx
-        .remote
-        .post_json(
-            "/api/device/approve",
-            Some(&admin.token),
-            &json!({"user_code": started.user_code, "org": admin.org}),
-        )
-        .await?;
+    let again = ask_to_approve(ctx, &admin, &started.user_code).await?;
     expect(&again, 409, "", "approving a denied code")?;
     Ok(format!(
         "denied code polls access_denied; approving it afterwards is 409 {}",
@@ -355,14 +353,7 @@ pub(crate) async fn expiry(ctx: &mut Ctx<'_>) -> Step<String> {
         .poll(&started.device_code, &ctx.target.client_id, None)
         .await?;
     expect(&poll, 400, "expired_token", "polling an expired code")?;
-    let approve = ctx
-        .remote
-        .post_json(
-            "/api/device/approve",
-            Some(&admin.token),
-            &json!({"user_code": started.user_code, "org": admin.org}),
-        )
-        .await?;
+    let approve = ask_to_approve(ctx, &admin, &started.user_code).await?;
     expect(&approve, 409, "", "approving an expired code")?;
     Ok(format!(
         "after {wait} s the code polls expired_token and cannot be approved ({})",

@@ -105,17 +105,7 @@ async fn me(Auth(principal, _): Auth) -> ApiResult<Response> {
             expires_at: t.expires_at,
         },
     };
-    // Into a buffer sized for the usual body, instead of growing one as it goes.
-    let mut json = Vec::with_capacity(512);
-    serde_json::to_writer(&mut json, &body).map_err(ApiError::internal)?;
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
-        json,
-    )
-        .into_response())
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize, Default)]

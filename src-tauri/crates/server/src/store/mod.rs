@@ -27,6 +27,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Config(String),
+    /// The store's own machinery failed around the database (the SQLite change
+    /// check, a group commit that never answered).
+    #[error("{0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

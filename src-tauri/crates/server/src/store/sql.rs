@@ -32,10 +32,10 @@ macro_rules! user_select {
 
 pub(crate) use {device_select, token_select, user_select};
 
-/// Implements [`crate::store::Store`] for `$store` (which has a `pool` field and
-/// `writes: Option<Arc<tokio::sync::Mutex<()>>>` (see `write_turn`) and
-/// `group_queue: std::sync::Mutex<Vec<Pending>>` fields)
-/// over the sqlx driver `$db` whose rows are `$row`.
+/// Implements [`crate::store::Store`] for `$store` over the sqlx driver `$db`
+/// whose rows are `$row`. `$store` has the fields `pool`, `writes:
+/// Option<Arc<tokio::sync::Mutex<()>>>` (see `write_turn`) and `group_queue:
+/// std::sync::Mutex<Vec<Pending>>` (see `group_commit`).
 macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty, $backend:literal, { $($extra:item)* }) => {
         use crate::model::*;
@@ -424,7 +424,7 @@ macro_rules! sql_store {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(Pending { write, done });
-                let not_written = || Err(StoreError::Config("the write was not carried out".into()));
+                let not_written = || Err(StoreError::Internal("the write was not carried out".into()));
                 // Stop waiting for the turn as soon as another request's batch has
                 // taken this write: waiting on would line every request up behind
                 // one commit each, and no batch would ever form.

@@ -102,7 +102,7 @@ impl WatchState {
 }
 
 fn watch_error(err: rusqlite::Error) -> super::StoreError {
-    super::StoreError::Config(format!("database change check failed: {err}"))
+    super::StoreError::Internal(format!("database change check failed: {err}"))
 }
 
 impl SqliteStore {
@@ -184,29 +184,51 @@ mod tests {
     use crate::model::{Actor, AuditQuery, NewAuditEvent, NewDeviceAuthorization, RequestMeta};
     use crate::store::Store;
 
-    #[tokio::test]
-    async fn sees_every_commit_by_another_connection() {
+    /// A fresh database file, opened by a store and by a second connection that
+    /// stands in for another process; the directory goes when this does.
+    struct FileDb {
+        store: std::sync::Arc<SqliteStore>,
+        other: rusqlite::Connection,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for FileDb {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn file_db() -> FileDb {
         let dir = std::env::temp_dir().join(format!("devauth-watch-{}", uuid::Uuid::new_v4()));
         let path = dir.join("devauth.db");
-        let path_text = path.to_string_lossy().into_owned();
-        let store = SqliteStore::connect(&path_text)
+        let store = SqliteStore::connect(&path.to_string_lossy())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        FileDb {
+            store: std::sync::Arc::new(store),
+            other,
+            dir,
+        }
+    }
+
+    #[tokio::test]
+    async fn sees_every_commit_by_another_connection() {
+        let FileDb { store, other, .. } = &file_db().await;
         async fn generation(store: &SqliteStore) -> Option<i64> {
             store.generation().await.unwrap_or_else(|e| panic!("{e}"))
         }
-        let first = generation(&store).await;
+        let first = generation(store).await;
         assert!(first.is_some(), "a file database has a counter");
-        assert_eq!(generation(&store).await, first, "nothing changed");
+        assert_eq!(generation(store).await, first, "nothing changed");
 
         // Another process (here: another connection) bumps the counter.
-        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
         for round in 1..=3 {
             other
                 .execute("UPDATE generation SET value = value + 1 WHERE id = 1", [])
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(
-                generation(&store).await,
+                generation(store).await,
                 first.map(|g| g + round),
                 "the very next look sees commit {round}"
             );
@@ -215,24 +237,12 @@ mod tests {
         other
             .execute_batch("CREATE TABLE scratch (x INTEGER); INSERT INTO scratch VALUES (1);")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(generation(&store).await, first.map(|g| g + 3));
-
-        drop(other);
-        drop(store);
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(generation(store).await, first.map(|g| g + 3));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_callers_never_share_a_look_older_than_themselves() {
-        let dir = std::env::temp_dir().join(format!("devauth-watch-{}", uuid::Uuid::new_v4()));
-        let path = dir.join("devauth.db");
-        let path_text = path.to_string_lossy().into_owned();
-        let store = std::sync::Arc::new(
-            SqliteStore::connect(&path_text)
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-        );
-        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let FileDb { store, other, .. } = &file_db().await;
         let bump = || -> i64 {
             other
                 .query_row(
@@ -259,9 +269,6 @@ mod tests {
                 );
             }
         }
-        drop(other);
-        drop(store);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     fn device(n: usize, code_hash: &str) -> (NewDeviceAuthorization, NewAuditEvent) {

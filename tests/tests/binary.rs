@@ -54,6 +54,28 @@ fn fails(db: &str, args: &[&str], message: &str) {
     );
 }
 
+/// Runs a CLI command that changes something a running server has cached. On
+/// PostgreSQL the server hears of it through `NOTIFY`, which arrives a moment
+/// after the CLI exits: wait for that (at most 10 s) so that what follows tests
+/// the change, not the delivery race. SQLite needs no wait: each request asks
+/// the file itself.
+async fn change_heard(
+    backend: Backend,
+    srv: &devauth_server::RunningServer,
+    db: &str,
+    args: &[&str],
+) -> String {
+    let mut heard = srv.state.bus.subscribe();
+    let out = ok(db, args);
+    if backend == Backend::Postgres {
+        tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
+            .await
+            .unwrap_or_else(|_| panic!("the server never heard of `{}`", args.join(" ")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    out
+}
+
 async fn admin_cli(backend: Backend) {
     let (db, _dir) = fresh_database(backend).await;
     assert!(ok(&db, &["migrate"]).contains("up to date"));
@@ -245,7 +267,9 @@ async fn admin_cli(backend: Backend) {
     };
     assert_eq!(me(token.clone()).await, 200);
     assert_eq!(me(service.trim().to_string()).await, 200);
-    ok(
+    change_heard(
+        backend,
+        &srv,
         &db,
         &[
             "member",
@@ -257,13 +281,14 @@ async fn admin_cli(backend: Backend) {
             "--role",
             "viewer",
         ],
-    );
+    )
+    .await;
     let members: Value =
         serde_json::from_str(&ok(&db, &["member", "list", "--org", "acme", "--json"]))
             .unwrap_or(Value::Null);
     assert_eq!(members[0]["role"], "viewer");
     // The running server cached this token's validation as an owner: the CLI's
-    // change (another process, same file) must show on the very next request.
+    // change (another process) must show on the next request.
     let me_now: Value = http
         .get(format!("{}/me", srv.url))
         .bearer_auth(&token)
@@ -275,7 +300,11 @@ async fn admin_cli(backend: Backend) {
         .unwrap_or(Value::Null);
     assert_eq!(me_now["role"], "viewer", "{me_now}");
     let id = ci["id"].as_str().unwrap_or_default();
-    assert!(ok(&db, &["token", "revoke", id]).contains("revoked"));
+    assert!(
+        change_heard(backend, &srv, &db, &["token", "revoke", id])
+            .await
+            .contains("revoked")
+    );
     assert_eq!(me(token.clone()).await, 401);
     assert!(ok(&db, &["token", "revoke", id]).contains("already revoked"));
     fails(&db, &["token", "revoke", "no-such-token"], "no token");

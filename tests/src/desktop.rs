@@ -292,6 +292,33 @@ impl DesktopApp {
         }
     }
 
+    /// Waits until `script` returns `true` (UI work that follows an `invoke`
+    /// finishes a moment after the click that started it).
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.js(script).await != Value::Bool(true) {
+            if Instant::now() > deadline {
+                panic!(
+                    "{what}: not so within 15 s (`{script}`)\n--- app log ---\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The text of the element with this id once it shows any (see `text`).
+    pub async fn wait_for_text(&self, id: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = self.text(id).await;
+            if !text.is_empty() || Instant::now() > deadline {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn js(&self, script: &str) -> Value {
         bounded(script, self.client.execute(script, vec![]))
             .await

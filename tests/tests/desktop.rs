@@ -284,10 +284,8 @@ async fn deny_and_expired_code() {
     app.wait_for_state("signed_in").await;
     let url = srv.url.clone();
     srv.stop().await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while app.text("si-offline").await.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_for_text("si-offline", Duration::from_secs(20))
+        .await;
     assert!(
         app.text("si-offline")
             .await
@@ -383,18 +381,16 @@ async fn bundled_server_first_run() {
 
     // Settings: a plain-http remote server is refused and nothing changes.
     app.click("#change-server").await;
-    assert_eq!(
-        app.js("return document.getElementById('settings').open")
-            .await,
-        true
-    );
+    app.wait_until(
+        "the settings dialog is open",
+        "return document.getElementById('settings').open",
+    )
+    .await;
     app.click("#mode-remote").await;
     app.fill("#server-url", "http://auth.example.com").await;
     app.click("#settings-save").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while app.text("settings-error").await.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_for_text("settings-error", Duration::from_secs(5))
+        .await;
     assert!(
         app.text("settings-error")
             .await

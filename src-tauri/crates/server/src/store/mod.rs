@@ -3,6 +3,7 @@
 //! one transaction: a change and its audit event commit together or not at all.
 //! Handlers never know which backend they talk to.
 
+mod change_signal;
 mod postgres;
 mod sql;
 mod sqlite;

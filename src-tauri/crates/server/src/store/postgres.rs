@@ -9,6 +9,8 @@ pub struct PgStore {
     writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// Writes waiting for a group commit (see `group_commit`).
     group_queue: std::sync::Mutex<Vec<Pending>>,
+    /// Always `None`: other servers hear of changes through `NOTIFY`.
+    announce: Option<std::sync::Arc<std::path::Path>>,
 }
 
 impl PgStore {
@@ -23,6 +25,7 @@ impl PgStore {
             pool,
             writes: None,
             group_queue: Default::default(),
+            announce: None,
         })
     }
 

@@ -228,7 +228,7 @@ macro_rules! sql_store {
         }
 
         /// Revokes active tokens of a user (in one org or all), service tokens excepted.
-        async fn revoke_user_rows(conn: &mut Conn, user_id: &str, org_id: Option<&str>, rev: &Revocation) -> Result<u64> {
+        async fn revoke_user_rows(tx: &mut WriteTx, user_id: &str, org_id: Option<&str>, rev: &Revocation) -> Result<u64> {
             let done = sqlx::query(
                 "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
                  WHERE user_id = $4 AND ($5 IS NULL OR org_id = $5) AND revoked_at IS NULL",
@@ -238,17 +238,18 @@ macro_rules! sql_store {
             .bind(&rev.reason)
             .bind(user_id)
             .bind(org_id)
-            .execute(&mut *conn)
+            .execute(&mut **tx)
             .await?;
-            bump_generation(conn).await?;
+            bump_generation(tx).await?;
             Ok(done.rows_affected())
         }
 
         /// Marks cached validations stale for every server on this database.
-        async fn bump_generation(conn: &mut Conn) -> Result<()> {
+        async fn bump_generation(tx: &mut WriteTx) -> Result<()> {
             sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1")
-                .execute(&mut *conn)
+                .execute(&mut **tx)
                 .await?;
+            tx.bumped = true;
             Ok(())
         }
 
@@ -268,6 +269,10 @@ macro_rules! sql_store {
         /// it commits, rolls back or is dropped.
         struct WriteTx {
             tx: sqlx::Transaction<'static, $db>,
+            /// SQLite: the file to announce a committed counter bump in.
+            announce: Option<std::sync::Arc<std::path::Path>>,
+            /// Whether this transaction bumped the generation counter.
+            bumped: bool,
             // Declared last: released after the transaction has ended.
             _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
         }
@@ -286,8 +291,22 @@ macro_rules! sql_store {
         }
 
         impl WriteTx {
-            async fn commit(self) -> std::result::Result<(), sqlx::Error> {
-                self.tx.commit().await
+            /// Commits, then (SQLite) tells other devauth processes on this
+            /// file about a counter bump.
+            async fn commit(self) -> Result<()> {
+                self.tx.commit().await?;
+                if self.bumped
+                    && let Some(path) = &self.announce
+                {
+                    crate::store::change_signal::announce(path).map_err(|e| {
+                        StoreError::Internal(format!(
+                            "the change was saved, but other devauth processes on this database \
+                             could not be told ({}: {e}); restart them to be sure they apply it",
+                            path.display()
+                        ))
+                    })?;
+                }
+                Ok(())
             }
 
             async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
@@ -455,6 +474,8 @@ macro_rules! sql_store {
                 let turn = self.write_turn().await;
                 Ok(WriteTx {
                     tx: self.pool.begin().await?,
+                    announce: self.announce.clone(),
+                    bumped: false,
                     _turn: turn,
                 })
             }

@@ -6,7 +6,10 @@
 //! connection thread; instead one side connection asks SQLite whether anything
 //! was committed at all (`PRAGMA data_version`, a few microseconds, answered
 //! from the shared WAL index) and reads the counter only when something was.
+//! On Linux even that look is skipped while no devauth process has announced a
+//! change since the last one (`change_signal`).
 
+use super::change_signal;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -22,6 +25,8 @@ pub struct SqliteStore {
     group_queue: std::sync::Mutex<Vec<Pending>>,
     /// `None` for an in-memory database, which no other process can write.
     changes: Option<ChangeWatch>,
+    /// Where committed counter bumps are announced (`change_signal`).
+    announce: Option<std::sync::Arc<std::path::Path>>,
 }
 
 /// Answers "what is the generation counter now?" without the pool.
@@ -33,6 +38,8 @@ pub struct SqliteStore {
 struct ChangeWatch {
     looks_started: AtomicU64,
     state: tokio::sync::Mutex<WatchState>,
+    /// Linux: lets a call skip the look while no change was announced.
+    signal: Option<change_signal::Watch>,
 }
 
 struct WatchState {
@@ -45,7 +52,7 @@ struct WatchState {
 }
 
 impl ChangeWatch {
-    fn open(path: &str) -> super::Result<Self> {
+    fn open(path: &str, signal: &std::path::Path) -> super::Result<Self> {
         use rusqlite::OpenFlags;
         let conn = rusqlite::Connection::open_with_flags(
             path,
@@ -55,6 +62,7 @@ impl ChangeWatch {
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(watch_error)?;
         Ok(Self {
+            signal: change_signal::Watch::open(signal),
             looks_started: AtomicU64::new(0),
             state: tokio::sync::Mutex::new(WatchState {
                 conn,
@@ -67,14 +75,21 @@ impl ChangeWatch {
 
     /// The counter as of no earlier than this call.
     async fn generation(&self) -> super::Result<i64> {
+        if let Some(generation) = self.signal.as_ref().and_then(change_signal::Watch::quiet) {
+            return Ok(generation);
+        }
         let ticket = self.looks_started.load(Ordering::SeqCst);
         let mut state = self.state.lock().await;
         if state.look.is_some_and(|look| look >= ticket) {
             return Ok(state.generation);
         }
         let look = self.looks_started.fetch_add(1, Ordering::SeqCst);
+        let heard = self.signal.as_ref().map(change_signal::Watch::heard);
         state.look_now()?;
         state.look = Some(look);
+        if let (Some(signal), Some(heard)) = (&self.signal, heard) {
+            signal.looked(heard, state.generation);
+        }
         Ok(state.generation)
     }
 }
@@ -140,16 +155,21 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let changes = if in_memory {
-            None
+        let (changes, announce) = if in_memory {
+            (None, None)
         } else {
-            Some(ChangeWatch::open(&path)?)
+            let signal = change_signal::signal_path(std::path::Path::new(&path));
+            (
+                Some(ChangeWatch::open(&path, &signal)?),
+                Some(signal.into()),
+            )
         };
         Ok(Self {
             pool,
             writes: Some(Default::default()),
             group_queue: Default::default(),
             changes,
+            announce,
         })
     }
 }
@@ -185,16 +205,43 @@ mod tests {
     use crate::store::Store;
 
     /// A fresh database file, opened by a store and by a second connection that
-    /// stands in for another process; the directory goes when this does.
+    /// stands in for another devauth process; the directory goes when this does.
     struct FileDb {
         store: std::sync::Arc<SqliteStore>,
         other: rusqlite::Connection,
+        path: std::path::PathBuf,
         dir: std::path::PathBuf,
     }
 
     impl Drop for FileDb {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    impl FileDb {
+        /// What another devauth process does for a change: bump the counter,
+        /// commit, announce. Returns the new value.
+        fn change(&self) -> i64 {
+            let value = self.bump_silently();
+            super::change_signal::announce(&self.signal()).unwrap_or_else(|e| panic!("{e}"));
+            value
+        }
+
+        /// A commit to the counter that nobody announces (no devauth process
+        /// does this).
+        fn bump_silently(&self) -> i64 {
+            self.other
+                .query_row(
+                    "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        fn signal(&self) -> std::path::PathBuf {
+            super::change_signal::signal_path(&self.path)
         }
     }
 
@@ -208,55 +255,105 @@ mod tests {
         FileDb {
             store: std::sync::Arc::new(store),
             other,
+            path,
             dir,
         }
     }
 
-    #[tokio::test]
-    async fn sees_every_commit_by_another_connection() {
-        let FileDb { store, other, .. } = &file_db().await;
-        async fn generation(store: &SqliteStore) -> Option<i64> {
-            store.generation().await.unwrap_or_else(|e| panic!("{e}"))
-        }
-        let first = generation(store).await;
-        assert!(first.is_some(), "a file database has a counter");
-        assert_eq!(generation(store).await, first, "nothing changed");
+    async fn generation(store: &SqliteStore) -> Option<i64> {
+        store.generation().await.unwrap_or_else(|e| panic!("{e}"))
+    }
 
-        // Another process (here: another connection) bumps the counter.
+    #[tokio::test]
+    async fn sees_every_announced_commit_by_another_process() {
+        let db = &file_db().await;
+        let first = generation(&db.store).await;
+        assert!(first.is_some(), "a file database has a counter");
+        assert_eq!(generation(&db.store).await, first, "nothing changed");
         for round in 1..=3 {
-            other
-                .execute("UPDATE generation SET value = value + 1 WHERE id = 1", [])
-                .unwrap_or_else(|e| panic!("{e}"));
+            let value = db.change();
+            assert_eq!(first.map(|g| g + round), Some(value));
             assert_eq!(
-                generation(store).await,
-                first.map(|g| g + round),
-                "the very next look sees commit {round}"
+                generation(&db.store).await,
+                Some(value),
+                "the very next call sees change {round}"
             );
         }
-        // A commit that leaves the counter alone is looked at and changes nothing.
-        other
+        // A commit that leaves the counter alone changes nothing.
+        db.other
             .execute_batch("CREATE TABLE scratch (x INTEGER); INSERT INTO scratch VALUES (1);")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(generation(store).await, first.map(|g| g + 3));
+        super::change_signal::announce(&db.signal()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(generation(&db.store).await, first.map(|g| g + 3));
+    }
+
+    /// A second store on the file is what the admin CLI is: its changes are
+    /// announced by the store itself, after the commit.
+    #[tokio::test]
+    async fn a_second_store_on_the_file_is_heard() {
+        let db = &file_db().await;
+        let before = generation(&db.store).await;
+        let cli = SqliteStore::connect(&db.path.to_string_lossy())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            generation(&db.store).await,
+            before,
+            "connecting changes nothing"
+        );
+        let rev = crate::store::Revocation {
+            at: 2_000,
+            by: "admin".into(),
+            reason: "test".into(),
+        };
+        let audit = NewAuditEvent::new(
+            2_000,
+            Actor::Anonymous,
+            "tokens.revoked",
+            &RequestMeta::default(),
+        );
+        cli.revoke_user_tokens("nobody", None, &rev, &audit)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(generation(&db.store).await, before.map(|g| g + 1));
+    }
+
+    /// Linux: between announcements a call does not look at the database at
+    /// all (the unannounced commit stays unseen), and an announcement is heard
+    /// even after the signal file was replaced.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn without_an_announcement_nothing_is_looked_at() {
+        let db = &file_db().await;
+        let first = generation(&db.store).await;
+        db.bump_silently();
+        assert_eq!(
+            generation(&db.store).await,
+            first,
+            "no look without a signal"
+        );
+        let value = db.change();
+        assert_eq!(generation(&db.store).await, Some(value));
+
+        std::fs::remove_file(db.signal()).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let value = db.change();
+            assert_eq!(
+                generation(&db.store).await,
+                Some(value),
+                "heard after the file was replaced"
+            );
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_callers_never_share_a_look_older_than_themselves() {
-        let FileDb { store, other, .. } = &file_db().await;
-        let bump = || -> i64 {
-            other
-                .query_row(
-                    "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value",
-                    [],
-                    |row| row.get(0),
-                )
-                .unwrap_or_else(|e| panic!("{e}"))
-        };
+        let db = &file_db().await;
         for _ in 0..40 {
-            let committed = bump();
+            let committed = db.change();
             let lookers: Vec<_> = (0..16)
                 .map(|_| {
-                    let store = store.clone();
+                    let store = db.store.clone();
                     tokio::spawn(async move { store.generation().await.ok().flatten() })
                 })
                 .collect();

@@ -210,6 +210,24 @@ impl Api {
         }
     }
 
+    /// `/me`'s answer as sent: headers (without `date` and `content-length`,
+    /// which every server adds) and body.
+    pub async fn me_raw(&self, token: &str) -> Res<(axum::http::HeaderMap, axum::body::Bytes)> {
+        let response = self
+            .http
+            .get(self.at("/me"))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        if response.status() != 200 {
+            return Err(format!("/me answered {}", response.status()).into());
+        }
+        let mut head = response.headers().clone();
+        head.remove("date");
+        head.remove("content-length");
+        Ok((head, response.bytes().await?))
+    }
+
     pub async fn me(&self, token: &str) -> Res<Value> {
         let response = self
             .http

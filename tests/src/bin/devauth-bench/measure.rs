@@ -145,10 +145,34 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
     let token = devauth.api.device_flow(&owner).await?;
     devauth.api.me(&token).await?;
 
+    // `/me`'s exact answer (headers and body) as a static response: what
+    // the same bytes cost wrk and the kernel without devauth's work.
+    let (me_head, me_body) = devauth.api.me_raw(&token).await?;
+    let me_bytes = me_body.len()
+        + me_head
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hello_url = format!("http://{}", listener.local_addr()?);
-    let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "Hello, World!" }));
+    let app = axum::Router::new()
+        .route("/hello", axum::routing::get(|| async { "Hello, World!" }))
+        .route(
+            "/same-bytes",
+            axum::routing::get(move || {
+                let (head, body) = (me_head.clone(), me_body.clone());
+                async move {
+                    let mut response = axum::response::Response::new(axum::body::Body::from(body));
+                    response.headers_mut().extend(head);
+                    response
+                }
+            }),
+        );
     let hello = tokio::spawn(async move { axum::serve(listener, app).await });
+    let same_load = Load::Get {
+        path: "/same-bytes",
+        headers: Vec::new(),
+    };
 
     let hello_load = Load::Get {
         path: "/hello",
@@ -160,7 +184,11 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
     };
     let result = interleaved(
         ctx,
-        &[(&hello_url, &hello_load), (&devauth.api.base, &me_load)],
+        &[
+            (&hello_url, &hello_load),
+            (&devauth.api.base, &me_load),
+            (&hello_url, &same_load),
+        ],
         ctx.duration,
         ctx.rounds,
     );
@@ -234,9 +262,10 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
     .await;
     devauth.stop().await;
     let series = result?;
-    let (h, m) = (&series[0], &series[1]);
+    let (h, m, same) = (&series[0], &series[1], &series[2]);
     h.check_clean("/hello")?;
     m.check_clean("/me")?;
+    same.check_clean("/same-bytes")?;
     let runs = format!("median of {} runs", h.runs.len());
     report.row(
         "1a",
@@ -295,6 +324,20 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
         ),
         Err(e) => report.not_measured("1f", "diagnosis: one request through the router alone", e),
     }
+    report.row(
+        "1g",
+        format!(
+            "diagnosis: hello world answering with `/me`'s exact headers and body ({me_bytes} bytes; {runs}, interleaved with 1a–1b) · `/me` ÷ that"
+        ),
+        format!(
+            "{} req/s ({}) · {:.2}",
+            rate(same.rps()),
+            same.latency_text(),
+            m.rps() / same.rps()
+        ),
+        "—",
+        Verdict::None,
+    );
     Ok(())
 }
 

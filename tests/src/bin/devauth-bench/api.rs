@@ -210,15 +210,19 @@ impl Api {
         }
     }
 
-    /// `/me`'s answer as sent: headers (without `date` and `content-length`,
-    /// which every server adds) and body.
-    pub async fn me_raw(&self, token: &str) -> Res<(axum::http::HeaderMap, axum::body::Bytes)> {
-        let response = self
+    async fn get_me(&self, token: &str) -> Res<reqwest::Response> {
+        Ok(self
             .http
             .get(self.at("/me"))
             .bearer_auth(token)
             .send()
-            .await?;
+            .await?)
+    }
+
+    /// `/me`'s answer as sent: headers (without `date` and `content-length`,
+    /// which every server adds) and body.
+    pub async fn me_raw(&self, token: &str) -> Res<(axum::http::HeaderMap, axum::body::Bytes)> {
+        let response = self.get_me(token).await?;
         if response.status() != 200 {
             return Err(format!("/me answered {}", response.status()).into());
         }
@@ -229,13 +233,7 @@ impl Api {
     }
 
     pub async fn me(&self, token: &str) -> Res<Value> {
-        let response = self
-            .http
-            .get(self.at("/me"))
-            .bearer_auth(token)
-            .send()
-            .await?;
-        let (status, body) = json_of(response).await;
+        let (status, body) = json_of(self.get_me(token).await?).await;
         if status != 200 {
             return Err(format!("/me answered {status}: {body}").into());
         }

@@ -318,6 +318,42 @@ mod tests {
         assert_eq!(generation(&db.store).await, before.map(|g| g + 1));
     }
 
+    /// A change that cannot be announced is saved, and its caller hears that
+    /// other processes were not told.
+    #[tokio::test]
+    async fn an_unannounced_change_is_reported() {
+        let db = &file_db().await;
+        let _ = std::fs::remove_file(db.signal());
+        std::fs::create_dir(db.signal()).unwrap_or_else(|e| panic!("{e}"));
+        let rev = crate::store::Revocation {
+            at: 2_000,
+            by: "admin".into(),
+            reason: "test".into(),
+        };
+        let audit = NewAuditEvent::new(
+            2_000,
+            Actor::Anonymous,
+            "tokens.revoked",
+            &RequestMeta::default(),
+        );
+        let before: i64 = db
+            .other
+            .query_row("SELECT value FROM generation", [], |row| row.get(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = db
+            .store
+            .revoke_user_tokens("nobody", None, &rev, &audit)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("announcing into a directory cannot work"));
+        assert!(err.to_string().contains("the change was saved"), "{err}");
+        let after: i64 = db
+            .other
+            .query_row("SELECT value FROM generation", [], |row| row.get(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(after, before + 1, "committed before the announcement");
+    }
+
     /// Linux: between announcements a call does not look at the database at
     /// all (the unannounced commit stays unseen), and an announcement is heard
     /// even after the signal file was replaced.

@@ -1191,3 +1191,43 @@ async fn headers_health_and_metrics(backend: Backend) {
     assert_eq!(reply.status, 413, "bodies are size-limited");
     srv.stop().await;
 }
+
+/// After `stop` the SQLite file is free for another process, as if the server
+/// had exited, even while something in this process still holds its state.
+#[tokio::test]
+async fn a_stopped_server_lets_go_of_its_sqlite_file() {
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteLockingMode};
+    let dir = TempDir::new();
+    let path = dir.path().join("devauth.db");
+    let config = devauth_server::Config {
+        database_url: Some(path.display().to_string()),
+        addr: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
+    let server = devauth_server::start(
+        config,
+        std::sync::Arc::new(devauth_server::clock::ManualClock::default()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ready = reqwest::get(format!("{}/readyz", server.url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ready.status(), 200);
+    let held = server.state.clone();
+    server.stop().await.unwrap_or_else(|e| panic!("{e}"));
+
+    let mut exclusive = SqliteConnectOptions::new()
+        .filename(&path)
+        .locking_mode(SqliteLockingMode::Exclusive)
+        .busy_timeout(std::time::Duration::ZERO)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::raw_sql("BEGIN EXCLUSIVE; UPDATE generation SET value = value + 1; COMMIT;")
+        .execute(&mut exclusive)
+        .await
+        .unwrap_or_else(|e| panic!("the stopped server still holds the file: {e}"));
+    assert!(held.store.setup_claimed().await.is_err(), "closed");
+}

@@ -50,10 +50,14 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match (&mut self.task).await {
-            Ok(result) => Ok(result?),
+        let served = match (&mut self.task).await {
+            Ok(result) => result.map_err(ServeError::from),
             Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
-        }
+        };
+        // Background tasks may still hold the state: close the database now,
+        // so that another process can open it as if this one had exited.
+        self.state.store.close().await;
+        served
     }
 
     /// Waits until the server stops by itself (it normally does not).

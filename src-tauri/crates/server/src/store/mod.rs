@@ -201,6 +201,11 @@ pub trait Store: Send + Sync + 'static {
     /// Events other processes sent, if this backend carries them.
     fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
 
+    /// Lets go of the database (after the server stopped) so that another
+    /// process can open it as if this one had exited; later calls fail.
+    /// SQLite closes its connections; PostgreSQL has nothing to release.
+    async fn close(&self) {}
+
     async fn setup_claimed(&self) -> Result<bool>;
     /// Creates the first owner, org and token; false when setup was already claimed.
     async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;

@@ -43,7 +43,8 @@ struct ChangeWatch {
 }
 
 struct WatchState {
-    conn: rusqlite::Connection,
+    /// `None` once the store is closed.
+    conn: Option<rusqlite::Connection>,
     /// `PRAGMA data_version` when `generation` was read.
     data_version: Option<i64>,
     generation: i64,
@@ -65,7 +66,7 @@ impl ChangeWatch {
             signal: change_signal::Watch::open(signal),
             looks_started: AtomicU64::new(0),
             state: tokio::sync::Mutex::new(WatchState {
-                conn,
+                conn: Some(conn),
                 data_version: None,
                 generation: 0,
                 look: None,
@@ -99,14 +100,16 @@ impl WatchState {
     /// look. `data_version` is read first: a commit landing in between makes the
     /// next look read the counter again, never the other way round.
     fn look_now(&mut self) -> super::Result<()> {
-        let version: i64 = self
+        let conn = self
             .conn
+            .as_ref()
+            .ok_or_else(|| super::StoreError::Internal("the database is closed".into()))?;
+        let version: i64 = conn
             .prepare_cached("PRAGMA data_version")
             .and_then(|mut q| q.query_row([], |row| row.get(0)))
             .map_err(watch_error)?;
         if self.data_version != Some(version) {
-            self.generation = self
-                .conn
+            self.generation = conn
                 .prepare_cached("SELECT value FROM generation WHERE id = 1")
                 .and_then(|mut q| q.query_row([], |row| row.get(0)))
                 .map_err(watch_error)?;
@@ -186,6 +189,14 @@ super::sql::sql_store!(
 
         fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
             None
+        }
+
+        async fn close(&self) {
+            // Bounded: a connection still checked out is closed when returned.
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.pool.close()).await;
+            if let Some(watch) = &self.changes {
+                watch.state.lock().await.conn = None;
+            }
         }
 
         async fn generation(&self) -> Result<Option<i64>> {

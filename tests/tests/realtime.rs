@@ -423,3 +423,55 @@ async fn replicas_share_events_through_postgres() {
     let _ = b.stop().await;
     a.stop().await;
 }
+
+/// A stopped PostgreSQL server keeps no connection to its database: neither
+/// its pool nor the one it LISTENs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_replica_closes_its_postgres_connections() {
+    use sqlx::Connection;
+    if !available(Backend::Postgres) {
+        return;
+    }
+    let a = spawn_server(Backend::Postgres).await;
+    a.claim().await;
+    let mut watcher = sqlx::PgConnection::connect(&a.database_url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let others = async |conn: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let listening = async |conn: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // The LISTEN connection comes up in the background.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listening(&mut watcher).await == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listening(&mut watcher).await, 1, "the server listens");
+    let held = a.server.state.clone();
+    a.stop().await;
+    // Closing is asynchronous on the server's side of each connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while others(&mut watcher).await > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        others(&mut watcher).await,
+        0,
+        "connections left open after stop"
+    );
+    drop(held);
+}

@@ -42,6 +42,8 @@ pub struct RunningServer {
     pub setup_token_generated: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Relays other replicas' events (PostgreSQL); ended by `stop`.
+    relay: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -54,6 +56,11 @@ impl RunningServer {
             Ok(result) => result.map_err(ServeError::from),
             Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
         };
+        // Ending the relay drops its receiver, which ends the LISTEN task and
+        // its connection.
+        if let Some(relay) = self.relay.take() {
+            relay.abort();
+        }
         // Background tasks may still hold the state: close the database now,
         // so that another process can open it as if this one had exited.
         self.state.store.close().await;
@@ -122,7 +129,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         public_url.clone(),
         setup_token.clone(),
     );
-    if let Some(mut remote) = remote {
+    let relay = remote.map(|mut remote| {
         // Other replicas' events: wake our long polls and event streams too.
         let state = state.clone();
         tokio::spawn(async move {
@@ -142,8 +149,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
                     }
                 }
             }
-        });
-    }
+        })
+    });
     let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -161,6 +168,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         setup_token_generated: generated,
         shutdown: Some(tx),
         task,
+        relay,
     })
 }
 

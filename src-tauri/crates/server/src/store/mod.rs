@@ -203,8 +203,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Lets go of the database (after the server stopped) so that another
     /// process can open it as if this one had exited; later calls fail.
-    /// SQLite closes its connections; PostgreSQL has nothing to release.
-    async fn close(&self) {}
+    async fn close(&self);
 
     async fn setup_claimed(&self) -> Result<bool>;
     /// Creates the first owner, org and token; false when setup was already claimed.

@@ -54,11 +54,20 @@ super::sql::sql_store!(
             Ok(None)
         }
 
+        async fn close(&self) {
+            // Bounded: a connection still checked out is closed when returned.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), self.pool.close()).await;
+        }
+
         fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let pool = self.pool.clone();
             tokio::spawn(async move {
                 loop {
+                    if tx.is_closed() {
+                        return;
+                    }
                     let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
                         Ok(listener) => listener,
                         Err(err) => {
@@ -77,7 +86,12 @@ super::sql::sql_store!(
                         return;
                     }
                     loop {
-                        match listener.recv().await {
+                        let received = tokio::select! {
+                            received = listener.recv() => received,
+                            // The server stopped: let go of the connection.
+                            () = tx.closed() => return,
+                        };
+                        match received {
                             Ok(notification) => {
                                 if tx.send(notification.payload().to_string()).is_err() {
                                     return; // the server stopped

@@ -298,6 +298,22 @@ mod tests {
         assert_eq!(generation(&db.store).await, first.map(|g| g + 3));
     }
 
+    /// A change that bumps the counter (and revokes nothing).
+    async fn revoke_all_of_nobody(store: &SqliteStore) -> crate::store::Result<u64> {
+        let rev = crate::store::Revocation {
+            at: 2_000,
+            by: "admin".into(),
+            reason: "test".into(),
+        };
+        let audit = NewAuditEvent::new(
+            2_000,
+            Actor::Anonymous,
+            "tokens.revoked",
+            &RequestMeta::default(),
+        );
+        store.revoke_user_tokens("nobody", None, &rev, &audit).await
+    }
+
     /// A second store on the file is what the admin CLI is: its changes are
     /// announced by the store itself, after the commit.
     #[tokio::test]
@@ -312,18 +328,7 @@ mod tests {
             before,
             "connecting changes nothing"
         );
-        let rev = crate::store::Revocation {
-            at: 2_000,
-            by: "admin".into(),
-            reason: "test".into(),
-        };
-        let audit = NewAuditEvent::new(
-            2_000,
-            Actor::Anonymous,
-            "tokens.revoked",
-            &RequestMeta::default(),
-        );
-        cli.revoke_user_tokens("nobody", None, &rev, &audit)
+        revoke_all_of_nobody(&cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(generation(&db.store).await, before.map(|g| g + 1));
@@ -336,24 +341,11 @@ mod tests {
         let db = &file_db().await;
         let _ = std::fs::remove_file(db.signal());
         std::fs::create_dir(db.signal()).unwrap_or_else(|e| panic!("{e}"));
-        let rev = crate::store::Revocation {
-            at: 2_000,
-            by: "admin".into(),
-            reason: "test".into(),
-        };
-        let audit = NewAuditEvent::new(
-            2_000,
-            Actor::Anonymous,
-            "tokens.revoked",
-            &RequestMeta::default(),
-        );
         let before: i64 = db
             .other
             .query_row("SELECT value FROM generation", [], |row| row.get(0))
             .unwrap_or_else(|e| panic!("{e}"));
-        let err = db
-            .store
-            .revoke_user_tokens("nobody", None, &rev, &audit)
+        let err = revoke_all_of_nobody(&db.store)
             .await
             .err()
             .unwrap_or_else(|| panic!("announcing into a directory cannot work"));

@@ -23,45 +23,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The comparison server's version: pinned, so runs compare like with like.
 OIDC_PROVIDER_VERSION=9.13.3
 
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-case ":$PATH:" in
-  *":$CARGO_BIN:"*) ;;
-  *) PATH="$PATH:$CARGO_BIN" ;;
-esac
-export PATH
-
-die() {
-  echo "bench: $*" >&2
-  exit 1
-}
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  else
-    sudo "$@"
-  fi
-}
-
-quietly() {
-  local log status
-  log="$(mktemp)"
-  if "$@" >"$log" 2>&1; then
-    rm -f "$log"
-  else
-    status=$?
-    cat "$log" >&2
-    rm -f "$log"
-    echo "bench: failed ($status): $*" >&2
-    return "$status"
-  fi
-}
+prog=bench
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 
 # --- system packages ----------------------------------------------------------
-pkg_installed() {
-  # shellcheck disable=SC2016 # ${Status} is dpkg-query's, not the shell's
-  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
-}
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
@@ -74,11 +40,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   done
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
-  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install them by hand"
-  echo "bench: installing ${missing[*]} (apt-get)"
-  apt_opts=(-q -y -o DPkg::Lock::Timeout=600)
-  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update
-  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install "${missing[@]}"
+  apt_install "${missing[@]}"
 fi
 for tool in wrk node npm cargo; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (cargo: run .ci/install-deps.sh server)"

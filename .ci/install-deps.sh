@@ -17,51 +17,13 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Where rustup puts cargo; a fresh install is not on PATH yet. Appended, so
-# whatever is already on PATH wins.
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-case ":$PATH:" in
-  *":$CARGO_BIN:"*) ;;
-  *) PATH="$PATH:$CARGO_BIN" ;;
-esac
-export PATH
+prog=install-deps
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 
 usage() {
   echo "usage: $0 PROFILE... (profiles: server, browser, desktop, keyring)" >&2
   exit 2
-}
-
-die() {
-  echo "install-deps: $*" >&2
-  exit 1
-}
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  else
-    sudo "$@"
-  fi
-}
-
-# Runs a command with its output captured; shows the output only if it fails.
-quietly() {
-  local log status
-  log="$(mktemp)"
-  if "$@" >"$log" 2>&1; then
-    rm -f "$log"
-  else
-    status=$?
-    cat "$log" >&2
-    rm -f "$log"
-    echo "install-deps: failed ($status): $*" >&2
-    return "$status"
-  fi
-}
-
-pkg_installed() {
-  # shellcheck disable=SC2016 # ${Status} is dpkg-query's, not the shell's
-  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
 [ $# -gt 0 ] || usage
@@ -109,19 +71,7 @@ for pkg in "${wanted[@]}"; do
 done
 
 if [ "${#missing[@]}" -gt 0 ]; then
-  command -v apt-get >/dev/null 2>&1 \
-    || die "missing packages (${missing[*]}) and no apt-get: install them by hand"
-  [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1 \
-    || die "missing packages (${missing[*]}): run as root or install sudo"
-  echo "install-deps: installing ${missing[*]} (apt-get)"
-  apt_opts=(-q -y -o DPkg::Lock::Timeout=600)
-  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update
-  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" \
-    install "${missing[@]}"
-  for pkg in "${missing[@]}"; do
-    pkg_installed "$pkg" || die "apt-get finished but $pkg is not installed"
-    echo "installed $pkg"
-  done
+  apt_install "${missing[@]}"
 fi
 
 # --- Rust toolchain and tools -----------------------------------------------

@@ -24,10 +24,9 @@
 # `desktop` profile of .ci/install-deps.sh.
 set -euo pipefail
 
-die() {
-  echo "with-desktop-session: $*" >&2
-  exit 1
-}
+prog=with-desktop-session
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -gt 0 ] || {
   echo "usage: $0 CMD [ARG...]" >&2
@@ -40,18 +39,11 @@ for tool in xvfb-run xauth dbus-run-session gnome-keyring-daemon; do
 done
 
 session_dir="$(mktemp -d /tmp/devauth-desktop.XXXXXX)"
+# shellcheck disable=SC2317 # called by the traps below
 cleanup() {
   local status=$?
   trap - EXIT INT TERM HUP
-  # GTK can start xdg-document-portal, which mounts a FUSE file system at
-  # $XDG_RUNTIME_DIR/doc; detach it so the directory can go.
-  if grep -qs " $session_dir/runtime/doc " /proc/mounts; then
-    fusermount3 -u -z "$session_dir/runtime/doc" 2>/dev/null \
-      || fusermount -u -z "$session_dir/runtime/doc" 2>/dev/null \
-      || umount -l "$session_dir/runtime/doc" 2>/dev/null || true
-  fi
-  rm -rf "$session_dir" 2>/dev/null \
-    || echo "with-desktop-session: warning: could not remove $session_dir" >&2
+  remove_session_dir "$session_dir"
   exit "$status"
 }
 trap cleanup EXIT

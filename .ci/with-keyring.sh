@@ -21,10 +21,9 @@
 # dbus-run-session). `.ci/install-deps.sh keyring` installs them.
 set -euo pipefail
 
-die() {
-  echo "with-keyring: $*" >&2
-  exit 1
-}
+prog=with-keyring
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -gt 0 ] || {
   echo "usage: $0 CMD [ARG...]" >&2
@@ -88,17 +87,9 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM HUP
   if [ -n "$dir" ]; then
-    # GTK programs run under CMD (the desktop tests) can start
-    # xdg-document-portal, which mounts a FUSE file system at
-    # $XDG_RUNTIME_DIR/doc; detach it so the directory can go. Cleanup
-    # trouble is worth a warning, never CMD's failure.
-    if grep -qs " $dir/runtime/doc " /proc/mounts; then
-      fusermount3 -u -z "$dir/runtime/doc" 2>/dev/null \
-        || fusermount -u -z "$dir/runtime/doc" 2>/dev/null \
-        || umount -l "$dir/runtime/doc" 2>/dev/null || true
-    fi
-    rm -rf "$dir" 2>/dev/null \
-      || echo "with-keyring: warning: could not remove $dir" >&2
+    # GTK programs run under CMD (the desktop tests) may have mounted a
+    # document portal in it.
+    remove_session_dir "$dir"
   fi
   exit "$status"
 }

@@ -20,10 +20,9 @@ set -euo pipefail
 # runuser lives in /usr/sbin, which is not on every PATH.
 PATH="$PATH:/usr/sbin:/sbin"
 
-die() {
-  echo "with-postgres: $*" >&2
-  exit 1
-}
+prog=with-postgres
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -gt 0 ] || {
   echo "usage: $0 CMD [ARG...]" >&2
@@ -60,6 +59,7 @@ fi
 # --- cleanup, whatever happens ----------------------------------------------
 pg_dir=""
 pg_started=""
+# shellcheck disable=SC2317 # called by the traps below
 cleanup() {
   local status=$?
   trap - EXIT INT TERM HUP

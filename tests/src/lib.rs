@@ -224,37 +224,16 @@ pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
     }
 }
 
-/// A response's status and JSON body (or `null`).
-pub struct Reply {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
-}
+/// An answer from the in-process server: the scenario suite's [`remote::Answer`]
+/// (status, headers, body as JSON, or a JSON string when it is not JSON).
+pub use remote::Answer as Reply;
 
-impl Reply {
-    async fn from(response: reqwest::Response) -> Reply {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// The OAuth/API error code, if any.
-    pub fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or("")
-    }
-
-    pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
+/// Sends a request and reads its answer; either failing fails the test.
+async fn send(req: reqwest::RequestBuilder, what: &str) -> Reply {
+    let response = req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+    Reply::read(response)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 impl TestServer {
@@ -273,12 +252,7 @@ impl TestServer {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        Reply::from(
-            req.send()
-                .await
-                .unwrap_or_else(|e| panic!("GET {path}: {e}")),
-        )
-        .await
+        send(req, &format!("GET {path}")).await
     }
 
     pub async fn send_json(
@@ -292,7 +266,7 @@ impl TestServer {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        Reply::from(req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))).await
+        send(req, path).await
     }
 
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
@@ -305,22 +279,12 @@ impl TestServer {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        Reply::from(
-            req.send()
-                .await
-                .unwrap_or_else(|e| panic!("DELETE {path}: {e}")),
-        )
-        .await
+        send(req, &format!("DELETE {path}")).await
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
         let req = self.http.post(self.at(path)).form(form);
-        Reply::from(
-            req.send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {path}: {e}")),
-        )
-        .await
+        send(req, &format!("POST {path}")).await
     }
 
     /// Claims setup as the owner of org `acme`; returns the owner's token.

@@ -18,7 +18,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    async fn read(response: reqwest::Response) -> Result<Answer, String> {
+    pub(crate) async fn read(response: reqwest::Response) -> Result<Answer, String> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response
@@ -191,6 +191,37 @@ impl Remote {
     }
 }
 
+/// A `Cookie` header with every cookie a browser would send back.
+pub(crate) fn cookie_header(cookies: &BTreeMap<String, String>) -> String {
+    cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Takes in an answer's `Set-Cookie` headers, as a browser would (an empty
+/// value or `Max-Age=0` removes the cookie).
+pub(crate) fn keep_cookies(
+    cookies: &mut BTreeMap<String, String>,
+    headers: &reqwest::header::HeaderMap,
+) {
+    for set in headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        if let Some((name, rest)) = set.split_once('=') {
+            let value = rest.split(';').next().unwrap_or_default().to_string();
+            if value.is_empty() || set.contains("Max-Age=0") {
+                cookies.remove(name);
+            } else {
+                cookies.insert(name.to_string(), value);
+            }
+        }
+    }
+}
+
 /// A person in a browser, without the browser: cookies, CSRF tokens, forms.
 pub struct Visitor {
     remote: Remote,
@@ -210,31 +241,11 @@ impl Visitor {
         what: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<Answer, String> {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
         let answer = self
             .remote
-            .send(what, request.header("cookie", cookie))
+            .send(what, request.header("cookie", cookie_header(&self.cookies)))
             .await?;
-        for set in answer
-            .headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
-            if let Some((name, rest)) = set.split_once('=') {
-                let value = rest.split(';').next().unwrap_or_default().to_string();
-                if value.is_empty() || set.contains("Max-Age=0") {
-                    self.cookies.remove(name);
-                } else {
-                    self.cookies.insert(name.to_string(), value);
-                }
-            }
-        }
+        keep_cookies(&mut self.cookies, &answer.headers);
         Ok(answer)
     }
 

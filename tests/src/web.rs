@@ -57,30 +57,13 @@ impl WebClient {
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+        crate::remote::cookie_header(&self.cookies)
     }
 
     async fn finish(&mut self, response: reqwest::Response) -> Page {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        for cookie in headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
-            if let Some((name, rest)) = cookie.split_once('=') {
-                let value = rest.split(';').next().unwrap_or_default().to_string();
-                if value.is_empty() || cookie.contains("Max-Age=0") {
-                    self.cookies.remove(name);
-                } else {
-                    self.cookies.insert(name.to_string(), value);
-                }
-            }
-        }
+        crate::remote::keep_cookies(&mut self.cookies, &headers);
         let body = response.text().await.unwrap_or_default();
         Page {
             status,

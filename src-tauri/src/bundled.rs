@@ -41,9 +41,11 @@ pub struct Bundled {
 
 impl Bundled {
     pub async fn start(data_dir: &Path) -> Result<Bundled, BundledError> {
-        create_private_dir(data_dir).map_err(|source| BundledError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
+        devauth_client::config::create_private_dir(data_dir).map_err(|source| {
+            BundledError::DataDir {
+                path: data_dir.display().to_string(),
+                source,
+            }
         })?;
         let database_url = format!("sqlite://{}", data_dir.join(DATABASE).display());
         let port_file = data_dir.join(PORT_FILE);
@@ -116,21 +118,6 @@ impl Bundled {
         {
             tracing::warn!("bundled server did not stop cleanly: {e}");
         }
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir_all(dir)
     }
 }
 

@@ -197,7 +197,7 @@ impl ConfigFile {
 }
 
 /// Creates `dir` (and parents); new directories get mode 0700 on Unix.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;

@@ -100,6 +100,16 @@ async fn json_of(response: reqwest::Response) -> (u16, Value) {
     )
 }
 
+/// The JSON body of an answer with status `want`; any other is an error
+/// naming `what`.
+async fn expect(response: reqwest::Response, want: u16, what: &str) -> Res<Value> {
+    let (status, body) = json_of(response).await;
+    if status != want {
+        return Err(format!("{what} answered {status}: {body}").into());
+    }
+    Ok(body)
+}
+
 impl Api {
     pub fn new(base: &str) -> Res<Api> {
         Ok(Api {
@@ -127,10 +137,7 @@ impl Api {
             )
             .send()
             .await?;
-        let (status, body) = json_of(response).await;
-        if status != 201 {
-            return Err(format!("setup claim answered {status}: {body}").into());
-        }
+        let body = expect(response, 201, "setup claim").await?;
         Ok(Owner {
             token: body["token"].as_str().unwrap_or_default().to_string(),
             org: body["org"]["slug"].as_str().unwrap_or("bench").to_string(),
@@ -144,10 +151,7 @@ impl Api {
             .form(&[("client_id", client_id), ("device_name", "bench device")])
             .send()
             .await?;
-        let (status, body) = json_of(response).await;
-        if status != 200 {
-            return Err(format!("device_authorization answered {status}: {body}").into());
-        }
+        let body = expect(response, 200, "device_authorization").await?;
         Ok(Device {
             device_code: body["device_code"].as_str().unwrap_or_default().to_string(),
             user_code: body["user_code"].as_str().unwrap_or_default().to_string(),
@@ -163,10 +167,7 @@ impl Api {
             .json(&json!({"user_code": user_code, "org": owner.org}))
             .send()
             .await?;
-        let (status, body) = json_of(response).await;
-        if status != 200 {
-            return Err(format!("approve answered {status}: {body}").into());
-        }
+        expect(response, 200, "approve").await?;
         Ok(())
     }
 
@@ -233,11 +234,7 @@ impl Api {
     }
 
     pub async fn me(&self, token: &str) -> Res<Value> {
-        let (status, body) = json_of(self.get_me(token).await?).await;
-        if status != 200 {
-            return Err(format!("/me answered {status}: {body}").into());
-        }
-        Ok(body)
+        expect(self.get_me(token).await?, 200, "/me").await
     }
 }
 

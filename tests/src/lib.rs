@@ -323,10 +323,10 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("{e}"));
         members::add(
             state,
+            &devauth_server::policy::Principal::System,
             &org,
             email,
             role,
-            &members::OrgActor::system(),
             &meta,
         )
         .await

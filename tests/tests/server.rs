@@ -404,8 +404,8 @@ async fn user_disable_cascades(backend: Backend) {
     let in_beta = srv.personal_token("bob@example.com", "beta").await;
     let revoked = devauth_server::members::disable_user(
         &srv.server.state,
+        &devauth_server::policy::Principal::System,
         "bob@example.com",
-        devauth_server::model::Actor::System,
         &Default::default(),
     )
     .await

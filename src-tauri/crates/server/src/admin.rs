@@ -7,8 +7,9 @@ use crate::clock::{SystemClock, rfc3339};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::identity;
-use crate::members::{self, OrgActor};
+use crate::members;
 use crate::model::*;
+use crate::policy::Principal;
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::store;
@@ -262,7 +263,7 @@ fn print_json(value: serde_json::Value) {
 }
 
 pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminError> {
-    let system = OrgActor::system();
+    let system = Principal::System;
     match command {
         AdminCommand::User(UserCommand::Add {
             email,
@@ -286,7 +287,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             println!("added user {} ({})", user.email, user.id);
         }
         AdminCommand::User(UserCommand::Disable { email }) => {
-            let revoked = members::disable_user(state, &email, Actor::System, &meta()).await?;
+            let revoked = members::disable_user(state, &system, &email, &meta()).await?;
             println!("disabled {email}; {revoked} tokens revoked");
         }
         AdminCommand::User(UserCommand::List { json }) => {
@@ -335,7 +336,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             role,
         }) => {
             let org = org(state, &slug).await?;
-            let member = members::add(state, &org, &user, role, &system, &meta()).await?;
+            let member = members::add(state, &system, &org, &user, role, &meta()).await?;
             println!(
                 "added {} to {} as {}",
                 member.user.email, org.slug, member.role
@@ -347,7 +348,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             role,
         }) => {
             let org = org(state, &slug).await?;
-            let member = members::set_role(state, &org, &user, role, &system, &meta()).await?;
+            let member = members::set_role(state, &system, &org, &user, role, &meta()).await?;
             println!(
                 "{} is now {} in {}",
                 member.user.email, member.role, org.slug
@@ -355,12 +356,12 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
         }
         AdminCommand::Member(MemberCommand::Remove { org: slug, user }) => {
             let org = org(state, &slug).await?;
-            let revoked = members::remove(state, &org, &user, &system, &meta()).await?;
+            let revoked = members::remove(state, &system, &org, &user, &meta()).await?;
             println!("removed {user} from {}; {revoked} tokens revoked", org.slug);
         }
         AdminCommand::Member(MemberCommand::List { org: slug, json }) => {
             let org = org(state, &slug).await?;
-            let members = state.store.list_members(&org.id).await?;
+            let members = members::list(state, &system, &org).await?;
             if json {
                 print_json(json!(members));
             } else {
@@ -389,35 +390,21 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
         }) => {
             let org = org(state, &slug).await?;
             let scopes = parse_scopes(&scopes.join(" ")).map_err(AdminError)?;
-            let (kind, user_id) = if service {
+            let (kind, holder) = if service {
                 (TokenKind::Service, None)
             } else {
                 let who = who
                     .ok_or_else(|| AdminError("--user is required for a personal token".into()))?;
-                let user = user(state, &who).await?;
-                if state.store.role_of(&org.id, &user.id).await?.is_none() {
-                    return Err(AdminError(format!(
-                        "{} is not a member of {}",
-                        user.email, org.slug
-                    )));
-                }
-                (TokenKind::Personal, Some(user.id))
+                (TokenKind::Personal, Some(user(state, &who).await?))
             };
-            let name = identity::clean_text("name", &name, tokens::MAX_TOKEN_NAME_CHARS)?;
-            let expires_at =
-                tokens::parse_expiry(expires.as_deref(), state.now(), state.config.token_ttl_days)?;
-            let issued = tokens::issue(
-                state,
+            let req = tokens::TokenRequest {
                 name,
                 kind,
-                user_id,
-                org.id.clone(),
+                expires,
                 scopes,
-                expires_at,
-                Actor::System,
-                &meta(),
-            )
-            .await?;
+            };
+            let issued =
+                tokens::create_as_system(state, &org, holder.as_ref(), req, &meta()).await?;
             if json {
                 print_json(json!({ "token": issued.token.expose(), "info": issued.info }));
             } else {

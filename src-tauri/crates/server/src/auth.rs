@@ -1,129 +1,29 @@
 //! Bearer authentication: from an `Authorization` header to a [`Principal`]
 //! acting with its member's *current* role, narrowed by the token's scopes.
+//! What the principal may do is [`crate::policy`]'s to say.
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{
-    Actor, NewAuditEvent, Org, RequestMeta, Role, Scope, Token, TokenAuth, TokenKind, User,
-};
+use crate::model::{Actor, NewAuditEvent, RequestMeta, TokenAuth, TokenKind};
+use crate::policy::Principal;
 use crate::secret::{is_token_shaped, sha256_hex};
 use crate::state::AppState;
-use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// Who a request acts as: a user (through a token or a browser session) or a
-/// service token, in one org, with the member's role *now*.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user: Option<Arc<User>>,
-    pub org: Arc<Org>,
-    /// The member's current role; `None` for service tokens.
-    pub role: Option<Role>,
-    /// The token the request came with; `None` for a browser session.
-    pub token: Option<Arc<Token>>,
-}
-
-impl Principal {
-    pub fn from_token(auth: TokenAuth) -> Self {
-        Self {
-            user: auth.user,
-            org: auth.org,
-            role: auth.role,
-            token: Some(auth.token),
-        }
-    }
-
-    /// A signed-in person acting in one of their orgs (the pages).
-    pub fn from_session(user: User, org: Org, role: Role) -> Self {
-        Self {
-            user: Some(Arc::new(user)),
-            org: Arc::new(org),
-            role: Some(role),
-            token: None,
-        }
-    }
-
-    pub fn actor(&self) -> Actor {
-        match (&self.user, &self.token) {
-            (Some(user), _) => Actor::User {
-                id: user.id.clone(),
-                email: user.email.clone(),
-            },
-            (None, Some(token)) => Actor::Token {
-                id: token.id.clone(),
-                hint: token.hint.clone(),
-            },
-            (None, None) => Actor::Anonymous,
-        }
-    }
-
-    pub fn user_id(&self) -> Option<&str> {
-        self.user.as_ref().map(|u| u.id.as_str())
-    }
-
-    pub fn org_id(&self) -> &str {
-        &self.org.id
-    }
-
-    pub fn role(&self) -> Option<Role> {
-        self.role
-    }
-
-    fn scopes(&self) -> &[Scope] {
-        self.token
-            .as_ref()
-            .map(|t| t.scopes.as_slice())
-            .unwrap_or(&[])
-    }
-
-    fn is_service(&self) -> bool {
-        self.token
-            .as_ref()
-            .is_some_and(|t| t.kind == TokenKind::Service)
-    }
-
-    /// Whether this principal may do `scope` now. A user has their role, narrowed
-    /// by the token's scopes if it has any; a service token has exactly its scopes
-    /// (`profile:read` when none were given).
-    pub fn can(&self, scope: Scope) -> bool {
-        let scopes = self.scopes();
-        if self.is_service() {
-            return scopes.contains(&scope) || (scopes.is_empty() && scope == Scope::ProfileRead);
-        }
-        match self.role {
-            Some(role) => role.grants(scope) && (scopes.is_empty() || scopes.contains(&scope)),
-            None => false,
-        }
-    }
-
-    pub fn require(&self, scope: Scope) -> ApiResult<()> {
-        if self.can(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::insufficient_scope(scope))
-        }
-    }
-
-    /// Admin rights over the org named by `slug` (which must be this principal's org).
-    pub fn require_admin_of(&self, slug: &str) -> ApiResult<()> {
-        if self.org.slug != slug {
-            return Err(ApiError::forbidden(format!(
-                "this token belongs to org `{}`, not `{slug}`",
-                self.org.slug
-            )));
-        }
-        if !self.can(Scope::OrgAdmin) {
-            return Err(ApiError::forbidden(
-                "only owners and admins of this organization may do this",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The calling user, or 403 for service tokens.
-    pub fn require_user(&self) -> ApiResult<&User> {
-        self.user
-            .as_deref()
-            .ok_or_else(|| ApiError::forbidden("service tokens cannot do this; use a user's token"))
+/// The principal a token acts as: a service token, or its user's token with
+/// the member's role now; `None` when its user is disabled or no longer a member.
+fn principal_of(auth: &TokenAuth) -> Option<Principal> {
+    match (auth.token.kind, &auth.user, auth.role) {
+        (TokenKind::Service, _, _) => Some(Principal::Service {
+            org: auth.org.clone(),
+            token: auth.token.clone(),
+        }),
+        (_, Some(user), Some(role)) if user.disabled_at.is_none() => Some(Principal::UserToken {
+            user: user.clone(),
+            org: auth.org.clone(),
+            role,
+            token: auth.token.clone(),
+        }),
+        _ => None,
     }
 }
 
@@ -160,19 +60,15 @@ pub async fn authenticate(
     };
     let now = state.now();
     let matches: bool = auth.token.hash.as_bytes().ct_eq(hash.as_bytes()).into();
-    let user_ok = match (&auth.token.kind, &auth.user) {
-        (TokenKind::Service, _) => true,
-        (_, Some(user)) => user.disabled_at.is_none() && auth.role.is_some(),
-        (_, None) => false,
-    };
-    if !matches || !auth.token.is_active(now) || !user_ok {
+    let principal = principal_of(&auth).filter(|_| matches && auth.token.is_active(now));
+    let Some(principal) = principal else {
         return Err(ApiError::invalid_token());
-    }
+    };
     if let Some(epoch) = read_at_epoch {
         state.cache.put(hash, auth.clone(), generation, epoch);
     }
     record_use(state, &auth, meta, now).await;
-    Ok(Principal::from_token(auth))
+    Ok(principal)
 }
 
 /// Writes `last_used` (at most once a minute) and audits a first use from a new IP.

@@ -2,16 +2,16 @@
 //! endpoint (`slow_down`, expiry, one-time redemption) and the approval service
 //! the pages and the JSON API call (look up, approve, deny by user code).
 
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
+use crate::policy::{self, Act, Principal};
 use crate::secret::{
     self, Secret, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint,
 };
 use crate::state::AppState;
-use crate::store::Redemption;
+use crate::store::{DeviceDecision, Redemption};
 use axum::http::StatusCode;
 use serde::Serialize;
 use std::time::Duration;
@@ -268,7 +268,7 @@ async fn redeem(
         kind: TokenKind::Device,
         user_id: Some(user_id.clone()),
         org_id: org_id.clone(),
-        scopes: Vec::new(),
+        scopes: device.scopes.clone(),
         created_at: now,
         expires_at: Some(now + ttl),
     };
@@ -319,9 +319,20 @@ pub struct PendingRequest {
     pub status: DeviceStatus,
 }
 
-/// Finds the request a person typed the code of. Unknown codes count against the
-/// approver and the IP; after 5 in a minute every lookup answers 429.
+/// Finds the request a person typed the code of, for someone who may decide
+/// it. Unknown codes count against the approver and the IP; after 5 in a
+/// minute every lookup answers 429.
 pub async fn lookup(
+    state: &AppState,
+    principal: &Principal,
+    user_code: &str,
+    meta: &RequestMeta,
+) -> ApiResult<PendingRequest> {
+    policy::check(principal, Act::DecideDevice)?;
+    find_request(state, user_code, &principal.actor(), meta).await
+}
+
+async fn find_request(
     state: &AppState,
     user_code: &str,
     approver: &Actor,
@@ -385,65 +396,95 @@ pub fn not_pending(status: DeviceStatus) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, description)
 }
 
-/// Approves a pending request for `approver`'s membership in `org_slug`.
+/// Approves a pending request into `org_slug`. A session approves into any
+/// org its user belongs to, with the full role there; a token only into its
+/// own org, and the device token gets the approving token's scopes.
 pub async fn approve(
     state: &AppState,
-    approver: &User,
+    principal: &Principal,
     user_code: &str,
     org_slug: &str,
     meta: &RequestMeta,
 ) -> ApiResult<PendingRequest> {
-    let actor = Actor::User {
-        id: approver.id.clone(),
-        email: approver.email.clone(),
-    };
-    let request = lookup(state, user_code, &actor, meta).await?;
+    policy::check(principal, Act::DecideDevice)?;
+    let actor = principal.actor();
+    let request = find_request(state, user_code, &actor, meta).await?;
     if request.status != DeviceStatus::Pending {
         return Err(not_pending(request.status));
     }
-    let org = state.store.org_by_slug(org_slug).await?;
-    let role = match &org {
-        Some(org) => state.store.role_of(&org.id, &approver.id).await?,
-        None => None,
+    let acting = acting_in(state, principal, org_slug).await?;
+    let org = acting
+        .org()
+        .cloned()
+        .ok_or_else(|| policy::outside_org(principal))?;
+    policy::check(&acting, Act::ApproveDevice { org_id: &org.id })?;
+    let (Some(user), Some(role)) = (acting.user(), acting.role()) else {
+        return Err(policy::outside_org(principal).into());
     };
-    let (Some(org), Some(role)) = (org, role) else {
-        return Err(ApiError::forbidden(format!(
-            "you are not a member of an organization `{org_slug}`"
-        )));
-    };
+    let scopes = acting.inherited_scopes();
     let now = state.now();
+    let grant = match scopes_to_text(&scopes) {
+        None => format!("as {role}"),
+        Some(limited) => format!("as {role}, limited to {limited}"),
+    };
     let audit = NewAuditEvent::new(now, actor, "device.approved", meta)
         .target(request.id.clone())
         .org(org.id.clone())
         .detail(format!(
-            "device {} as {role}",
+            "device {} {grant}",
             request.device_name.as_deref().unwrap_or(&request.client_id)
         ));
-    let org_id = org.id.clone();
-    decide(
-        state,
-        request,
-        user_code,
-        approver,
-        DeviceStatus::Approved,
-        Some(&org_id),
-        &audit,
-        meta,
-    )
-    .await
+    let decision = DeviceDecision {
+        status: DeviceStatus::Approved,
+        user_id: user.id.clone(),
+        org_id: Some(org.id.clone()),
+        scopes,
+    };
+    decide(state, request, user_code, &decision, &audit, meta).await
+}
+
+/// The principal as it acts in the org named `slug`: a session takes the
+/// user's role there; a token stays what it is (the policy refuses other orgs).
+async fn acting_in(state: &AppState, principal: &Principal, slug: &str) -> ApiResult<Principal> {
+    if let Some(org) = principal.org().filter(|o| o.slug == slug) {
+        if let Principal::Session { user, .. } = principal {
+            let role = state.store.role_of(&org.id, &user.id).await?;
+            return Ok(Principal::session_in(user.clone(), org.clone(), role));
+        }
+        return Ok(principal.clone());
+    }
+    let Principal::Session { user, .. } = principal else {
+        return Err(policy::outside_org(principal).into());
+    };
+    let org = state.store.org_by_slug(slug).await?;
+    let role = match &org {
+        Some(org) => state.store.role_of(&org.id, &user.id).await?,
+        None => None,
+    };
+    match (org, role) {
+        (Some(org), Some(role)) => Ok(Principal::session_in(
+            user.clone(),
+            std::sync::Arc::new(org),
+            Some(role),
+        )),
+        _ => Err(ApiError::forbidden(format!(
+            "you are not a member of an organization `{slug}`"
+        ))),
+    }
 }
 
 pub async fn deny(
     state: &AppState,
-    approver: &User,
+    principal: &Principal,
     user_code: &str,
     meta: &RequestMeta,
 ) -> ApiResult<PendingRequest> {
-    let actor = Actor::User {
-        id: approver.id.clone(),
-        email: approver.email.clone(),
+    policy::check(principal, Act::DecideDevice)?;
+    let Some(user) = principal.user() else {
+        return Err(policy::outside_org(principal).into());
     };
-    let request = lookup(state, user_code, &actor, meta).await?;
+    let actor = principal.actor();
+    let request = find_request(state, user_code, &actor, meta).await?;
     if request.status != DeviceStatus::Pending {
         return Err(not_pending(request.status));
     }
@@ -454,39 +495,33 @@ pub async fn deny(
             "device {}",
             request.device_name.as_deref().unwrap_or(&request.client_id)
         ));
-    decide(
-        state,
-        request,
-        user_code,
-        approver,
-        DeviceStatus::Denied,
-        None,
-        &audit,
-        meta,
-    )
-    .await
+    let decision = DeviceDecision {
+        status: DeviceStatus::Denied,
+        user_id: user.id.clone(),
+        org_id: None,
+        scopes: Vec::new(),
+    };
+    decide(state, request, user_code, &decision, &audit, meta).await
 }
 
 /// Records an approval or denial of a still-pending request, counts it and
 /// wakes the device; a request decided meanwhile answers with its new state.
-#[allow(clippy::too_many_arguments)]
 async fn decide(
     state: &AppState,
     request: PendingRequest,
     user_code: &str,
-    approver: &User,
-    status: DeviceStatus,
-    org_id: Option<&str>,
+    decision: &DeviceDecision,
     audit: &NewAuditEvent,
     meta: &RequestMeta,
 ) -> ApiResult<PendingRequest> {
     let now = state.now();
+    let status = decision.status;
     if !state
         .store
-        .decide_device(&request.id, status, &approver.id, org_id, now, audit)
+        .decide_device(&request.id, decision, now, audit)
         .await?
     {
-        let fresh = lookup(state, user_code, &Actor::System, meta).await?;
+        let fresh = find_request(state, user_code, &Actor::System, meta).await?;
         return Err(not_pending(fresh.status));
     }
     let counter = if status == DeviceStatus::Approved {
@@ -501,10 +536,4 @@ async fn decide(
         })
         .await;
     Ok(PendingRequest { status, ..request })
-}
-
-/// The approving user behind a principal; service tokens cannot approve devices.
-pub fn approver(principal: &Principal) -> ApiResult<&User> {
-    principal.require(Scope::TokensWrite)?;
-    principal.require_user()
 }

@@ -109,6 +109,15 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<crate::policy::Denied> for ApiError {
+    fn from(denied: crate::policy::Denied) -> Self {
+        match denied {
+            crate::policy::Denied::MissingScope(scope) => ApiError::insufficient_scope(scope),
+            crate::policy::Denied::Forbidden(reason) => ApiError::forbidden(reason),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -10,11 +10,14 @@
 //!   `http::ops` (health and metrics).
 //! - [`device_flow`]: starting, polling and redeeming device authorizations,
 //!   and the approval service (look up, approve, deny by user code).
-//! - [`tokens`]: issuing, listing, revoking and rotating tokens, and who may.
-//! - [`auth`]: bearer tokens to a [`auth::Principal`] with its live role;
+//! - [`policy`]: who may do what — the one place that decides, for every
+//!   principal (session, user token, service token, the system).
+//! - [`tokens`]: issuing, listing, revoking and rotating tokens.
+//! - [`auth`]: bearer tokens to a [`policy::Principal`] with its live role;
 //!   [`cache`] keeps validations in memory, invalidated by [`events`].
 //! - [`events`]: changes announced in-process and to other replicas.
 //! - [`members`]: org membership and roles, with revocation cascades.
+//! - [`audit`]: reading the audit log.
 //! - [`identity`]: users, orgs, input validation, argon2id passwords.
 //! - [`setup`]: the first-run claim.
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
@@ -26,6 +29,7 @@
 //! - [`admin`]: the admin CLI commands, on the same services.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod clock;
@@ -38,6 +42,7 @@ pub mod identity;
 pub mod members;
 pub mod metrics;
 pub mod model;
+pub mod policy;
 pub mod rate_limit;
 pub mod secret;
 pub mod server;

@@ -1,32 +1,15 @@
 //! Organization administration: members and roles, with the cascade that
-//! revokes a removed or disabled member's tokens at once. Owners are protected:
-//! only owners touch owners, and the last owner stays.
+//! revokes a removed or disabled member's tokens at once. Who may change what
+//! is [`crate::policy`]'s to say (only owners touch owners); the store keeps
+//! the last owner, in the same transaction as the change.
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
+use crate::policy::{self, Act, Principal};
 use crate::state::AppState;
-use crate::store::Revocation;
-
-/// Who is acting and with which role in the org (`None` = the system, e.g. the admin CLI).
-pub struct OrgActor {
-    pub actor: Actor,
-    pub role: Option<Role>,
-}
-
-impl OrgActor {
-    pub fn system() -> Self {
-        Self {
-            actor: Actor::System,
-            role: None,
-        }
-    }
-
-    fn is_owner(&self) -> bool {
-        self.role.is_none() || self.role == Some(Role::Owner)
-    }
-}
+use crate::store::{MembershipChange, Revocation};
 
 /// The user named by an email address or a user id, if any.
 pub async fn lookup_user(state: &AppState, who: &str) -> ApiResult<Option<User>> {
@@ -51,20 +34,30 @@ pub async fn org(state: &AppState, slug: &str) -> ApiResult<Org> {
         .ok_or_else(|| ApiError::not_found(format!("no organization `{slug}`")))
 }
 
+/// The members of `org`, for those who administer it.
+pub async fn list(state: &AppState, by: &Principal, org: &Org) -> ApiResult<Vec<Member>> {
+    policy::check(by, Act::ListMembers { org_id: &org.id })?;
+    Ok(state.store.list_members(&org.id).await?)
+}
+
 pub async fn add(
     state: &AppState,
+    by: &Principal,
     org: &Org,
     who: &str,
     role: Role,
-    by: &OrgActor,
     meta: &RequestMeta,
 ) -> ApiResult<Member> {
-    if role == Role::Owner && !by.is_owner() {
-        return Err(ApiError::forbidden("only owners can add owners"));
-    }
+    policy::check(
+        by,
+        Act::AddMember {
+            org_id: &org.id,
+            role,
+        },
+    )?;
     let user = find_user(state, who).await?;
     let now = state.now();
-    let audit = NewAuditEvent::new(now, by.actor.clone(), "member.added", meta)
+    let audit = NewAuditEvent::new(now, by.actor(), "member.added", meta)
         .target(user.email.clone())
         .org(org.id.clone())
         .detail(format!("as {role}"));
@@ -92,42 +85,53 @@ async fn current_role(state: &AppState, org: &Org, user: &User) -> ApiResult<Rol
         })
 }
 
-async fn keep_an_owner(state: &AppState, org: &Org, current: Role) -> ApiResult<()> {
-    if current == Role::Owner && state.store.count_owners(&org.id).await? <= 1 {
-        return Err(ApiError::conflict(
+/// The answer for a membership change the store refused.
+fn refused(change: MembershipChange, user: &User, org: &Org) -> ApiError {
+    match change {
+        MembershipChange::LastOwner => ApiError::conflict(
             "an organization needs at least one owner; make someone else owner first",
-        ));
+        ),
+        MembershipChange::Changed(now) => ApiError::conflict(format!(
+            "`{}` became {now} meanwhile; nothing was changed, look again and retry",
+            user.email
+        )),
+        MembershipChange::NotMember | MembershipChange::Done { .. } => ApiError::not_found(
+            format!("`{}` is not a member of `{}`", user.email, org.slug),
+        ),
     }
-    Ok(())
 }
 
 /// Changes a member's role; their tokens act with the new role from the next request.
 pub async fn set_role(
     state: &AppState,
+    by: &Principal,
     org: &Org,
     who: &str,
     role: Role,
-    by: &OrgActor,
     meta: &RequestMeta,
 ) -> ApiResult<Member> {
     let user = find_user(state, who).await?;
     let current = current_role(state, org, &user).await?;
-    if (current == Role::Owner || role == Role::Owner) && !by.is_owner() {
-        return Err(ApiError::forbidden(
-            "only owners can grant or take away the owner role",
-        ));
-    }
-    if role != Role::Owner {
-        keep_an_owner(state, org, current).await?;
-    }
-    let audit = NewAuditEvent::new(state.now(), by.actor.clone(), "member.role_changed", meta)
+    policy::check(
+        by,
+        Act::ChangeRole {
+            org_id: &org.id,
+            from: current,
+            to: role,
+        },
+    )?;
+    let audit = NewAuditEvent::new(state.now(), by.actor(), "member.role_changed", meta)
         .target(user.email.clone())
         .org(org.id.clone())
         .detail(format!("{current} → {role}"));
-    state
+    match state
         .store
-        .set_role(&org.id, &user.id, role, &audit)
-        .await?;
+        .set_role(&org.id, &user.id, current, role, &audit)
+        .await?
+    {
+        MembershipChange::Done { .. } => {}
+        other => return Err(refused(other, &user, org)),
+    }
     state
         .publish(Event::MembershipChanged {
             user_id: user.id.clone(),
@@ -146,31 +150,38 @@ pub async fn set_role(
 /// Removes a member and revokes their tokens in this org; returns how many.
 pub async fn remove(
     state: &AppState,
+    by: &Principal,
     org: &Org,
     who: &str,
-    by: &OrgActor,
     meta: &RequestMeta,
 ) -> ApiResult<u64> {
     let user = find_user(state, who).await?;
     let current = current_role(state, org, &user).await?;
-    if current == Role::Owner && !by.is_owner() {
-        return Err(ApiError::forbidden("only owners can remove an owner"));
-    }
-    keep_an_owner(state, org, current).await?;
+    policy::check(
+        by,
+        Act::RemoveMember {
+            org_id: &org.id,
+            role: current,
+        },
+    )?;
     let now = state.now();
+    let actor = by.actor();
     let rev = Revocation {
         at: now,
-        by: by.actor.label(),
+        by: actor.label(),
         reason: format!("removed from {}", org.slug),
     };
-    let audit = NewAuditEvent::new(now, by.actor.clone(), "member.removed", meta)
+    let audit = NewAuditEvent::new(now, actor, "member.removed", meta)
         .target(user.email.clone())
         .org(org.id.clone());
-    let revoked = state
+    let revoked = match state
         .store
-        .remove_member(&org.id, &user.id, &rev, &audit)
+        .remove_member(&org.id, &user.id, current, &rev, &audit)
         .await?
-        .ok_or_else(|| ApiError::not_found("not a member"))?;
+    {
+        MembershipChange::Done { revoked } => revoked,
+        other => return Err(refused(other, &user, org)),
+    };
     Metrics::inc(&state.metrics.tokens_revoked, revoked);
     let reason = format!("removed from {}", org.slug);
     state
@@ -193,10 +204,12 @@ pub async fn remove(
 /// Disables a user everywhere and revokes all their tokens; returns how many.
 pub async fn disable_user(
     state: &AppState,
+    by: &Principal,
     who: &str,
-    actor: Actor,
     meta: &RequestMeta,
 ) -> ApiResult<u64> {
+    policy::check(by, Act::DisableUser)?;
+    let actor = by.actor();
     let user = find_user(state, who).await?;
     let now = state.now();
     let rev = Revocation {

@@ -252,6 +252,8 @@ pub struct DeviceAuthorization {
     pub expires_at: Timestamp,
     pub approved_by: Option<String>,
     pub org_id: Option<String>,
+    /// What the device token will carry (empty: the approver's full role).
+    pub scopes: Vec<Scope>,
     pub token_id: Option<String>,
 }
 

@@ -1,14 +1,14 @@
 //! Token management: issuing personal and service tokens (shown once), listing,
-//! revoking one or all, and rotation. Every rule about who may touch which token
-//! lives here, so the JSON API, the pages and the admin CLI agree.
+//! revoking one or all, and rotation, for the JSON API, the pages and the admin
+//! CLI alike. Each asks [`crate::policy`] before it acts.
 
-use crate::auth::Principal;
 use crate::clock::{Timestamp, parse_date_end_of_day};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::identity::clean_text;
 use crate::metrics::Metrics;
 use crate::model::*;
+use crate::policy::{self, Act, Principal, Target};
 use crate::secret::{self, Secret, new_id, sha256_hex, token_hint};
 use crate::state::AppState;
 use crate::store::Revocation;
@@ -113,46 +113,106 @@ async fn stored_view(state: &AppState, id: &str) -> ApiResult<TokenView> {
     Ok(TokenView::new(token, state.now()))
 }
 
-/// Creates a personal token (for the caller) or a service token (admins only).
-/// Scopes can only narrow what the caller itself may do.
+/// Creates a personal token (for the caller) or a service token (admins), in
+/// the caller's org. Without scopes the token inherits the caller's: the full
+/// role for sessions and unscoped tokens, the caller's own scopes otherwise.
 pub async fn create(
     state: &AppState,
     principal: &Principal,
     req: TokenRequest,
     meta: &RequestMeta,
 ) -> ApiResult<Issued> {
+    let org_id = principal
+        .org_id()
+        .ok_or_else(|| policy::outside_org(principal))?
+        .to_string();
+    let user_id = match req.kind {
+        TokenKind::Personal => principal.user_id().map(str::to_string),
+        _ => None,
+    };
+    mint_for(state, principal, org_id, user_id, req, meta).await
+}
+
+/// The admin CLI's token creation: a personal token for `user` in `org`, or a
+/// service token of `org` when `user` is `None`.
+pub async fn create_as_system(
+    state: &AppState,
+    org: &Org,
+    user: Option<&User>,
+    req: TokenRequest,
+    meta: &RequestMeta,
+) -> ApiResult<Issued> {
+    if let Some(user) = user
+        && state.store.role_of(&org.id, &user.id).await?.is_none()
+    {
+        return Err(ApiError::invalid_request(format!(
+            "{} is not a member of {}",
+            user.email, org.slug
+        )));
+    }
+    let user_id = user.map(|u| u.id.clone());
+    mint_for(
+        state,
+        &Principal::System,
+        org.id.clone(),
+        user_id,
+        req,
+        meta,
+    )
+    .await
+}
+
+async fn mint_for(
+    state: &AppState,
+    principal: &Principal,
+    org_id: String,
+    user_id: Option<String>,
+    req: TokenRequest,
+    meta: &RequestMeta,
+) -> ApiResult<Issued> {
     let name = clean_text("name", &req.name, MAX_TOKEN_NAME_CHARS)?;
     let now = state.now();
     let expires_at = parse_expiry(req.expires.as_deref(), now, state.config.token_ttl_days)?;
-    for scope in &req.scopes {
-        if !principal.can(*scope) {
-            return Err(ApiError::forbidden(format!(
-                "you cannot grant `{scope}`: this token does not have it"
-            )));
-        }
-    }
-    let user_id = match req.kind {
+    let scopes = if req.scopes.is_empty() {
+        principal.inherited_scopes()
+    } else {
+        req.scopes
+    };
+    match req.kind {
         TokenKind::Personal => {
-            principal.require(Scope::TokensWrite)?;
-            Some(principal.require_user()?.id.clone())
+            policy::check(
+                principal,
+                Act::MintPersonal {
+                    org_id: &org_id,
+                    scopes: &scopes,
+                },
+            )?;
+            if user_id.is_none() {
+                return Err(ApiError::invalid_request(
+                    "a personal token needs a user; create a `service` token instead",
+                ));
+            }
         }
-        TokenKind::Service => {
-            principal.require(Scope::OrgAdmin)?;
-            None
-        }
+        TokenKind::Service => policy::check(
+            principal,
+            Act::MintService {
+                org_id: &org_id,
+                scopes: &scopes,
+            },
+        )?,
         TokenKind::Device => {
             return Err(ApiError::invalid_request(
                 "device tokens come from the device flow; create a `personal` or `service` token",
             ));
         }
-    };
+    }
     issue(
         state,
         name,
         req.kind,
         user_id,
-        principal.org_id().to_string(),
-        req.scopes,
+        org_id,
+        scopes,
         expires_at,
         principal.actor(),
         meta,
@@ -187,66 +247,75 @@ pub async fn issue(
     })
 }
 
-/// The caller's own tokens, or with `whole_org` every token of the org (admins).
+/// The caller's own tokens (a token: those of its own org; a service token:
+/// itself), or with `whole_org` every token of the caller's org (admins).
 pub async fn list(
     state: &AppState,
     principal: &Principal,
     whole_org: bool,
 ) -> ApiResult<Vec<TokenView>> {
-    principal.require(Scope::TokensRead)?;
-    let now = state.now();
-    let tokens = if whole_org {
-        if !principal.can(Scope::OrgAdmin) {
-            return Err(ApiError::forbidden(
-                "only owners and admins can list every token of the organization",
-            ));
-        }
-        let query = TokenQuery {
-            org_id: Some(principal.org_id().to_string()),
+    let query = if whole_org {
+        let org_id = principal
+            .org_id()
+            .ok_or_else(|| policy::outside_org(principal))?;
+        policy::check(principal, Act::ListOrgTokens { org_id })?;
+        TokenQuery {
+            org_id: Some(org_id.to_string()),
             ..Default::default()
-        };
-        state.store.list_tokens(&query).await?
+        }
     } else {
-        match principal.user_id() {
-            Some(user_id) => {
-                let query = TokenQuery {
-                    user_id: Some(user_id.to_string()),
-                    ..Default::default()
-                };
-                state.store.list_tokens(&query).await?
+        policy::check(principal, Act::ListOwnTokens)?;
+        match (principal, principal.user_id()) {
+            (Principal::Session { .. }, Some(user_id)) => TokenQuery {
+                user_id: Some(user_id.to_string()),
+                ..Default::default()
+            },
+            (_, Some(user_id)) => TokenQuery {
+                user_id: Some(user_id.to_string()),
+                org_id: principal.org_id().map(str::to_string),
+                ..Default::default()
+            },
+            (_, None) => {
+                let now = state.now();
+                return Ok(principal
+                    .token()
+                    .map(|t| TokenView::new((**t).clone(), now))
+                    .into_iter()
+                    .collect());
             }
-            None => principal.token.as_deref().cloned().into_iter().collect(),
         }
     };
+    let now = state.now();
+    let tokens = state.store.list_tokens(&query).await?;
     Ok(tokens.into_iter().map(|t| TokenView::new(t, now)).collect())
 }
 
 /// One token the caller may see.
 pub async fn get(state: &AppState, principal: &Principal, id: &str) -> ApiResult<TokenView> {
-    principal.require(Scope::TokensRead)?;
-    let token = visible(state, principal, id).await?;
+    let token = find(state, id).await?;
+    policy::check(
+        principal,
+        Act::ReadToken(Target {
+            token: &token,
+            holder_role: None,
+        }),
+    )?;
     Ok(TokenView::new(token, state.now()))
 }
 
-/// A token the caller may manage: their own, or any in an org they administer.
-async fn manageable(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Token> {
-    principal.require(Scope::TokensWrite)?;
-    visible(state, principal, id).await
-}
-
-async fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Token> {
-    let token = state
+async fn find(state: &AppState, id: &str) -> ApiResult<Token> {
+    state
         .store
         .token_by_id(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no token with this id"))?;
-    let own = token.user_id.is_some() && token.user_id.as_deref() == principal.user_id();
-    let own_service = principal.token.as_ref().is_some_and(|t| t.id == token.id);
-    let admin = token.org_id == principal.org_id() && principal.can(Scope::OrgAdmin);
-    if own || own_service || admin {
-        Ok(token)
-    } else {
-        Err(ApiError::forbidden("you can only manage your own tokens"))
+        .ok_or_else(|| ApiError::not_found("no token with this id"))
+}
+
+/// The role the token's user has in the token's org now (`None` for service tokens).
+async fn holder_role(state: &AppState, token: &Token) -> ApiResult<Option<Role>> {
+    match &token.user_id {
+        Some(user_id) => Ok(state.store.role_of(&token.org_id, user_id).await?),
+        None => Ok(None),
     }
 }
 
@@ -256,7 +325,15 @@ pub async fn revoke(
     id: &str,
     meta: &RequestMeta,
 ) -> ApiResult<TokenView> {
-    let token = manageable(state, principal, id).await?;
+    let token = find(state, id).await?;
+    let holder_role = holder_role(state, &token).await?;
+    policy::check(
+        principal,
+        Act::Revoke(Target {
+            token: &token,
+            holder_role,
+        }),
+    )?;
     revoke_one(state, &token, principal.actor(), "revoked", meta).await?;
     stored_view(state, &token.id).await
 }
@@ -339,7 +416,15 @@ pub async fn rotate(
     id: &str,
     meta: &RequestMeta,
 ) -> ApiResult<Issued> {
-    let old = manageable(state, principal, id).await?;
+    let old = find(state, id).await?;
+    let holder_role = holder_role(state, &old).await?;
+    policy::check(
+        principal,
+        Act::Rotate(Target {
+            token: &old,
+            holder_role,
+        }),
+    )?;
     let now = state.now();
     if !old.is_active(now) {
         return Err(ApiError::conflict(
@@ -392,44 +477,54 @@ pub async fn rotate(
     })
 }
 
-/// Revokes all of the caller's tokens (every org: "sign out everywhere"), or with
-/// `user` (admins) all of that member's tokens in the caller's org.
+/// Revokes all of the caller's tokens (a session: in every org, "sign out
+/// everywhere"; a token: in its own org), or with `user` (admins) all of that
+/// member's tokens in the caller's org.
 pub async fn revoke_all(
     state: &AppState,
     principal: &Principal,
     user: Option<&str>,
     meta: &RequestMeta,
 ) -> ApiResult<u64> {
-    principal.require(Scope::TokensWrite)?;
     let actor = principal.actor();
     let (user_id, org_id, target) = match user {
         None => {
-            let me = principal.require_user()?;
-            (me.id.clone(), None, me.email.clone())
+            policy::check(principal, Act::RevokeAllMine)?;
+            let me = principal.user().ok_or_else(|| {
+                ApiError::forbidden("only a person's tokens can be revoked all at once")
+            })?;
+            let org_id = match principal {
+                Principal::Session { .. } => None,
+                _ => principal.org_id().map(str::to_string),
+            };
+            (me.id.clone(), org_id, me.email.clone())
         }
         Some(who) => {
-            if !principal.can(Scope::OrgAdmin) {
-                return Err(ApiError::forbidden(
-                    "only owners and admins can revoke another member's tokens",
-                ));
-            }
+            let org_id = principal
+                .org_id()
+                .ok_or_else(|| policy::outside_org(principal))?
+                .to_string();
             let found = crate::members::lookup_user(state, who).await?;
-            let member = match &found {
-                Some(user) => state
-                    .store
-                    .role_of(principal.org_id(), &user.id)
-                    .await?
-                    .is_some(),
-                None => false,
+            let role = match &found {
+                Some(user) => state.store.role_of(&org_id, &user.id).await?,
+                None => None,
             };
-            match found {
-                Some(user) if member => (user.id, Some(principal.org_id().to_string()), user.email),
-                _ => {
-                    return Err(ApiError::not_found(format!(
-                        "no member `{who}` in this organization"
-                    )));
-                }
-            }
+            let (Some(user), Some(role)) = (found, role) else {
+                // Only those who may see members learn who is one.
+                policy::check(principal, Act::ListMembers { org_id: &org_id })?;
+                return Err(ApiError::not_found(format!(
+                    "no member `{who}` in this organization"
+                )));
+            };
+            policy::check(
+                principal,
+                Act::RevokeAllOf {
+                    org_id: &org_id,
+                    user_id: &user.id,
+                    role,
+                },
+            )?;
+            (user.id, Some(org_id), user.email)
         }
     };
     revoke_user(

@@ -2,10 +2,12 @@
 //! approval service for signed-in callers.
 
 use super::{Auth, JsonBody, Meta, created};
+use crate::audit;
 use crate::device_flow;
 use crate::error::{ApiError, ApiResult};
-use crate::members::{self, OrgActor};
+use crate::members;
 use crate::model::*;
+use crate::policy::{self, Act, Principal};
 use crate::secret::Secret;
 use crate::setup::{self, ClaimRequest};
 use crate::state::AppState;
@@ -16,6 +18,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -78,23 +81,22 @@ struct MeToken<'a> {
 }
 
 async fn me(Auth(principal, _): Auth) -> ApiResult<Response> {
-    principal.require(Scope::ProfileRead)?;
-    let t = principal
-        .token
-        .as_deref()
-        .ok_or_else(ApiError::invalid_token)?;
+    policy::check(&principal, Act::ReadProfile)?;
+    let (Some(t), Some(org)) = (principal.token(), principal.org()) else {
+        return Err(ApiError::invalid_token());
+    };
     let body = MeBody {
-        user: principal.user.as_deref().map(|u| MeUser {
+        user: principal.user().map(|u| MeUser {
             id: &u.id,
             email: &u.email,
             name: &u.name,
         }),
         org: MeOrg {
-            id: &principal.org.id,
-            slug: &principal.org.slug,
-            name: &principal.org.name,
+            id: &org.id,
+            slug: &org.slug,
+            name: &org.name,
         },
-        role: principal.role.map_or("service", Role::as_str),
+        role: principal.role().map_or("service", Role::as_str),
         scopes: &t.scopes,
         token: MeToken {
             id: &t.id,
@@ -234,11 +236,14 @@ async fn revoke_all(
     Ok(Json(json!({ "revoked": revoked })))
 }
 
-fn org_actor(principal: &crate::auth::Principal) -> OrgActor {
-    OrgActor {
-        actor: principal.actor(),
-        role: principal.role(),
-    }
+/// The org named in the path: the token's own, since a token's authority
+/// never leaves its org.
+fn org_in_path(principal: &Principal, slug: &str) -> ApiResult<Arc<Org>> {
+    principal
+        .org()
+        .filter(|org| org.slug == slug)
+        .cloned()
+        .ok_or_else(|| policy::outside_org(principal).into())
 }
 
 async fn list_members(
@@ -246,8 +251,8 @@ async fn list_members(
     Auth(principal, _): Auth,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require_admin_of(&slug)?;
-    let members = state.store.list_members(principal.org_id()).await?;
+    let org = org_in_path(&principal, &slug)?;
+    let members = members::list(&state, &principal, &org).await?;
     Ok(Json(json!({ "members": members })))
 }
 
@@ -264,17 +269,8 @@ async fn add_member(
     Path(slug): Path<String>,
     JsonBody(body): JsonBody<AddMember>,
 ) -> ApiResult<Response> {
-    principal.require_admin_of(&slug)?;
-    let org = principal.org.clone();
-    let member = members::add(
-        &state,
-        &org,
-        &body.email,
-        body.role,
-        &org_actor(&principal),
-        &meta,
-    )
-    .await?;
+    let org = org_in_path(&principal, &slug)?;
+    let member = members::add(&state, &principal, &org, &body.email, body.role, &meta).await?;
     Ok(created(json!({ "member": member })))
 }
 
@@ -290,17 +286,8 @@ async fn change_role(
     Path((slug, user)): Path<(String, String)>,
     JsonBody(body): JsonBody<ChangeRole>,
 ) -> ApiResult<Json<Value>> {
-    principal.require_admin_of(&slug)?;
-    let org = principal.org.clone();
-    let member = members::set_role(
-        &state,
-        &org,
-        &user,
-        body.role,
-        &org_actor(&principal),
-        &meta,
-    )
-    .await?;
+    let org = org_in_path(&principal, &slug)?;
+    let member = members::set_role(&state, &principal, &org, &user, body.role, &meta).await?;
     Ok(Json(json!({ "member": member })))
 }
 
@@ -309,9 +296,8 @@ async fn remove_member(
     Auth(principal, meta): Auth,
     Path((slug, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    principal.require_admin_of(&slug)?;
-    let org = principal.org.clone();
-    let revoked = members::remove(&state, &org, &user, &org_actor(&principal), &meta).await?;
+    let org = org_in_path(&principal, &slug)?;
+    let revoked = members::remove(&state, &principal, &org, &user, &meta).await?;
     Ok(Json(json!({ "removed": true, "tokens_revoked": revoked })))
 }
 
@@ -346,13 +332,13 @@ async fn audit(
     Path(slug): Path<String>,
     Query(q): Query<AuditParams>,
 ) -> ApiResult<Json<Value>> {
-    principal.require_admin_of(&slug)?;
+    let org = org_in_path(&principal, &slug)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid_request("limit must be between 1 and 500"));
     }
     let query = AuditQuery {
-        org_id: Some(principal.org_id().to_string()),
+        org_id: Some(org.id.clone()),
         action: q.action,
         actor: q.actor,
         since: parse_time("since", q.since.as_deref())?,
@@ -360,7 +346,7 @@ async fn audit(
         before: q.before,
         limit,
     };
-    let events = state.store.list_audit(&query).await?;
+    let events = audit::list(&state, &principal, &query).await?;
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| e.id))
         .flatten();
@@ -416,12 +402,7 @@ async fn device_lookup(
     Auth(principal, meta): Auth,
     JsonBody(body): JsonBody<DeviceDecision>,
 ) -> ApiResult<Json<Value>> {
-    let user = device_flow::approver(&principal)?;
-    let actor = Actor::User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-    };
-    let request = device_flow::lookup(&state, &body.user_code, &actor, &meta).await?;
+    let request = device_flow::lookup(&state, &principal, &body.user_code, &meta).await?;
     Ok(Json(json!({ "request": request })))
 }
 
@@ -430,11 +411,10 @@ async fn device_approve(
     Auth(principal, meta): Auth,
     JsonBody(body): JsonBody<DeviceDecision>,
 ) -> ApiResult<Json<Value>> {
-    let user = device_flow::approver(&principal)?;
     let org = body.org.as_deref().ok_or_else(|| {
         ApiError::invalid_request("missing `org`: the slug of the organization to approve into")
     })?;
-    let request = device_flow::approve(&state, user, &body.user_code, org, &meta).await?;
+    let request = device_flow::approve(&state, &principal, &body.user_code, org, &meta).await?;
     Ok(Json(json!({ "request": request })))
 }
 
@@ -443,7 +423,6 @@ async fn device_deny(
     Auth(principal, meta): Auth,
     JsonBody(body): JsonBody<DeviceDecision>,
 ) -> ApiResult<Json<Value>> {
-    let user = device_flow::approver(&principal)?;
-    let request = device_flow::deny(&state, user, &body.user_code, &meta).await?;
+    let request = device_flow::deny(&state, &principal, &body.user_code, &meta).await?;
     Ok(Json(json!({ "request": request })))
 }

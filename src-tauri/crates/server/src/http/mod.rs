@@ -7,9 +7,10 @@ mod oauth;
 mod ops;
 mod stream;
 
-use crate::auth::{Principal, authenticate, bearer};
+use crate::auth::{authenticate, bearer};
 use crate::error::ApiError;
 use crate::model::RequestMeta;
+use crate::policy::Principal;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{

@@ -8,9 +8,10 @@
 //! route only, never the URL.
 
 use super::Meta;
-use crate::auth::{Principal, authenticate, bearer};
+use crate::auth::{authenticate, bearer};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
+use crate::policy::{self, Act, Principal};
 use crate::secret::sha256_hex;
 use crate::state::AppState;
 use axum::Router;
@@ -53,14 +54,13 @@ fn sse(name: &str, data: serde_json::Value) -> SseEvent {
 impl Watch {
     fn token_id(&self) -> &str {
         self.principal
-            .token
-            .as_ref()
+            .token()
             .map(|t| t.id.as_str())
             .unwrap_or_default()
     }
 
     fn expires_at(&self) -> Option<i64> {
-        self.principal.token.as_ref().and_then(|t| t.expires_at)
+        self.principal.token().and_then(|t| t.expires_at)
     }
 
     /// Is the token still good? (After a user-wide revocation or a missed event.)
@@ -114,14 +114,14 @@ impl Watch {
                     }
                     Ok(Event::UserTokensRevoked { user_id, org_id, reason })
                         if Some(user_id.as_str()) == self.principal.user_id()
-                            && org_id.as_deref().is_none_or(|o| o == self.principal.org_id()) =>
+                            && org_id.as_deref().is_none_or(|o| Some(o) == self.principal.org_id()) =>
                     {
                         if !self.still_valid().await {
                             return Some(self.revoked(&reason));
                         }
                     }
                     Ok(Event::MembershipChanged { user_id, org_id, role })
-                        if Some(user_id.as_str()) == self.principal.user_id() && org_id == self.principal.org_id() =>
+                        if Some(user_id.as_str()) == self.principal.user_id() && Some(org_id.as_str()) == self.principal.org_id() =>
                     {
                         return Some(sse("membership.changed", json!({ "org_id": org_id, "role": role })));
                     }
@@ -154,6 +154,7 @@ async fn events(
     // Subscribe before checking, so nothing between the check and the stream is missed.
     let rx = state.bus.subscribe();
     let principal = authenticate(&state, Some(&token), &meta).await?;
+    policy::check(&principal, Act::ReadProfile)?;
     let watch = Watch {
         hash: sha256_hex(&token),
         state,

@@ -54,6 +54,31 @@ pub enum Redemption {
     NoLongerAllowed,
 }
 
+/// The outcome of a membership change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// Done; for a removal, how many tokens were revoked with it.
+    Done {
+        revoked: u64,
+    },
+    NotMember,
+    /// The member's role changed meanwhile (to this one): nothing was done.
+    Changed(Role),
+    /// The org would be left without an owner: nothing was done.
+    LastOwner,
+}
+
+/// An approval or denial of a device request.
+#[derive(Debug, Clone)]
+pub struct DeviceDecision {
+    pub status: DeviceStatus,
+    pub user_id: String,
+    /// The org approved into (none for a denial).
+    pub org_id: Option<String>,
+    /// What the device token will carry (empty: the approver's full role).
+    pub scopes: Vec<Scope>,
+}
+
 /// A browser session about to be stored (the cookie value stays with the browser).
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -108,23 +133,29 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<()>;
     async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>>;
+    /// Changes a member's role from `from` to `to`. Refused (and nothing
+    /// changed) when the role is no longer `from`, or when it would leave the
+    /// org without an owner; checked in the transaction, so concurrent changes
+    /// cannot both take the last owner away.
     async fn set_role(
         &self,
         org_id: &str,
         user_id: &str,
-        role: Role,
+        from: Role,
+        to: Role,
         audit: &NewAuditEvent,
-    ) -> Result<bool>;
-    /// Removes a membership and revokes the member's tokens in that org; `None` when not a member.
+    ) -> Result<MembershipChange>;
+    /// Removes a member whose role is `expected` and revokes their tokens in
+    /// that org; refused like [`Store::set_role`] for the last owner.
     async fn remove_member(
         &self,
         org_id: &str,
         user_id: &str,
+        expected: Role,
         rev: &Revocation,
         audit: &NewAuditEvent,
-    ) -> Result<Option<u64>>;
+    ) -> Result<MembershipChange>;
     async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
-    async fn count_owners(&self, org_id: &str) -> Result<i64>;
 
     async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()>;
     async fn token_by_id(&self, id: &str) -> Result<Option<Token>>;
@@ -166,9 +197,7 @@ pub trait Store: Send + Sync + 'static {
     async fn decide_device(
         &self,
         id: &str,
-        status: DeviceStatus,
-        user_id: &str,
-        org_id: Option<&str>,
+        decision: &DeviceDecision,
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> Result<bool>;

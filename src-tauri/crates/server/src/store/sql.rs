@@ -19,7 +19,7 @@ macro_rules! token_select {
 macro_rules! device_select {
     () => {
         "SELECT id, client_id, device_name, requester_ip, user_agent, status, interval_secs, \
-         last_poll_at, created_at, expires_at, approved_by, org_id, token_id \
+         last_poll_at, created_at, expires_at, approved_by, org_id, scopes, token_id \
          FROM device_authorizations "
     };
 }
@@ -40,7 +40,7 @@ macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty, $backend:literal, { $($extra:item)* }) => {
         use crate::model::*;
         use crate::store::sql::{device_select, token_select, user_select};
-        use crate::store::{NewSession, Redemption, Result, Revocation, SetupClaim, Store, StoreError};
+        use crate::store::{DeviceDecision, MembershipChange, NewSession, Redemption, Result, Revocation, SetupClaim, Store, StoreError};
         use async_trait::async_trait;
         use sqlx::Row;
 
@@ -107,6 +107,8 @@ macro_rules! sql_store {
                 expires_at: row.try_get("expires_at")?,
                 approved_by: row.try_get("approved_by")?,
                 org_id: row.try_get("org_id")?,
+                scopes: parse_scopes(row.try_get::<Option<String>, _>("scopes")?.as_deref().unwrap_or(""))
+                    .map_err(StoreError::Corrupt)?,
                 token_id: row.try_get("token_id")?,
             })
         }
@@ -242,6 +244,42 @@ macro_rules! sql_store {
             .await?;
             bump_generation(tx).await?;
             Ok(done.rows_affected())
+        }
+
+        /// Inside a membership change: takes the org's row lock (so changes to
+        /// one org's memberships run one at a time, on PostgreSQL as on
+        /// SQLite), then checks that the member still has the role the caller
+        /// decided on and, when `leaves_owners` and that role is owner, that
+        /// another owner stays. `Some` is the reason to change nothing.
+        async fn guard_membership(tx: &mut WriteTx, org_id: &str, user_id: &str, expected: Role, leaves_owners: bool) -> Result<Option<MembershipChange>> {
+            sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
+                .bind(org_id)
+                .execute(&mut **tx)
+                .await?;
+            let role: Option<String> =
+                sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+                    .bind(org_id)
+                    .bind(user_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let Some(role) = role.map(parse::<Role>).transpose()? else {
+                return Ok(Some(MembershipChange::NotMember));
+            };
+            if role != expected {
+                return Ok(Some(MembershipChange::Changed(role)));
+            }
+            if role == Role::Owner && leaves_owners {
+                let owners: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'",
+                )
+                .bind(org_id)
+                .fetch_one(&mut **tx)
+                .await?;
+                if owners <= 1 {
+                    return Ok(Some(MembershipChange::LastOwner));
+                }
+            }
+            Ok(None)
         }
 
         /// Marks cached validations stale for every server on this database.
@@ -628,38 +666,38 @@ macro_rules! sql_store {
                 role.map(parse).transpose()
             }
 
-            async fn set_role(&self, org_id: &str, user_id: &str, role: Role, audit: &NewAuditEvent) -> Result<bool> {
+            async fn set_role(&self, org_id: &str, user_id: &str, from: Role, to: Role, audit: &NewAuditEvent) -> Result<MembershipChange> {
                 let mut tx = self.begin_write().await?;
-                let done = sqlx::query("UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
-                    .bind(role.as_str())
+                if let Some(refused) = guard_membership(&mut tx, org_id, user_id, from, to != Role::Owner).await? {
+                    return Ok(refused);
+                }
+                sqlx::query("UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
+                    .bind(to.as_str())
                     .bind(org_id)
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
                 bump_generation(&mut tx).await?;
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(MembershipChange::Done { revoked: 0 })
             }
 
-            async fn remove_member(&self, org_id: &str, user_id: &str, rev: &Revocation, audit: &NewAuditEvent) -> Result<Option<u64>> {
+            async fn remove_member(&self, org_id: &str, user_id: &str, expected: Role, rev: &Revocation, audit: &NewAuditEvent) -> Result<MembershipChange> {
                 let mut tx = self.begin_write().await?;
-                let done = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+                if let Some(refused) = guard_membership(&mut tx, org_id, user_id, expected, true).await? {
+                    return Ok(refused);
+                }
+                sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
                     .bind(org_id)
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                if done.rows_affected() == 0 {
-                    return Ok(None);
-                }
                 let revoked = revoke_user_rows(&mut tx, user_id, Some(org_id), rev).await?;
                 let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
                 insert_audit(&mut tx, &audit).await?;
                 tx.commit().await?;
-                Ok(Some(revoked))
+                Ok(MembershipChange::Done { revoked })
             }
 
             async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
@@ -680,13 +718,6 @@ macro_rules! sql_store {
                         })
                     })
                     .collect()
-            }
-
-            async fn count_owners(&self, org_id: &str) -> Result<i64> {
-                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
-                    .bind(org_id)
-                    .fetch_one(&self.pool)
-                    .await?)
             }
 
             async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()> {
@@ -872,15 +903,16 @@ macro_rules! sql_store {
                 self.group_commit(GroupWrite::Poll { id: id.to_string(), at, interval_secs }).await
             }
 
-            async fn decide_device(&self, id: &str, status: DeviceStatus, user_id: &str, org_id: Option<&str>, now: i64, audit: &NewAuditEvent) -> Result<bool> {
+            async fn decide_device(&self, id: &str, decision: &DeviceDecision, now: i64, audit: &NewAuditEvent) -> Result<bool> {
                 let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
-                    "UPDATE device_authorizations SET status = $1, approved_by = $2, org_id = $3, decided_at = $4 \
-                     WHERE id = $5 AND status = 'pending' AND expires_at > $4",
+                    "UPDATE device_authorizations SET status = $1, approved_by = $2, org_id = $3, scopes = $4, decided_at = $5 \
+                     WHERE id = $6 AND status = 'pending' AND expires_at > $5",
                 )
-                .bind(status.as_str())
-                .bind(user_id)
-                .bind(org_id)
+                .bind(decision.status.as_str())
+                .bind(&decision.user_id)
+                .bind(&decision.org_id)
+                .bind(scopes_to_text(&decision.scopes))
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)

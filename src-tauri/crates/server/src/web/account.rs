@@ -4,9 +4,9 @@
 use super::pages::{csrf_failed, error_page, layout, message, refuse_post, to_login};
 use super::session::{Visitor, WebForm};
 use super::views::*;
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Role, TokenKind, parse_scopes};
+use crate::policy::Principal;
 use crate::state::AppState;
 use crate::tokens::{self, TokenRequest};
 use axum::extract::{Path, State};
@@ -30,13 +30,9 @@ pub async fn render(
         Ok(orgs) => orgs,
         Err(err) => return error_page(visitor, err.into()),
     };
-    let query = crate::model::TokenQuery {
-        user_id: Some(user.id.clone()),
-        ..Default::default()
-    };
-    let tokens = match state.store.list_tokens(&query).await {
+    let tokens = match tokens::list(state, &Principal::session(user.clone()), false).await {
         Ok(tokens) => tokens,
-        Err(err) => return error_page(visitor, err.into()),
+        Err(err) => return error_page(visitor, err),
     };
     let option = |(org, role): &(crate::model::Org, Role)| OrgOption {
         slug: org.slug.clone(),
@@ -47,10 +43,7 @@ pub async fn render(
         layout: layout(visitor, "Account"),
         email: user.email.clone(),
         name: user.name.clone(),
-        tokens: tokens
-            .into_iter()
-            .map(|t| TokenRow::new(&tokens::TokenView::new(t, now), now))
-            .collect(),
+        tokens: tokens.iter().map(|t| TokenRow::new(t, now)).collect(),
         admin_orgs: orgs
             .iter()
             .filter(|(_, role)| role.is_admin())
@@ -77,12 +70,8 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor) -> Response {
 async fn acting_in(state: &AppState, visitor: &Visitor, slug: &str) -> ApiResult<Principal> {
     let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
     let org = crate::members::org(state, slug).await?;
-    let role = state
-        .store
-        .role_of(&org.id, &user.id)
-        .await?
-        .ok_or_else(|| ApiError::forbidden(format!("you are not a member of `{slug}`")))?;
-    Ok(Principal::from_session(user, org, role))
+    let role = state.store.role_of(&org.id, &user.id).await?;
+    Ok(Principal::session_in(user, std::sync::Arc::new(org), role))
 }
 
 /// The signed-in user acting on one of their own tokens (in that token's org).
@@ -99,13 +88,9 @@ async fn owner_of(state: &AppState, visitor: &Visitor, id: &str) -> ApiResult<Pr
         .org_by_id(&token.org_id)
         .await?
         .ok_or_else(|| ApiError::not_found("the token's organization is gone"))?;
-    // Own tokens are managed whatever the role; a former member keeps that right.
-    let role = state
-        .store
-        .role_of(&org.id, &user.id)
-        .await?
-        .unwrap_or(Role::Viewer);
-    Ok(Principal::from_session(user, org, role))
+    // A former member (no role) may still revoke their tokens there.
+    let role = state.store.role_of(&org.id, &user.id).await?;
+    Ok(Principal::session_in(user, std::sync::Arc::new(org), role))
 }
 
 async fn after(
@@ -231,21 +216,8 @@ pub async fn revoke_all(
         .await;
     }
     let now = state.now();
-    let actor = crate::model::Actor::User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-    };
-    let revoked = match tokens::revoke_user(
-        &state,
-        &user.id,
-        &user.email,
-        None,
-        actor,
-        "revoke all",
-        &visitor.meta,
-    )
-    .await
-    {
+    let principal = Principal::session(user.clone());
+    let revoked = match tokens::revoke_all(&state, &principal, None, &visitor.meta).await {
         Ok(n) => n,
         Err(err) => return error_page(&visitor, err),
     };

@@ -4,16 +4,18 @@
 use super::pages::{error_page, layout, message, refuse_post, to_login};
 use super::session::{Visitor, WebForm};
 use super::views::*;
-use crate::auth::Principal;
+use crate::audit;
 use crate::error::{ApiError, ApiResult};
-use crate::members::{self, OrgActor};
-use crate::model::{AuditQuery, Org, Role, TokenKind, TokenQuery, parse_scopes};
+use crate::members;
+use crate::model::{AuditQuery, Org, Role, TokenKind, parse_scopes};
+use crate::policy::{self, Act, Principal};
 use crate::state::AppState;
-use crate::tokens::{self, TokenRequest, TokenView};
+use crate::tokens::{self, TokenRequest};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use std::sync::Arc;
 
 pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response {
     let Some(user) = visitor.user.clone() else {
@@ -41,22 +43,20 @@ pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response 
     visitor.finish(render(StatusCode::OK, &page))
 }
 
-/// The signed-in user as an owner or admin of `slug`, or the reason not.
-async fn admin_of(state: &AppState, visitor: &Visitor, slug: &str) -> ApiResult<(Principal, Org)> {
+/// The signed-in user acting in `slug`, if the policy lets them administer it.
+async fn admin_of(
+    state: &AppState,
+    visitor: &Visitor,
+    slug: &str,
+) -> ApiResult<(Principal, Arc<Org>)> {
     let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
-    let org = state.store.org_by_slug(slug).await?;
-    let role = match &org {
-        Some(org) => state.store.role_of(&org.id, &user.id).await?,
-        None => None,
-    };
-    match (org, role) {
-        (Some(org), Some(role)) if role.is_admin() => {
-            Ok((Principal::from_session(user, org.clone(), role), org))
-        }
-        _ => Err(ApiError::forbidden(
-            "only owners and admins of this organization can see this page",
-        )),
-    }
+    let refused =
+        || ApiError::forbidden("only owners and admins of this organization can see this page");
+    let org = Arc::new(state.store.org_by_slug(slug).await?.ok_or_else(refused)?);
+    let role = state.store.role_of(&org.id, &user.id).await?;
+    let principal = Principal::session_in(user, org.clone(), role);
+    policy::check(&principal, Act::ListMembers { org_id: &org.id }).map_err(|_| refused())?;
+    Ok((principal, org))
 }
 
 fn denied(visitor: &Visitor, err: ApiError) -> Response {
@@ -87,6 +87,7 @@ struct Extras {
 async fn render_admin(
     state: &AppState,
     visitor: &Visitor,
+    principal: &Principal,
     org: &Org,
     filter: AuditFilter,
     extras: Extras,
@@ -103,21 +104,15 @@ async fn render_admin(
         ..Default::default()
     };
     let loaded = async {
-        let members = state.store.list_members(&org.id).await?;
-        let tokens = state
-            .store
-            .list_tokens(&TokenQuery {
-                org_id: Some(org.id.clone()),
-                ..Default::default()
-            })
-            .await?;
-        let events = state.store.list_audit(&query).await?;
-        Ok::<_, crate::store::StoreError>((members, tokens, events))
+        let members = members::list(state, principal, org).await?;
+        let tokens = tokens::list(state, principal, true).await?;
+        let events = audit::list(state, principal, &query).await?;
+        Ok::<_, ApiError>((members, tokens, events))
     }
     .await;
     let (members, tokens, events) = match loaded {
         Ok(loaded) => loaded,
-        Err(err) => return error_page(visitor, err.into()),
+        Err(err) => return error_page(visitor, err),
     };
     let next_before = (events.len() == 50)
         .then(|| events.last().map(|e| e.id))
@@ -127,10 +122,7 @@ async fn render_admin(
         org_slug: org.slug.clone(),
         org_name: org.name.clone(),
         members: members.iter().map(MemberRow::new).collect(),
-        tokens: tokens
-            .into_iter()
-            .map(|t| TokenRow::new(&TokenView::new(t, now), now))
-            .collect(),
+        tokens: tokens.iter().map(|t| TokenRow::new(t, now)).collect(),
         events: events.iter().map(EventRow::new).collect(),
         filter_action: action.unwrap_or_default(),
         filter_actor: actor.unwrap_or_default(),
@@ -153,14 +145,14 @@ pub async fn show(
         return visitor.finish(to_login(&format!("/admin/{slug}")));
     }
     match admin_of(&state, &visitor, &slug).await {
-        Ok((_, org)) => {
+        Ok((principal, org)) => {
             let extras = Extras {
                 status: StatusCode::OK,
                 shown_once: None,
                 notice: None,
                 error: None,
             };
-            render_admin(&state, &visitor, &org, filter, extras).await
+            render_admin(&state, &visitor, &principal, &org, filter, extras).await
         }
         Err(err) => denied(&visitor, err),
     }
@@ -175,7 +167,7 @@ async fn act<F, Fut>(
     action: F,
 ) -> Response
 where
-    F: FnOnce(Principal, Org) -> Fut,
+    F: FnOnce(Principal, Arc<Org>) -> Fut,
     Fut: std::future::Future<Output = ApiResult<(Option<ShownOnce>, String)>>,
 {
     if let Some(refusal) = refuse_post(visitor, form, &format!("/admin/{slug}")) {
@@ -199,14 +191,30 @@ where
             error: Some(err.description),
         },
     };
-    render_admin(state, visitor, &org, AuditFilter::default(), extras).await
-}
-
-fn org_actor(principal: &Principal) -> OrgActor {
-    OrgActor {
-        actor: principal.actor(),
-        role: principal.role(),
-    }
+    // Asked again: the action may have changed what the caller may see.
+    let principal = match admin_of(state, visitor, slug).await {
+        Ok((principal, _)) => principal,
+        Err(_) => {
+            let body = extras.notice.or(extras.error).unwrap_or_default();
+            return message(
+                visitor,
+                extras.status,
+                "Done",
+                &format!("{body} You no longer administer this organization."),
+                "ok",
+                Some(("/account", "Back to your account")),
+            );
+        }
+    };
+    render_admin(
+        state,
+        visitor,
+        &principal,
+        &org,
+        AuditFilter::default(),
+        extras,
+    )
+    .await
 }
 
 fn role_field(form: &WebForm) -> ApiResult<Role> {
@@ -223,10 +231,10 @@ pub async fn add_member(
     act(state, &visitor, &slug, form, |principal, org| async move {
         let member = members::add(
             state,
+            &principal,
             &org,
             form.text("email").trim(),
             role_field(form)?,
-            &org_actor(&principal),
             meta,
         )
         .await?;
@@ -246,15 +254,8 @@ pub async fn change_role(
 ) -> Response {
     let (state, form, meta) = (&state, &form, &visitor.meta.clone());
     act(state, &visitor, &slug, form, |principal, org| async move {
-        let member = members::set_role(
-            state,
-            &org,
-            &user,
-            role_field(form)?,
-            &org_actor(&principal),
-            meta,
-        )
-        .await?;
+        let member =
+            members::set_role(state, &principal, &org, &user, role_field(form)?, meta).await?;
         Ok((
             None,
             format!("{} is now {}.", member.user.email, member.role),
@@ -277,7 +278,7 @@ pub async fn remove_member(
             .await?
             .map(|u| u.email)
             .unwrap_or_else(|| user.clone());
-        let revoked = members::remove(state, &org, &user, &org_actor(&principal), meta).await?;
+        let revoked = members::remove(state, &principal, &org, &user, meta).await?;
         let plural = if revoked == 1 { "" } else { "s" };
         Ok((
             None,

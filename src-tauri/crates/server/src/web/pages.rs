@@ -7,6 +7,7 @@ use crate::device_flow::{self, PendingRequest, not_pending};
 use crate::error::ApiError;
 use crate::identity::verify_password;
 use crate::model::{Actor, DeviceStatus, NewAuditEvent};
+use crate::policy::Principal;
 use crate::secret::Secret;
 use crate::setup::{self, ClaimRequest};
 use crate::state::AppState;
@@ -361,11 +362,8 @@ pub async fn device_submit(
         return visitor.finish(to_login("/device"));
     };
     let code = form.text("user_code");
-    let actor = Actor::User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-    };
-    let request = match device_flow::lookup(&state, &code, &actor, &visitor.meta).await {
+    let principal = Principal::session(user.clone());
+    let request = match device_flow::lookup(&state, &principal, &code, &visitor.meta).await {
         Ok(request) => request,
         Err(err) => return code_error(&visitor, &code, err),
     };
@@ -449,11 +447,12 @@ pub async fn device_decide(
         return visitor.finish(to_login("/device"));
     };
     let code = form.text("user_code");
+    let principal = Principal::session(user.clone());
     let result = match form.get("action") {
         Some("approve") => {
-            device_flow::approve(&state, &user, &code, &form.text("org"), &visitor.meta).await
+            device_flow::approve(&state, &principal, &code, &form.text("org"), &visitor.meta).await
         }
-        Some("deny") => device_flow::deny(&state, &user, &code, &visitor.meta).await,
+        Some("deny") => device_flow::deny(&state, &principal, &code, &visitor.meta).await,
         _ => Err(ApiError::invalid_request("choose Approve or Deny")),
     };
     match result {

@@ -13,6 +13,7 @@ use crate::store::NewSession;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, header, request::Parts};
 use axum::response::Response;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "devauth_session";
@@ -42,7 +43,7 @@ fn random_hex() -> String {
 
 /// Who is at the browser: maybe a signed-in user, always a CSRF seed.
 pub struct Visitor {
-    pub user: Option<User>,
+    pub user: Option<Arc<User>>,
     pub meta: RequestMeta,
     session: Option<String>,
     /// The pre-session cookie, and whether it is new (to be set on the response).
@@ -58,12 +59,11 @@ impl FromRequestParts<AppState> for Visitor {
         let crate::http::Meta(meta) = crate::http::Meta::from_request_parts(parts, state).await?;
         let session = cookie(parts, SESSION_COOKIE).map(str::to_string);
         let user = match &session {
-            Some(id) => {
-                state
-                    .store
-                    .session_user(&sha256_hex(id), state.now())
-                    .await?
-            }
+            Some(id) => state
+                .store
+                .session_user(&sha256_hex(id), state.now())
+                .await?
+                .map(Arc::new),
             None => None,
         };
         let (presession, new_presession) = match cookie(parts, PRESESSION_COOKIE) {
@@ -139,7 +139,7 @@ impl Visitor {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
         self.session = Some(id);
-        self.user = Some(user);
+        self.user = Some(Arc::new(user));
         Ok(())
     }
 

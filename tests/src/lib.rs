@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub mod authz;
 pub mod browser;
 pub mod cli;
 pub mod desktop;
@@ -401,31 +402,49 @@ impl TestServer {
 
     /// A personal token for a member (created server-side, as an admin would with the CLI).
     pub async fn personal_token(&self, email: &str, org: &str) -> String {
+        self.mint(Some(email), org, &[]).await.0
+    }
+
+    /// A token minted by the system (the admin CLI's path): a personal token of
+    /// `user` in `org`, or a service token of `org` when `user` is `None`, with
+    /// these scopes. Returns the secret and the token's id.
+    pub async fn mint(&self, user: Option<&str>, org: &str, scopes: &[&str]) -> (String, String) {
         let state = &self.server.state;
-        let user = state
-            .store
-            .user_by_email(email)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("no user {email}"));
+        let holder = match user {
+            Some(email) => Some(
+                members::find_user(state, email)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ),
+            None => None,
+        };
         let org = members::org(state, org)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let issued = devauth_server::tokens::issue(
+        let req = devauth_server::tokens::TokenRequest {
+            name: format!("{} test token", user.unwrap_or("service")),
+            kind: if holder.is_some() {
+                devauth_server::model::TokenKind::Personal
+            } else {
+                devauth_server::model::TokenKind::Service
+            },
+            expires: None,
+            scopes: devauth_server::model::parse_scopes(&scopes.join(" "))
+                .unwrap_or_else(|e| panic!("{e}")),
+        };
+        let issued = devauth_server::tokens::create_as_system(
             state,
-            format!("{email} test token"),
-            devauth_server::model::TokenKind::Personal,
-            Some(user.id),
-            org.id,
-            Vec::new(),
-            None,
-            Actor::System,
+            &org,
+            holder.as_ref(),
+            req,
             &RequestMeta::default(),
         )
         .await
-        .unwrap_or_else(|e| panic!("issue token: {e}"));
-        issued.token.expose().to_string()
+        .unwrap_or_else(|e| panic!("mint a token: {e}"));
+        (
+            issued.token.expose().to_string(),
+            issued.info.token.id.clone(),
+        )
     }
 
     pub async fn stop(self) {

@@ -6,7 +6,12 @@ use devauth_server::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
+#[path = "server/authz.rs"]
+mod authz;
+use authz::permission_matrix;
+
 devauth_harness::on_both_backends!(
+    permission_matrix,
     full_device_flow,
     deny_path,
     expiry_path,

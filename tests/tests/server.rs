@@ -29,6 +29,8 @@ devauth_harness::on_both_backends!(
     expired_tokens_fail,
     last_use_is_written_at_most_once_a_minute,
     owners_are_protected,
+    two_owners_demoting_each_other_leave_an_owner,
+    the_escalations_once_reported_fail,
     audit_log_filters_and_pages,
     redemption_requires_current_membership,
     headers_health_and_metrics,
@@ -906,8 +908,9 @@ async fn service_tokens(backend: Backend) {
     assert_eq!(reply.status, 201, "{}", reply.body);
     let service = s(&reply.body["token"]);
     assert_eq!(reply.body["info"]["user_id"], serde_json::Value::Null);
-    let me = srv.get("/me", Some(&service)).await;
-    assert_eq!(me.body["role"], "service");
+    let (plain, _) = srv.mint(None, "acme", &[]).await;
+    let me = srv.get("/me", Some(&plain)).await;
+    assert_eq!((me.status, &me.body["role"]), (200, &json!("service")));
     assert_eq!(me.body["user"], serde_json::Value::Null);
     // Service tokens survive the removal of the admin who made them.
     srv.delete("/api/orgs/acme/members/ann@example.com", Some(&owner))
@@ -1028,6 +1031,202 @@ async fn owners_are_protected(backend: Backend) {
     assert_eq!(
         srv.get("/api/orgs/beta/members", Some(&owner)).await.status,
         403
+    );
+    srv.stop().await;
+}
+
+/// 100 rounds, each in a fresh org with two owners who demote (even rounds)
+/// or remove (odd rounds) each other at the same moment: exactly one wins and
+/// the org keeps an owner every time.
+async fn two_owners_demoting_each_other_leave_an_owner(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    for round in 0..100 {
+        let org = format!("race{round}");
+        srv.add_org(&org).await;
+        let (a, b) = (
+            format!("a{round}@example.com"),
+            format!("b{round}@example.com"),
+        );
+        srv.add_member(&a, &org, Role::Owner).await;
+        srv.add_member(&b, &org, Role::Owner).await;
+        let ta = srv.personal_token(&a, &org).await;
+        let tb = srv.personal_token(&b, &org).await;
+        let act = |token: String, other: String| {
+            let srv = &srv;
+            let org = org.clone();
+            async move {
+                let path = format!("/api/orgs/{org}/members/{other}");
+                if round % 2 == 0 {
+                    let body = json!({"role": "admin"});
+                    srv.send_json(Method::PATCH, &path, Some(&token), body)
+                        .await
+                } else {
+                    srv.delete(&path, Some(&token)).await
+                }
+            }
+        };
+        let (ra, rb) = tokio::join!(act(ta, b.clone()), act(tb, a.clone()));
+        let wins = [&ra, &rb].iter().filter(|r| r.status == 200).count();
+        // The loser is refused: no longer an owner (403), the last owner
+        // (409), or already removed with its tokens (401).
+        for r in [&ra, &rb] {
+            assert!(
+                matches!(r.status, 200 | 401 | 403 | 409),
+                "round {round}: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        assert_eq!(
+            wins, 1,
+            "round {round}: exactly one wins ({} / {})",
+            ra.body, rb.body
+        );
+        let state = &srv.server.state;
+        let org = devauth_server::members::org(state, &org).await.ok();
+        let members = match org {
+            Some(org) => state.store.list_members(&org.id).await.ok(),
+            None => None,
+        };
+        let owners = members
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        assert_eq!(owners, 1, "round {round}: the org keeps one owner");
+    }
+    srv.stop().await;
+}
+
+/// The escalations found by trying the API as a hostile admin would, each
+/// refused now.
+async fn the_escalations_once_reported_fail(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    srv.add_member("eve@example.com", "acme", Role::Admin).await;
+    let eve = srv.personal_token("eve@example.com", "acme").await;
+
+    // An admin lists the owner's token, then tries to rotate it.
+    let listed = srv.get("/api/tokens?scope=org", Some(&eve)).await;
+    assert_eq!(listed.status, 200);
+    let owner_id = s(&srv.get("/me", Some(&owner)).await.body["token"]["id"]);
+    assert!(listed.body.to_string().contains(&owner_id));
+    let rotated = srv
+        .post_json(
+            &format!("/api/tokens/{owner_id}/rotate"),
+            Some(&eve),
+            json!({}),
+        )
+        .await;
+    assert_eq!(rotated.status, 403, "{}", rotated.body);
+    assert!(rotated.body.get("token").is_none(), "no secret handed out");
+    assert_eq!(
+        srv.get("/me", Some(&owner)).await.status,
+        200,
+        "the owner's token lives"
+    );
+
+    // An admin's service token is no owner.
+    let service = srv
+        .post_json(
+            "/api/tokens",
+            Some(&eve),
+            json!({"name": "svc", "kind": "service", "scopes": ["org:admin"]}),
+        )
+        .await;
+    assert_eq!(service.status, 201, "{}", service.body);
+    let service = s(&service.body["token"]);
+    for (path, body) in [
+        (
+            "/api/orgs/acme/members/eve@example.com",
+            json!({"role": "owner"}),
+        ),
+        (
+            &format!("/api/orgs/acme/members/{OWNER_EMAIL}") as &str,
+            json!({"role": "member"}),
+        ),
+    ] {
+        let reply = srv
+            .send_json(Method::PATCH, path, Some(&service), body)
+            .await;
+        assert_eq!(reply.status, 403, "{path}: {}", reply.body);
+    }
+    let reply = srv
+        .delete(
+            &format!("/api/orgs/acme/members/{OWNER_EMAIL}"),
+            Some(&service),
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(srv.get("/me", Some(&owner)).await.body["role"], "owner");
+    let (plain, _) = srv.mint(None, "acme", &[]).await;
+    let me = srv.get("/me", Some(&plain)).await;
+    assert_eq!((me.status, &me.body["role"]), (200, &json!("service")));
+    let approve = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&service),
+            json!({"user_code": "BCDF-GHJK", "org": "acme"}),
+        )
+        .await;
+    assert_eq!(approve.status, 403, "service tokens approve no devices");
+
+    // A narrow token mints only narrow tokens.
+    let narrow = srv
+        .post_json(
+            "/api/tokens",
+            Some(&eve),
+            json!({"name": "narrow", "scopes": ["tokens:write"]}),
+        )
+        .await;
+    let narrow = s(&narrow.body["token"]);
+    let wide = srv
+        .post_json("/api/tokens", Some(&narrow), json!({"name": "wide"}))
+        .await;
+    assert_eq!(wide.status, 201, "{}", wide.body);
+    assert_eq!(wide.body["info"]["scopes"], json!(["tokens:write"]));
+    let wider = srv
+        .post_json(
+            "/api/tokens",
+            Some(&narrow),
+            json!({"name": "wider", "scopes": ["org:admin"]}),
+        )
+        .await;
+    assert_eq!(wider.status, 403, "{}", wider.body);
+
+    // A token of acme does not reach beta, where its user is an admin too.
+    srv.add_org("beta").await;
+    srv.add_member("eve@example.com", "beta", Role::Admin).await;
+    let started = srv.start_device("devauth-cli", "elsewhere").await;
+    let into_beta = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&narrow),
+            json!({"user_code": started["user_code"], "org": "beta"}),
+        )
+        .await;
+    assert_eq!(into_beta.status, 403, "{}", into_beta.body);
+    let poll = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
+    assert_eq!(poll.error(), "authorization_pending");
+    for path in ["/api/orgs/beta/members", "/api/orgs/beta/audit"] {
+        assert_eq!(srv.get(path, Some(&eve)).await.status, 403, "{path}");
+    }
+    // Into its own org, the device gets the narrow token's scopes.
+    let into_acme = srv
+        .post_json(
+            "/api/device/approve",
+            Some(&narrow),
+            json!({"user_code": started["user_code"], "org": "acme"}),
+        )
+        .await;
+    assert_eq!(into_acme.status, 200, "{}", into_acme.body);
+    let device = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
+    let device = s(&device.body["access_token"]);
+    let listed = srv.get("/api/tokens", Some(&device)).await;
+    assert_eq!(
+        listed.status, 403,
+        "the device token has only `tokens:write`"
     );
     srv.stop().await;
 }

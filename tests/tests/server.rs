@@ -6,6 +6,8 @@ use devauth_server::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
+#[path = "server/amplification.rs"]
+mod amplification;
 #[path = "server/authz.rs"]
 mod authz;
 use authz::permission_matrix;

@@ -201,21 +201,7 @@ pub(crate) async fn cascade(ctx: &mut Ctx<'_>) -> Step<String> {
         ));
     };
     let members_path = format!("/api/orgs/{}/members", admin.org);
-    let listed = ctx.remote.get(&members_path, Some(&admin.token)).await?;
-    expect(&listed, 200, "", "listing members")?;
-    let already = listed.body["members"].as_array().is_some_and(|members| {
-        members.iter().any(|m| {
-            m["user"]["email"]
-                .as_str()
-                .is_some_and(|e| e.eq_ignore_ascii_case(&member.email))
-        })
-    });
-    check(!already, || {
-        format!(
-            "{} is already a member of {}: removing them would revoke their real tokens; pass a user who is not a member",
-            member.email, admin.org
-        )
-    })?;
+    member_not_in_org(ctx, &admin, &member.email).await?;
     let added = ctx
         .remote
         .post_json(
@@ -234,6 +220,27 @@ pub(crate) async fn cascade(ctx: &mut Ctx<'_>) -> Step<String> {
             .await;
     }
     result
+}
+
+/// Fails unless `email` is not a member of the admin's org: the scenarios
+/// that add and remove it would otherwise revoke its real tokens.
+pub(crate) async fn member_not_in_org(ctx: &Ctx<'_>, admin: &Admin, email: &str) -> Step<()> {
+    let members_path = format!("/api/orgs/{}/members", admin.org);
+    let listed = ctx.remote.get(&members_path, Some(&admin.token)).await?;
+    expect(&listed, 200, "", "listing members")?;
+    let already = listed.body["members"].as_array().is_some_and(|members| {
+        members.iter().any(|m| {
+            m["user"]["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+    });
+    check(!already, || {
+        format!(
+            "{email} is already a member of {}: removing them would revoke their real tokens; pass a user who is not a member",
+            admin.org
+        )
+    })
 }
 
 async fn member_cascade(

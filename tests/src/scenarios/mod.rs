@@ -12,6 +12,7 @@
 //! up to a minute.
 
 mod access;
+mod escalation;
 mod flow;
 
 use crate::remote::{Answer, Remote};
@@ -30,6 +31,7 @@ pub const SCENARIOS: &[&str] = &[
     "double-redemption",
     "revoke",
     "cascade",
+    "escalation",
     "rate-limit",
 ];
 
@@ -352,6 +354,7 @@ async fn run_one(name: &str, ctx: &mut Ctx<'_>) -> Step<String> {
         "double-redemption" => flow::double_redemption(ctx).await,
         "revoke" => access::revoke(ctx).await,
         "cascade" => access::cascade(ctx).await,
+        "escalation" => escalation::escalation(ctx).await,
         "rate-limit" => access::rate_limit(ctx).await,
         other => Err(Stop::Fail(format!("no scenario named {other}"))),
     }

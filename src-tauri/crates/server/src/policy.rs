@@ -53,12 +53,11 @@ impl Scopes {
 
     /// What a role may do.
     pub fn of_role(role: Role) -> Scopes {
-        Scopes::of(
-            &Scope::ALL
+        Scopes(
+            Scope::ALL
                 .iter()
-                .copied()
-                .filter(|s| role.grants(*s))
-                .collect::<Vec<_>>(),
+                .filter(|s| role.grants(**s))
+                .fold(0, |bits, s| bits | Self::bit(*s)),
         )
     }
 

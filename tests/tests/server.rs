@@ -10,10 +10,14 @@ use serde_json::json;
 mod amplification;
 #[path = "server/authz.rs"]
 mod authz;
+#[path = "server/wire.rs"]
+mod wire;
 use authz::permission_matrix;
+use wire::wire_shapes_are_kept;
 
 devauth_harness::on_both_backends!(
     permission_matrix,
+    wire_shapes_are_kept,
     full_device_flow,
     deny_path,
     expiry_path,

@@ -97,7 +97,7 @@ impl DevauthCli {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn devauth: {e}"));
+            .expect("spawn devauth");
         if let Some(mut pipe) = child.stdin.take() {
             let _ = pipe.write_all(stdin.unwrap_or("").as_bytes()).await;
         }
@@ -122,7 +122,7 @@ impl DevauthCli {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn devauth login: {e}"));
+            .expect("spawn devauth login");
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
         for stream in [
             child
@@ -200,7 +200,7 @@ impl PendingLogin {
             .args(["-INT", &pid.to_string()])
             .status()
             .await
-            .unwrap_or_else(|e| panic!("kill -INT: {e}"));
+            .expect("kill -INT");
         assert!(status.success(), "kill -INT {pid} failed");
     }
 
@@ -210,7 +210,7 @@ impl PendingLogin {
         let status = tokio::time::timeout(DEADLINE, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("devauth login did not finish: {}", self.seen.join("\n")))
-            .unwrap_or_else(|e| panic!("devauth login: {e}"));
+            .expect("devauth login");
         // The readers end when the pipes close.
         while let Ok(Some(line)) =
             tokio::time::timeout(Duration::from_secs(5), self.lines.recv()).await

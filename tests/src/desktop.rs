@@ -62,7 +62,7 @@ pub fn desktop_available() -> bool {
 /// The app binary of this build, next to the test executable (this honours
 /// `CARGO_TARGET_DIR`).
 pub fn app_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let exe = std::env::current_exe().expect("current_exe");
     exe.parent()
         .and_then(|deps| deps.parent())
         .map(|dir| dir.join(APP))
@@ -106,12 +106,12 @@ impl AppHome {
                 opened.display()
             ),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("writing the fake browser");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755))
-                .unwrap_or_else(|e| panic!("{e}"));
+                .expect("making the fake browser executable");
         }
         let mut vars = vec![
             (
@@ -187,7 +187,7 @@ impl DesktopApp {
         let log = home
             .path()
             .join(format!("driver-{}.log", uuid::Uuid::new_v4().simple()));
-        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+        let log_file = std::fs::File::create(&log).expect("creating the file");
         let port = free_port();
         let native_port = free_port();
         let mut driver = Command::new(driver_bin)
@@ -199,7 +199,7 @@ impl DesktopApp {
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start tauri-driver: {e}"));
+            .expect("cannot start tauri-driver");
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
         caps.insert(
@@ -379,10 +379,10 @@ impl DesktopApp {
         tokio::time::sleep(Duration::from_millis(600)).await;
         let png = bounded("screenshot", self.client.screenshot())
             .await
-            .unwrap_or_else(|e| panic!("screenshot: {e}"));
+            .expect("screenshot");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&dir).expect("the screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("writing the screenshot");
     }
 
     /// Ends the session (the app quits) and stops the drivers.
@@ -465,7 +465,7 @@ pub fn keychain_token(server: &str) -> Option<String> {
         .args(["lookup", "service", "devauth", "username", server])
         .stderr(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run secret-tool: {e}"));
+        .expect("cannot run secret-tool");
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !token.is_empty()).then_some(token)
 }

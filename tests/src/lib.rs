@@ -14,12 +14,16 @@
 //! - [`Backend`]: which store a test runs on; [`backends`] lists the ones this
 //!   run must cover (PostgreSQL is required when `DEVAUTH_REQUIRE_POSTGRES=1`).
 
+// A test harness: failing the test loudly, saying what failed, is its job.
+#![allow(clippy::expect_used)]
+
 use devauth_server::clock::ManualClock;
 use devauth_server::model::{Actor, RequestMeta, Role};
 use devauth_server::{Config, RunningServer, identity, members};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub mod authz;
 pub mod browser;
@@ -110,11 +114,11 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<TempDir>) {
             let name = format!("devauth_test_{}", uuid::Uuid::new_v4().simple());
             let pool = sqlx::PgPool::connect(&admin)
                 .await
-                .unwrap_or_else(|e| panic!("cannot reach PostgreSQL: {e}"));
+                .expect("cannot reach PostgreSQL");
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&pool)
                 .await
-                .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+                .expect("cannot create a test database");
             pool.close().await;
             let base = admin
                 .rsplit_once('/')
@@ -132,7 +136,7 @@ pub fn server_binary() -> PathBuf {
 
 /// A binary of this workspace, found next to the running test executable.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let exe = std::env::current_exe().expect("current_exe");
     // target/debug/deps/test-binary → target/debug/
     let dir = exe
         .parent()
@@ -183,6 +187,10 @@ pub struct TestServer {
     pub url: String,
     pub clock: ManualClock,
     pub server: RunningServer,
+    /// The one HTTP client of the tests ([`remote::Remote`]); the helpers
+    /// below fail the test when a request gets no answer.
+    pub remote: remote::Remote,
+    /// Its underlying client (no redirects followed), for raw requests.
     pub http: reqwest::Client,
     pub backend: Backend,
     pub database_url: String,
@@ -210,15 +218,14 @@ pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
     };
     let server = devauth_server::start(config, Arc::new(clock.clone()))
         .await
-        .unwrap_or_else(|e| panic!("server did not start: {e}"));
+        .expect("server did not start");
+    let remote = remote::Remote::new(&server.url).expect("an HTTP client");
     TestServer {
         url: server.url.clone(),
         clock,
         server,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|e| panic!("{e}")),
+        http: remote.http().clone(),
+        remote,
         backend,
         database_url,
         _dir: dir,
@@ -228,14 +235,6 @@ pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
 /// An answer from the in-process server: the scenario suite's [`remote::Answer`]
 /// (status, headers, body as JSON, or a JSON string when it is not JSON).
 pub use remote::Answer as Reply;
-
-/// Sends a request and reads its answer; either failing fails the test.
-async fn send(req: reqwest::RequestBuilder, what: &str) -> Reply {
-    let response = req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
-    Reply::read(response)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
-}
 
 impl TestServer {
     /// The server's current time (the manual clock).
@@ -249,11 +248,7 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut req = self.http.get(self.at(path));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        send(req, &format!("GET {path}")).await
+        self.remote.get(path, token).await.expect("an answer")
     }
 
     pub async fn send_json(
@@ -263,11 +258,8 @@ impl TestServer {
         token: Option<&str>,
         body: Value,
     ) -> Reply {
-        let mut req = self.http.request(method, self.at(path)).json(&body);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        send(req, path).await
+        let answer = self.remote.json(method, path, token, &body).await;
+        answer.expect("an answer")
     }
 
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
@@ -276,16 +268,17 @@ impl TestServer {
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut req = self.http.delete(self.at(path));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        send(req, &format!("DELETE {path}")).await
+        self.remote
+            .delete_with(path, token)
+            .await
+            .expect("an answer")
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        let req = self.http.post(self.at(path)).form(form);
-        send(req, &format!("POST {path}")).await
+        self.remote
+            .post_form(path, form, &[])
+            .await
+            .expect("an answer")
     }
 
     /// Claims setup as the owner of org `acme`; returns the owner's token.
@@ -319,9 +312,7 @@ impl TestServer {
                 .await
                 .unwrap_or_else(|e| panic!("add user {email}: {e}"));
         }
-        let org = members::org(state, org)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let org = members::org(state, org).await.expect("the org exists");
         members::add(
             state,
             &devauth_server::policy::Principal::System,
@@ -414,13 +405,11 @@ impl TestServer {
             Some(email) => Some(
                 members::find_user(state, email)
                     .await
-                    .unwrap_or_else(|e| panic!("{e}")),
+                    .expect("the user exists"),
             ),
             None => None,
         };
-        let org = members::org(state, org)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let org = members::org(state, org).await.expect("the org exists");
         let req = devauth_server::tokens::TokenRequest {
             name: format!("{} test token", user.unwrap_or("service")),
             kind: if holder.is_some() {
@@ -429,8 +418,7 @@ impl TestServer {
                 devauth_server::model::TokenKind::Service
             },
             expires: None,
-            scopes: devauth_server::model::parse_scopes(&scopes.join(" "))
-                .unwrap_or_else(|e| panic!("{e}")),
+            scopes: devauth_server::model::parse_scopes(&scopes.join(" ")).expect("valid scopes"),
         };
         let issued = devauth_server::tokens::create_as_system(
             state,
@@ -440,7 +428,7 @@ impl TestServer {
             &RequestMeta::default(),
         )
         .await
-        .unwrap_or_else(|e| panic!("mint a token: {e}"));
+        .expect("mint a token");
         (
             issued.token.expose().to_string(),
             issued.info.token.id.clone(),
@@ -450,4 +438,42 @@ impl TestServer {
     pub async fn stop(self) {
         let _ = self.server.stop().await;
     }
+}
+
+/// Reads server-sent events from a streaming response until `want` arrive or the stream ends.
+pub async fn read_events(mut response: reqwest::Response, want: usize) -> Vec<(String, Value)> {
+    let mut events = Vec::new();
+    let mut buffer = String::new();
+    while events.len() < want {
+        let chunk = match tokio::time::timeout(Duration::from_secs(20), response.chunk()).await {
+            Ok(Ok(Some(chunk))) => chunk,
+            _ => break,
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let name = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .map(str::to_string);
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .and_then(|d| serde_json::from_str(d).ok());
+            if let (Some(name), Some(data)) = (name, data) {
+                events.push((name, data));
+            }
+        }
+    }
+    events
+}
+
+pub async fn open_stream(url: &str, token: &str, in_query: bool) -> reqwest::Response {
+    let http = reqwest::Client::new();
+    let request = if in_query {
+        http.get(format!("{url}/api/events?token={token}"))
+    } else {
+        http.get(format!("{url}/api/events")).bearer_auth(token)
+    };
+    request.send().await.expect("the event stream answers")
 }

@@ -136,8 +136,21 @@ impl Remote {
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Result<Answer, String> {
-        let request = self.http.delete(self.at(path)).bearer_auth(token);
+        self.delete_with(path, Some(token)).await
+    }
+
+    pub async fn delete_with(&self, path: &str, token: Option<&str>) -> Result<Answer, String> {
+        let mut request = self.http.delete(self.at(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         self.send(&format!("DELETE {path}"), request).await
+    }
+
+    /// The underlying HTTP client (no redirects followed), for requests the
+    /// helpers do not cover.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub async fn post_form(
@@ -225,7 +238,8 @@ pub(crate) fn keep_cookies(
 /// A person in a browser, without the browser: cookies, CSRF tokens, forms.
 pub struct Visitor {
     remote: Remote,
-    cookies: BTreeMap<String, String>,
+    /// The cookies a browser would send back.
+    pub cookies: BTreeMap<String, String>,
 }
 
 impl Visitor {
@@ -320,7 +334,7 @@ impl Visitor {
 }
 
 /// The `csrf_token` of the first form on a page.
-fn csrf(page: &Answer) -> String {
+pub fn csrf(page: &Answer) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let body = page.page();
     body.find(marker)

@@ -1,14 +1,13 @@
-//! A cookie-keeping HTTP client for the pages, for the security tests that need
-//! exact control over forms and headers (the browser tests cover the rest).
+//! A cookie-keeping client for the pages, for the security tests that need
+//! exact control over forms and headers (the browser tests cover the rest): a
+//! [`remote::Visitor`](crate::remote::Visitor) whose failures fail the test.
 
+use crate::remote::{Answer, Remote, Visitor};
 use std::collections::BTreeMap;
 
-pub struct WebClient {
-    base: String,
-    http: reqwest::Client,
-    pub cookies: BTreeMap<String, String>,
-}
+pub struct WebClient(Visitor);
 
+/// A page as the tests read it.
 pub struct Page {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -16,6 +15,18 @@ pub struct Page {
 }
 
 impl Page {
+    fn of(answer: Answer) -> Page {
+        let body = match answer.body {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        Page {
+            status: answer.status,
+            headers: answer.headers,
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> String {
         self.headers
             .get(name)
@@ -26,13 +37,11 @@ impl Page {
 
     /// The `csrf_token` of the first form on the page.
     pub fn csrf(&self) -> String {
-        let marker = "name=\"csrf_token\" value=\"";
-        self.body
-            .find(marker)
-            .map(|i| &self.body[i + marker.len()..])
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_string()
+        crate::remote::csrf(&Answer {
+            status: self.status,
+            headers: Default::default(),
+            body: serde_json::Value::String(self.body.clone()),
+        })
     }
 
     pub fn set_cookies(&self) -> Vec<String> {
@@ -46,69 +55,24 @@ impl Page {
 
 impl WebClient {
     pub fn new(base: &str) -> Self {
-        Self {
-            base: base.to_string(),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_else(|e| panic!("{e}")),
-            cookies: BTreeMap::new(),
-        }
+        let remote = Remote::new(base).expect("an HTTP client for the pages");
+        WebClient(Visitor::new(&remote))
     }
 
-    fn cookie_header(&self) -> String {
-        crate::remote::cookie_header(&self.cookies)
-    }
-
-    async fn finish(&mut self, response: reqwest::Response) -> Page {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        crate::remote::keep_cookies(&mut self.cookies, &headers);
-        let body = response.text().await.unwrap_or_default();
-        Page {
-            status,
-            headers,
-            body,
-        }
+    pub fn cookies(&mut self) -> &mut BTreeMap<String, String> {
+        &mut self.0.cookies
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        self.finish(response).await
+        Page::of(self.0.get(path).await.expect("a page"))
     }
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        self.finish(response).await
+        Page::of(self.0.post(path, form).await.expect("a form answered"))
     }
 
     /// Signs in through the login form; panics if it does not work.
     pub async fn sign_in(&mut self, email: &str, password: &str) {
-        let csrf = self.get("/login").await.csrf();
-        let page = self
-            .post(
-                "/login",
-                &[
-                    ("csrf_token", &csrf),
-                    ("email", email),
-                    ("password", password),
-                    ("next", "/account"),
-                ],
-            )
-            .await;
-        assert_eq!(page.status, 303, "sign-in failed: {}", page.body);
+        self.0.sign_in(email, password).await.expect("sign-in");
     }
 }

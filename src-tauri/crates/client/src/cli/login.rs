@@ -1,3 +1,4 @@
+use devauth_client::clock::{Clock, TokioClock};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
@@ -102,7 +103,7 @@ pub async fn run(client: &Client, args: LoginArgs) -> Result<i32, Error> {
 
 fn draw_countdown(expires_at: SystemTime) {
     let left = expires_at
-        .duration_since(SystemTime::now())
+        .duration_since(TokioClock.now())
         .unwrap_or(Duration::ZERO)
         .as_secs();
     let mut err = std::io::stderr();

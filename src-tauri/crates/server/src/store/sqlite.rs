@@ -235,7 +235,7 @@ mod tests {
         /// commit, announce. Returns the new value.
         fn change(&self) -> i64 {
             let value = self.bump_silently();
-            super::change_signal::announce(&self.signal()).unwrap_or_else(|e| panic!("{e}"));
+            super::change_signal::announce(&self.signal()).expect("the change signal file");
             value
         }
 
@@ -248,7 +248,7 @@ mod tests {
                     [],
                     |row| row.get(0),
                 )
-                .unwrap_or_else(|e| panic!("{e}"))
+                .expect("reading the counter")
         }
 
         fn signal(&self) -> std::path::PathBuf {
@@ -261,8 +261,8 @@ mod tests {
         let path = dir.join("devauth.db");
         let store = SqliteStore::connect(&path.to_string_lossy())
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            .expect("opening the store");
+        let other = rusqlite::Connection::open(&path).expect("opening the database");
         FileDb {
             store: std::sync::Arc::new(store),
             other,
@@ -272,7 +272,7 @@ mod tests {
     }
 
     async fn generation(store: &SqliteStore) -> Option<i64> {
-        store.generation().await.unwrap_or_else(|e| panic!("{e}"))
+        store.generation().await.expect("the change check")
     }
 
     #[tokio::test]
@@ -293,8 +293,8 @@ mod tests {
         // A commit that leaves the counter alone changes nothing.
         db.other
             .execute_batch("CREATE TABLE scratch (x INTEGER); INSERT INTO scratch VALUES (1);")
-            .unwrap_or_else(|e| panic!("{e}"));
-        super::change_signal::announce(&db.signal()).unwrap_or_else(|e| panic!("{e}"));
+            .expect("a commit without a bump");
+        super::change_signal::announce(&db.signal()).expect("the change signal file");
         assert_eq!(generation(&db.store).await, first.map(|g| g + 3));
     }
 
@@ -322,15 +322,13 @@ mod tests {
         let before = generation(&db.store).await;
         let cli = SqliteStore::connect(&db.path.to_string_lossy())
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("opening the store");
         assert_eq!(
             generation(&db.store).await,
             before,
             "connecting changes nothing"
         );
-        revoke_all_of_nobody(&cli)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        revoke_all_of_nobody(&cli).await.expect("the change");
         assert_eq!(generation(&db.store).await, before.map(|g| g + 1));
     }
 
@@ -340,11 +338,11 @@ mod tests {
     async fn an_unannounced_change_is_reported() {
         let db = &file_db().await;
         let _ = std::fs::remove_file(db.signal());
-        std::fs::create_dir(db.signal()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir(db.signal()).expect("the change signal file");
         let before: i64 = db
             .other
             .query_row("SELECT value FROM generation", [], |row| row.get(0))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("reading the counter");
         let err = revoke_all_of_nobody(&db.store)
             .await
             .err()
@@ -353,7 +351,7 @@ mod tests {
         let after: i64 = db
             .other
             .query_row("SELECT value FROM generation", [], |row| row.get(0))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("reading the counter");
         assert_eq!(after, before + 1, "committed before the announcement");
     }
 
@@ -374,7 +372,7 @@ mod tests {
         let value = db.change();
         assert_eq!(generation(&db.store).await, Some(value));
 
-        std::fs::remove_file(db.signal()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::remove_file(db.signal()).expect("the change signal file");
         for _ in 0..2 {
             let value = db.change();
             assert_eq!(
@@ -397,7 +395,7 @@ mod tests {
                 })
                 .collect();
             for looker in lookers {
-                let seen = looker.await.unwrap_or_else(|e| panic!("{e}"));
+                let seen = looker.await.expect("a looker task");
                 assert_eq!(
                     seen,
                     Some(committed),
@@ -435,13 +433,13 @@ mod tests {
         let store = std::sync::Arc::new(
             SqliteStore::connect("sqlite::memory:")
                 .await
-                .unwrap_or_else(|e| panic!("{e}")),
+                .expect("connecting"),
         );
         let (first, audit) = device(0, "taken");
         store
             .create_device_authorization(&first, &audit)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("create device authorization");
 
         // Hold the write turn so that every request below queues up behind it.
         let turns = store
@@ -476,7 +474,7 @@ mod tests {
         drop(held);
         let mut failed = Vec::new();
         for (n, request) in (1..=50).zip(requests) {
-            if let Err(err) = request.await.unwrap_or_else(|e| panic!("{e}")) {
+            if let Err(err) = request.await.expect("a request task") {
                 failed.push((n, err.to_string()));
             }
         }
@@ -486,7 +484,7 @@ mod tests {
             let stored = store
                 .device_by_code_hash(&format!("code-{n}"))
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .expect("reading the request back");
             assert_eq!(stored.map(|d| d.id), Some(format!("device-{n}")));
         }
         let audit = store
@@ -496,7 +494,7 @@ mod tests {
                 ..Default::default()
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the listing");
         assert_eq!(
             audit.len(),
             50,
@@ -534,16 +532,13 @@ mod tests {
         assert_eq!(store.group_queue.lock().map(|q| q.len()).unwrap_or(0), 11);
         drop(held);
         for write in writes {
-            write
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .unwrap_or_else(|e| panic!("{e}"));
+            write.await.expect("drop").expect("unwrap or else");
         }
         for n in 1..=10 {
             let polled = store
                 .device_by_code_hash(&format!("code-{n}"))
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .expect("device by code hash")
                 .unwrap_or_else(|| panic!("device {n} is stored"));
             assert_eq!(
                 (polled.last_poll_at, polled.interval_secs),
@@ -554,14 +549,14 @@ mod tests {
         let untouched = store
             .device_by_code_hash("code-11")
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("device by code hash")
             .unwrap_or_else(|| panic!("device 11 is stored"));
         assert_eq!((untouched.last_poll_at, untouched.interval_secs), (None, 5));
         assert!(
             store
                 .device_by_code_hash("code-99")
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .expect("device by code hash")
                 .is_some()
         );
     }
@@ -570,7 +565,7 @@ mod tests {
     async fn in_memory_databases_have_no_counter_to_watch() {
         let store = SqliteStore::connect("sqlite::memory:")
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("connecting");
         assert_eq!(store.generation().await.ok(), Some(None));
     }
 }

@@ -6,11 +6,8 @@ use devauth_server::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
-#[path = "server/amplification.rs"]
 mod amplification;
-#[path = "server/authz.rs"]
 mod authz;
-#[path = "server/wire.rs"]
 mod wire;
 use authz::permission_matrix;
 use wire::wire_shapes_are_kept;
@@ -588,13 +585,7 @@ async fn hashed_at_rest(backend: Backend) {
         )
         .await;
     let rotated = s(&rotated.body["token"]);
-    let dump = srv
-        .server
-        .state
-        .store
-        .dump()
-        .await
-        .unwrap_or_else(|e| panic!("dump: {e}"));
+    let dump = srv.server.state.store.dump().await.expect("dump");
     assert!(
         dump.contains("tokens id="),
         "the dump covers the tokens table"
@@ -1420,13 +1411,13 @@ async fn a_stopped_server_lets_go_of_its_sqlite_file() {
         std::sync::Arc::new(devauth_server::clock::ManualClock::default()),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the server starts");
     let ready = reqwest::get(format!("{}/readyz", server.url))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("/readyz answers");
     assert_eq!(ready.status(), 200);
     let held = server.state.clone();
-    server.stop().await.unwrap_or_else(|e| panic!("{e}"));
+    server.stop().await.expect("stopping the server");
 
     let mut exclusive = SqliteConnectOptions::new()
         .filename(&path)
@@ -1434,10 +1425,10 @@ async fn a_stopped_server_lets_go_of_its_sqlite_file() {
         .busy_timeout(std::time::Duration::ZERO)
         .connect()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("connecting");
     sqlx::raw_sql("BEGIN EXCLUSIVE; UPDATE generation SET value = value + 1; COMMIT;")
         .execute(&mut exclusive)
         .await
-        .unwrap_or_else(|e| panic!("the stopped server still holds the file: {e}"));
+        .expect("the stopped server still holds the file");
     assert!(held.store.setup_claimed().await.is_err(), "closed");
 }

@@ -52,7 +52,7 @@ async fn forms_without_a_valid_csrf_token_change_nothing(backend: Backend) {
         .post("/login", &[("email", OWNER_EMAIL), ("password", PASSWORD)])
         .await;
     assert_eq!(page.status, 403);
-    assert!(!web.cookies.contains_key("devauth_session"));
+    assert!(!web.cookies().contains_key("devauth_session"));
     web.sign_in(OWNER_EMAIL, PASSWORD).await;
     let started = srv.start_device("devauth-cli", "victim").await;
     let code = started["user_code"].as_str().unwrap_or_default();
@@ -157,7 +157,7 @@ async fn sessions_are_hashed_and_cookies_are_strict(backend: Backend) {
         "plain http on loopback: no Secure flag"
     );
     let value = web
-        .cookies
+        .cookies()
         .get("devauth_session")
         .cloned()
         .unwrap_or_default();
@@ -169,7 +169,7 @@ async fn sessions_are_hashed_and_cookies_are_strict(backend: Backend) {
     let csrf = web.get("/account").await.csrf();
     web.post("/logout", &[("csrf_token", &csrf)]).await;
     let mut replay = WebClient::new(&srv.url);
-    replay.cookies.insert("devauth_session".into(), value);
+    replay.cookies().insert("devauth_session".into(), value);
     let page = replay.get("/account").await;
     assert_eq!(page.status, 303, "a signed-out session is dead");
     assert!(page.header("location").starts_with("/login"));

@@ -118,7 +118,7 @@ impl Fixture {
                     &Default::default(),
                 )
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .expect("creating the user");
             }
         }
         email
@@ -128,15 +128,15 @@ impl Fixture {
         let state = self.state();
         let user = devauth_server::members::find_user(state, email)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the user exists");
         let org = devauth_server::members::org(state, "acme")
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the org exists");
         state
             .store
             .role_of(&org.id, &user.id)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("reading the role")
     }
 
     async fn revoked(&self, id: &str) -> bool {
@@ -679,7 +679,7 @@ pub async fn permission_matrix(backend: Backend) {
 #[test]
 fn the_readme_shows_the_tested_matrix() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .unwrap_or_else(|e| panic!("read README.md: {e}"));
+        .expect("read README.md");
     let section = devauth_harness::authz::readme_section(&readme).unwrap_or_else(|| {
         panic!(
             "README.md has no permission matrix between {} and {}",

@@ -333,7 +333,7 @@ async fn bundled_server_first_run() {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("an HTTP client");
     let claim: serde_json::Value = http
         .post(format!("{base}/api/setup/claim"))
         .json(
@@ -342,10 +342,10 @@ async fn bundled_server_first_run() {
         )
         .send()
         .await
-        .unwrap_or_else(|e| panic!("claim: {e}"))
+        .expect("claim")
         .json()
         .await
-        .unwrap_or_else(|e| panic!("claim: {e}"));
+        .expect("claim");
     let owner = claim["token"].as_str().unwrap_or_default().to_string();
     assert!(owner.starts_with("dva_"), "claimed: {claim}");
     app.wait_for_state("awaiting_approval").await;
@@ -361,7 +361,7 @@ async fn bundled_server_first_run() {
         .json(&json!({"user_code": code, "org": "acme"}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("approve: {e}"));
+        .expect("the approval gets an answer");
     assert_eq!(approved.status().as_u16(), 200);
     app.wait_for_state("signed_in").await;
     assert_eq!(app.text("si-name").await, "Ada Lovelace");

@@ -30,7 +30,7 @@ async fn every_scenario_passes_against_a_fresh_server(backend: Backend) {
         Arc::new(devauth_server::clock::SystemClock),
     )
     .await
-    .unwrap_or_else(|e| panic!("server did not start: {e}"));
+    .expect("server did not start");
     devauth_server::identity::create_user(
         &server.state,
         MEMBER,
@@ -40,7 +40,7 @@ async fn every_scenario_passes_against_a_fresh_server(backend: Backend) {
         &RequestMeta::default(),
     )
     .await
-    .unwrap_or_else(|e| panic!("create the member: {e}"));
+    .expect("create the member");
 
     let mut target = Target::new(&server.url, Credential::SetupToken(SETUP_TOKEN.into()));
     target.owner.password = PASSWORD.into();
@@ -87,7 +87,7 @@ impl ServerProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn devauth-server: {e}"));
+            .expect("spawn devauth-server");
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
@@ -129,9 +129,7 @@ fn run_harness(args: &[&str], env: &[(&str, &str)]) -> HarnessRun {
     for (name, value) in env {
         command.env(name, value);
     }
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("run devauth-harness: {e}"));
+    let out = command.output().expect("run devauth-harness");
     HarnessRun {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -169,14 +167,12 @@ fn the_harness_binary_passes_against_the_server_binary() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn devauth-server user add: {e}"));
+        .expect("spawn devauth-server user add");
     if let Some(mut stdin) = add.stdin.take() {
         use std::io::Write;
         let _ = writeln!(stdin, "{MEMBER_PASSWORD}");
     }
-    let added = add
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("user add: {e}"));
+    let added = add.wait_with_output().expect("user add");
     assert!(
         added.status.success(),
         "{}",

@@ -405,7 +405,7 @@ fn no_amplification(backend: Backend, default_cases: u32) {
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
+        .expect("runtime");
     let mut runner = TestRunner::new(RunnerConfig {
         cases: cases(default_cases),
         max_shrink_iters: 64,

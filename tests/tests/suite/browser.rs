@@ -100,7 +100,7 @@ async fn full_approval_in_the_browser() {
         ])
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the request got an answer")
         .json::<serde_json::Value>()
         .await
         .unwrap_or_default();

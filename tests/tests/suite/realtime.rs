@@ -43,7 +43,7 @@ fn waiting_poll(
             ])
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the request got an answer");
         let status = response.status().as_u16();
         let applied = response
             .headers()
@@ -88,7 +88,7 @@ async fn long_poll_returns_the_token_on_approval(backend: Backend) {
         )
         .await;
     assert_eq!(approve.status, 200);
-    let (status, applied, body) = poll.await.unwrap_or_else(|e| panic!("{e}"));
+    let (status, applied, body) = poll.await.expect("the background task");
     assert_eq!(status, 200, "{body}");
     assert_eq!(applied, "wait=25");
     assert!(s(&body["access_token"]).starts_with("dva_"));
@@ -112,7 +112,7 @@ async fn long_poll_wakes_on_denial(backend: Backend) {
         json!({"user_code": s(&started["user_code"])}),
     )
     .await;
-    let (status, _, body) = poll.await.unwrap_or_else(|e| panic!("{e}"));
+    let (status, _, body) = poll.await.expect("the background task");
     assert_eq!(
         (status, s(&body["error"])),
         (400, "access_denied".to_string())
@@ -126,7 +126,7 @@ async fn long_poll_times_out_as_pending(backend: Backend) {
     let started = srv.start_device("devauth-cli", "patient").await;
     let (status, applied, body) = waiting_poll(&srv, &s(&started["device_code"]), 1)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the background poll");
     assert_eq!(
         (status, s(&body["error"])),
         (400, "authorization_pending".to_string())
@@ -181,7 +181,7 @@ async fn held_polls_are_bounded(backend: Backend) {
     until_held(&srv.server, 1).await;
     let (status, applied, body) = waiting_poll(&srv, &s(&second["device_code"]), 20)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the background poll");
     assert_eq!(
         (status, s(&body["error"])),
         (400, "authorization_pending".to_string())
@@ -192,44 +192,6 @@ async fn held_polls_are_bounded(backend: Backend) {
     );
     let _ = held.await;
     srv.stop().await;
-}
-
-/// Reads server-sent events from a streaming response until `want` arrive or the stream ends.
-async fn read_events(mut response: reqwest::Response, want: usize) -> Vec<(String, Value)> {
-    let mut events = Vec::new();
-    let mut buffer = String::new();
-    while events.len() < want {
-        let chunk = match tokio::time::timeout(Duration::from_secs(20), response.chunk()).await {
-            Ok(Ok(Some(chunk))) => chunk,
-            _ => break,
-        };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let name = block
-                .lines()
-                .find_map(|l| l.strip_prefix("event: "))
-                .map(str::to_string);
-            let data = block
-                .lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .and_then(|d| serde_json::from_str(d).ok());
-            if let (Some(name), Some(data)) = (name, data) {
-                events.push((name, data));
-            }
-        }
-    }
-    events
-}
-
-async fn open_stream(url: &str, token: &str, in_query: bool) -> reqwest::Response {
-    let http = reqwest::Client::new();
-    let request = if in_query {
-        http.get(format!("{url}/api/events?token={token}"))
-    } else {
-        http.get(format!("{url}/api/events")).bearer_auth(token)
-    };
-    request.send().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn events_stream_revocation_and_role_changes(backend: Backend) {
@@ -373,7 +335,7 @@ async fn replicas_share_events_through_postgres() {
         std::sync::Arc::new(a.clock.clone()),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the second replica starts");
     let owner = a.claim().await;
     let started = a.start_device("devauth-cli", "replicated").await;
     let http = reqwest::Client::new();
@@ -390,7 +352,7 @@ async fn replicas_share_events_through_postgres() {
             ])
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the request got an answer");
         (
             response.status().as_u16(),
             response.json::<Value>().await.unwrap_or(Value::Null),
@@ -404,7 +366,7 @@ async fn replicas_share_events_through_postgres() {
         json!({"user_code": s(&started["user_code"]), "org": "acme"}),
     )
     .await;
-    let (status, body) = poll.await.unwrap_or_else(|e| panic!("{e}"));
+    let (status, body) = poll.await.expect("the background task");
     assert_eq!(status, 200, "{body}");
     assert!(
         began.elapsed() < Duration::from_secs(20),
@@ -436,7 +398,7 @@ async fn a_stopped_replica_closes_its_postgres_connections() {
     a.claim().await;
     let mut watcher = sqlx::PgConnection::connect(&a.database_url)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("connecting");
     let others = async |conn: &mut sqlx::PgConnection| -> i64 {
         sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
@@ -444,7 +406,7 @@ async fn a_stopped_replica_closes_its_postgres_connections() {
         )
         .fetch_one(conn)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the query")
     };
     let listening = async |conn: &mut sqlx::PgConnection| -> i64 {
         sqlx::query_scalar(
@@ -453,7 +415,7 @@ async fn a_stopped_replica_closes_its_postgres_connections() {
         )
         .fetch_one(conn)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the query")
     };
     // The LISTEN connection comes up in the background.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -24,13 +24,11 @@ fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn devauth-server: {e}"));
+        .expect("spawn devauth-server");
     if let Some(mut pipe) = child.stdin.take() {
         let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
     }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"));
+    let out = child.wait_with_output().expect("wait");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -71,7 +69,7 @@ async fn change_heard(
         tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
             .await
             .unwrap_or_else(|_| panic!("the server never heard of `{}`", args.join(" ")))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the watch channel stays open");
     }
     out
 }
@@ -251,7 +249,7 @@ async fn admin_cli(backend: Backend) {
         std::sync::Arc::new(devauth_server::clock::SystemClock),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the server starts");
     let http = reqwest::Client::new();
     let me = |t: String| {
         let http = http.clone();
@@ -294,7 +292,7 @@ async fn admin_cli(backend: Backend) {
         .bearer_auth(&token)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the request got an answer")
         .json()
         .await
         .unwrap_or(Value::Null);
@@ -391,7 +389,7 @@ async fn logs_never_contain_secrets(backend: Backend) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
+        .expect("spawn");
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let mut stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
     let log = std::thread::spawn(move || {
@@ -423,7 +421,7 @@ async fn logs_never_contain_secrets(backend: Backend) {
             req = req.bearer_auth(t);
         }
         async move {
-            let r = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+            let r = req.send().await.expect("the request got an answer");
             (
                 r.status().as_u16(),
                 r.json::<Value>().await.unwrap_or(Value::Null),
@@ -441,7 +439,7 @@ async fn logs_never_contain_secrets(backend: Backend) {
         .form(&[("client_id", "devauth-cli"), ("device_name", "laptop")])
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the request got an answer")
         .json()
         .await
         .unwrap_or(Value::Null);
@@ -476,7 +474,7 @@ async fn logs_never_contain_secrets(backend: Backend) {
     assert_eq!(status, 200);
     let device_token = poll()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the poll gets an answer")
         .json::<Value>()
         .await
         .unwrap_or(Value::Null)["access_token"]
@@ -502,7 +500,7 @@ async fn logs_never_contain_secrets(backend: Backend) {
         .args(["-TERM", &child.id().to_string()])
         .status();
     assert!(killed.is_ok_and(|s| s.success()));
-    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let status = child.wait().expect("waiting for the process");
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
     let log = log.join().unwrap_or_default();
     assert!(

@@ -182,6 +182,36 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
     srv.add_member("bob@example.com", "acme", Role::Member)
         .await;
     let bob = srv.personal_token("bob@example.com", "acme").await;
+    // The event stream: a role change, then the revocation that ends it.
+    let (short, short_id) = {
+        let made = srv
+            .post_json(
+                "/api/tokens",
+                Some(&owner),
+                json!({"name": "short", "expires": "3d"}),
+            )
+            .await;
+        (s(&made.body["token"]), s(&made.body["info"]["id"]))
+    };
+    let stream = open_stream(&srv.url, &short, false).await;
+    let reader = tokio::spawn(read_events(stream, 2));
+    srv.delete(&format!("/api/tokens/{short_id}"), Some(&owner))
+        .await;
+    for (name, data) in reader.await.expect("the event reader") {
+        r.put(&format!("event {name}"), 200, &data);
+    }
+    let stream = open_stream(&srv.url, &bob, true).await;
+    let reader = tokio::spawn(read_events(stream, 1));
+    srv.send_json(
+        reqwest::Method::PATCH,
+        "/api/orgs/acme/members/bob@example.com",
+        Some(&owner),
+        json!({"role": "viewer"}),
+    )
+    .await;
+    for (name, data) in reader.await.expect("the event reader") {
+        r.put(&format!("event {name}"), 200, &data);
+    }
     r.reply(
         "GET /api/tokens?scope=org (forbidden)",
         &srv.get("/api/tokens?scope=org", Some(&bob)).await,
@@ -318,5 +348,5 @@ async fn user_without_org(srv: &TestServer, email: &str) {
         &Default::default(),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("creating the user");
 }

@@ -530,3 +530,88 @@ async fn logs_never_contain_secrets(backend: Backend) {
         .collect();
     assert_eq!(shown.len(), 1, "{console:?}");
 }
+
+/// A server fault answers "internal error" with the request id, and its
+/// detail is logged once, on the request's log line, never sent.
+#[tokio::test]
+async fn a_server_fault_is_logged_once_with_its_request_id() {
+    use sqlx::Connection;
+    let dir = TempDir::new();
+    let path = dir.path().join("devauth.db");
+    let mut child = Command::new(server_binary())
+        .arg("serve")
+        .env(
+            "DEVAUTH_DATABASE_URL",
+            format!("sqlite://{}", path.display()),
+        )
+        .env("DEVAUTH_ADDR", "127.0.0.1:0")
+        .env("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn devauth-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("listening on ").map(str::to_string))
+        .expect("the server listens");
+    let remote = devauth_harness::remote::Remote::new(url.trim()).expect("a client");
+    let claim = json!({"setup_token": SETUP_TOKEN, "email": "o@x.io", "name": "O",
+                       "password": PASSWORD, "org_name": "Acme"});
+    let claimed = remote
+        .post_json("/api/setup/claim", None, &claim)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.status, 201);
+    // Break the database under the running server.
+    let mut side = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("a side connection");
+    sqlx::query("ALTER TABLE device_authorizations RENAME TO gone")
+        .execute(&mut side)
+        .await
+        .expect("renaming a table");
+    let answer = remote
+        .http()
+        .get(format!("{}/api/setup/status", url.trim()))
+        .send()
+        .await
+        .expect("an answer");
+    let fault = remote
+        .http()
+        .post(format!("{}/oauth/device_authorization", url.trim()))
+        .header("x-request-id", "fault-test-1")
+        .form(&[("client_id", "devauth-cli")])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        answer.status(),
+        200,
+        "a request that needs no broken table still works"
+    );
+    assert_eq!(fault.status(), 500);
+    assert_eq!(fault.headers()["x-request-id"], "fault-test-1");
+    let body = fault.text().await.unwrap_or_default();
+    assert!(
+        body.contains("server_error") && !body.contains("gone"),
+        "{body}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.join().unwrap_or_default();
+    let faults: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("internal error"))
+        .collect();
+    assert_eq!(faults.len(), 1, "one log line per fault:\n{log}");
+    assert!(faults[0].contains("fault-test-1"), "{}", faults[0]);
+}

@@ -5,7 +5,7 @@
 
 use crate::clock::{SystemClock, rfc3339};
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::identity;
 use crate::members;
 use crate::model::*;
@@ -168,9 +168,12 @@ pub struct AuditArgs {
 #[error("{0}")]
 pub struct AdminError(pub String);
 
-impl From<ApiError> for AdminError {
-    fn from(e: ApiError) -> Self {
-        AdminError(e.description)
+impl From<Error> for AdminError {
+    fn from(e: Error) -> Self {
+        match e.fault() {
+            Some(detail) => AdminError(detail),
+            None => AdminError(e.to_string()),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reading the audit log, for those the policy lets read it. (Writing it is
 //! part of every change: each store method commits its audit event with it.)
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{AuditEvent, AuditQuery};
 use crate::policy::{self, Act, Principal};
 use crate::state::AppState;
@@ -11,11 +11,11 @@ pub async fn list(
     state: &AppState,
     principal: &Principal,
     query: &AuditQuery,
-) -> ApiResult<Vec<AuditEvent>> {
+) -> Result<Vec<AuditEvent>> {
     let org_id = query
         .org_id
         .as_deref()
-        .ok_or_else(|| ApiError::invalid_request("name the organization whose log to read"))?;
+        .ok_or_else(|| Error::invalid("name the organization whose log to read"))?;
     policy::check(principal, Act::ReadAudit { org_id })?;
     Ok(state.store.list_audit(query).await?)
 }

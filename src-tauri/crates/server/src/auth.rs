@@ -2,7 +2,7 @@
 //! acting with its member's *current* role, narrowed by the token's scopes.
 //! What the principal may do is [`crate::policy`]'s to say.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{Actor, NewAuditEvent, RequestMeta, TokenAuth, TokenKind};
 use crate::policy::Principal;
 use crate::secret::{is_token_shaped, sha256_hex};
@@ -39,10 +39,10 @@ pub async fn authenticate(
     state: &AppState,
     token: Option<&str>,
     meta: &RequestMeta,
-) -> ApiResult<Principal> {
+) -> Result<Principal> {
     let token = token
         .filter(|t| is_token_shaped(t))
-        .ok_or_else(ApiError::invalid_token)?;
+        .ok_or_else(|| Error::Unauthenticated)?;
     let hash = sha256_hex(token);
     let generation = state.store.generation().await?;
     // From the cache, or from the database (remembering the cache's epoch to fill it after).
@@ -54,7 +54,7 @@ pub async fn authenticate(
                 .store
                 .token_by_hash(&hash)
                 .await?
-                .ok_or_else(ApiError::invalid_token)?;
+                .ok_or_else(|| Error::Unauthenticated)?;
             (auth, Some(epoch))
         }
     };
@@ -62,7 +62,7 @@ pub async fn authenticate(
     let matches: bool = auth.token.hash.as_bytes().ct_eq(hash.as_bytes()).into();
     let principal = principal_of(&auth).filter(|_| matches && auth.token.is_active(now));
     let Some(principal) = principal else {
-        return Err(ApiError::invalid_token());
+        return Err(Error::Unauthenticated);
     };
     if let Some(epoch) = read_at_epoch {
         state.cache.put(hash, auth.clone(), generation, epoch);

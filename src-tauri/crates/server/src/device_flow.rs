@@ -2,7 +2,7 @@
 //! endpoint (`slow_down`, expiry, one-time redemption) and the approval service
 //! the pages and the JSON API call (look up, approve, deny by user code).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Flow, Result};
 use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
@@ -12,7 +12,6 @@ use crate::secret::{
 };
 use crate::state::AppState;
 use crate::store::{DeviceDecision, Redemption};
-use axum::http::StatusCode;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -44,17 +43,17 @@ pub struct TokenResponse {
 }
 
 /// Checks a device name from a request: at most 64 characters, no control characters.
-pub fn clean_device_name(name: Option<&str>) -> ApiResult<Option<String>> {
+pub fn clean_device_name(name: Option<&str>) -> Result<Option<String>> {
     let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
     if name.chars().count() > MAX_DEVICE_NAME_CHARS {
-        return Err(ApiError::invalid_request(format!(
+        return Err(Error::invalid(format!(
             "device_name is longer than {MAX_DEVICE_NAME_CHARS} characters"
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request(
+        return Err(Error::invalid(
             "device_name must not contain control characters",
         ));
     }
@@ -66,11 +65,11 @@ pub async fn start(
     client_id: &str,
     device_name: Option<&str>,
     meta: &RequestMeta,
-) -> ApiResult<DeviceAuthorizationResponse> {
+) -> Result<DeviceAuthorizationResponse> {
     if !state.config.clients.iter().any(|c| c == client_id) {
-        return Err(ApiError::invalid_client(format!(
-            "`{client_id}` is not a registered client"
-        )));
+        return Err(
+            Flow::InvalidClient(format!("`{client_id}` is not a registered client")).into(),
+        );
     }
     let device_name = clean_device_name(device_name)?;
     let device_code = secret::new_device_code();
@@ -113,10 +112,6 @@ pub async fn start(
     })
 }
 
-fn oauth(code: &'static str, description: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, description)
-}
-
 /// One poll of the token endpoint with the device_code grant. With `wait`
 /// (`Prefer: wait=N`, at most 30 s) a poll that would answer
 /// `authorization_pending` is held until the request is decided or the time is
@@ -127,7 +122,7 @@ pub async fn poll(
     client_id: &str,
     meta: &RequestMeta,
     wait: Option<u64>,
-) -> (ApiResult<TokenResponse>, Option<u64>) {
+) -> (Result<TokenResponse>, Option<u64>) {
     let device = match find_for_client(state, device_code, client_id).await {
         Ok(device) => device,
         Err(err) => return (Err(err), None),
@@ -137,7 +132,7 @@ pub async fn poll(
     let (Some(wait), Err(err)) = (wait, &first) else {
         return (first, None);
     };
-    if err.code != "authorization_pending" {
+    if !matches!(err, Error::Flow(Flow::AuthorizationPending)) {
         return (first, None);
     }
     let Some(slot) = state.bus.hold(&device.id, state.config.max_waiters) else {
@@ -171,18 +166,19 @@ async fn find_for_client(
     state: &AppState,
     device_code: &str,
     client_id: &str,
-) -> ApiResult<DeviceAuthorization> {
+) -> Result<DeviceAuthorization> {
     let Some(device) = state
         .store
         .device_by_code_hash(&sha256_hex(device_code))
         .await?
     else {
-        return Err(ApiError::invalid_grant("unknown device_code"));
+        return Err(Flow::InvalidGrant("unknown device_code".into()).into());
     };
     if device.client_id != client_id {
-        return Err(ApiError::invalid_client(
-            "client_id does not match the one that started this authorization",
-        ));
+        return Err(Flow::InvalidClient(
+            "client_id does not match the one that started this authorization".into(),
+        )
+        .into());
     }
     Ok(device)
 }
@@ -194,34 +190,23 @@ async fn answer(
     device: &DeviceAuthorization,
     meta: &RequestMeta,
     as_poll: bool,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse> {
     let now = state.now();
     match device.status {
-        DeviceStatus::Redeemed => {
-            return Err(ApiError::invalid_grant("this device_code was already used"));
+        DeviceStatus::Redeemed => return Err(already_used()),
+        DeviceStatus::Denied => {
+            return Err(Flow::AccessDenied("the request was denied".into()).into());
         }
-        DeviceStatus::Denied => return Err(oauth("access_denied", "the request was denied")),
-        DeviceStatus::Expired => {
-            return Err(oauth(
-                "expired_token",
-                "the device_code has expired; start again",
-            ));
-        }
+        DeviceStatus::Expired => return Err(Flow::ExpiredToken.into()),
         _ if now >= device.expires_at => {
             state.store.expire_device(&device.id).await?;
-            return Err(oauth(
-                "expired_token",
-                "the device_code has expired; start again",
-            ));
+            return Err(Flow::ExpiredToken.into());
         }
         DeviceStatus::Approved => return redeem(state, device, meta, now).await,
         DeviceStatus::Pending => {}
     }
     if !as_poll {
-        return Err(oauth(
-            "authorization_pending",
-            "waiting for the user to approve in the browser",
-        ));
+        return Err(Flow::AuthorizationPending.into());
     }
     // The first poll never gets slow_down; later ones must wait the interval,
     // and each violation lengthens it for good.
@@ -231,16 +216,9 @@ async fn answer(
     let interval = device.interval_secs + if too_soon { SLOW_DOWN_STEP_SECS } else { 0 };
     state.store.record_poll(&device.id, now, interval).await?;
     if too_soon {
-        Err(oauth(
-            "slow_down",
-            &format!("polling too fast; wait {interval} seconds between polls"),
-        )
-        .with_extra("interval", interval.into()))
+        Err(Flow::SlowDown { interval }.into())
     } else {
-        Err(oauth(
-            "authorization_pending",
-            "waiting for the user to approve in the browser",
-        ))
+        Err(Flow::AuthorizationPending.into())
     }
 }
 
@@ -249,9 +227,9 @@ async fn redeem(
     device: &DeviceAuthorization,
     meta: &RequestMeta,
     now: i64,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse> {
     let (Some(user_id), Some(org_id)) = (&device.approved_by, &device.org_id) else {
-        return Err(ApiError::internal(
+        return Err(Error::internal(
             "approved device authorization without user or org",
         ));
     };
@@ -293,13 +271,11 @@ async fn redeem(
                 expires_in: Some(ttl),
             })
         }
-        Redemption::NotRedeemable => {
-            Err(ApiError::invalid_grant("this device_code was already used"))
-        }
-        Redemption::NoLongerAllowed => Err(oauth(
-            "access_denied",
-            "the approving user is no longer an active member of the organization",
-        )),
+        Redemption::NotRedeemable => Err(already_used()),
+        Redemption::NoLongerAllowed => Err(Flow::AccessDenied(
+            "the approving user is no longer an active member of the organization".into(),
+        )
+        .into()),
     }
 }
 
@@ -327,7 +303,7 @@ pub async fn lookup(
     principal: &Principal,
     user_code: &str,
     meta: &RequestMeta,
-) -> ApiResult<PendingRequest> {
+) -> Result<PendingRequest> {
     policy::check(principal, Act::DecideDevice)?;
     find_request(state, user_code, &principal.actor(), meta).await
 }
@@ -337,7 +313,7 @@ async fn find_request(
     user_code: &str,
     approver: &Actor,
     meta: &RequestMeta,
-) -> ApiResult<PendingRequest> {
+) -> Result<PendingRequest> {
     let now = state.now();
     let user_key = format!("user:{}", approver.id().unwrap_or("-"));
     let ip_key = format!("ip:{}", meta.ip.as_deref().unwrap_or("-"));
@@ -345,7 +321,7 @@ async fn find_request(
     state
         .code_failures
         .check(&keys, now)
-        .map_err(ApiError::rate_limited)?;
+        .map_err(Error::rate_limited)?;
     let found = match normalize_user_code(user_code) {
         Some(code) => {
             state
@@ -360,11 +336,7 @@ async fn find_request(
         let audit = NewAuditEvent::new(now, approver.clone(), "device.code_failed", meta)
             .detail("unknown user code entered");
         state.store.append_audit(&audit).await?;
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_user_code",
-            "that code is not valid; check the code shown on your device",
-        ));
+        return Err(Flow::UnknownUserCode.into());
     };
     let status = if device.status == DeviceStatus::Pending && now >= device.expires_at {
         DeviceStatus::Expired
@@ -384,16 +356,12 @@ async fn find_request(
 }
 
 /// The error for a code that can no longer be decided.
-pub fn not_pending(status: DeviceStatus) -> ApiError {
-    let (code, description) = match status {
-        DeviceStatus::Expired => (
-            "expired_user_code",
-            "this code has expired; start sign-in on your device again",
-        ),
-        DeviceStatus::Denied => ("code_already_used", "this request was already denied"),
-        _ => ("code_already_used", "this request was already approved"),
-    };
-    ApiError::new(StatusCode::CONFLICT, code, description)
+pub fn not_pending(status: DeviceStatus) -> Error {
+    Flow::NotPending(status).into()
+}
+
+fn already_used() -> Error {
+    Flow::InvalidGrant("this device_code was already used".into()).into()
 }
 
 /// Approves a pending request into `org_slug`. A session approves into any
@@ -405,7 +373,7 @@ pub async fn approve(
     user_code: &str,
     org_slug: &str,
     meta: &RequestMeta,
-) -> ApiResult<PendingRequest> {
+) -> Result<PendingRequest> {
     policy::check(principal, Act::DecideDevice)?;
     let actor = principal.actor();
     let request = find_request(state, user_code, &actor, meta).await?;
@@ -445,7 +413,7 @@ pub async fn approve(
 
 /// The principal as it acts in the org named `slug`: a session takes the
 /// user's role there; a token stays what it is (the policy refuses other orgs).
-async fn acting_in(state: &AppState, principal: &Principal, slug: &str) -> ApiResult<Principal> {
+async fn acting_in(state: &AppState, principal: &Principal, slug: &str) -> Result<Principal> {
     if let Some(org) = principal.org().filter(|o| o.slug == slug) {
         if let Principal::Session { user, .. } = principal {
             let role = state.store.role_of(&org.id, &user.id).await?;
@@ -467,7 +435,7 @@ async fn acting_in(state: &AppState, principal: &Principal, slug: &str) -> ApiRe
             std::sync::Arc::new(org),
             Some(role),
         )),
-        _ => Err(ApiError::forbidden(format!(
+        _ => Err(Error::forbidden(format!(
             "you are not a member of an organization `{slug}`"
         ))),
     }
@@ -478,7 +446,7 @@ pub async fn deny(
     principal: &Principal,
     user_code: &str,
     meta: &RequestMeta,
-) -> ApiResult<PendingRequest> {
+) -> Result<PendingRequest> {
     policy::check(principal, Act::DecideDevice)?;
     let Some(user) = principal.user() else {
         return Err(policy::outside_org(principal).into());
@@ -513,7 +481,7 @@ async fn decide(
     decision: &DeviceDecision,
     audit: &NewAuditEvent,
     meta: &RequestMeta,
-) -> ApiResult<PendingRequest> {
+) -> Result<PendingRequest> {
     let now = state.now();
     let status = decision.status;
     if !state

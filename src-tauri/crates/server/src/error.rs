@@ -1,151 +1,145 @@
-//! One error type for every JSON and OAuth response: `{"error", "error_description"}`
-//! with the right status. Server faults are logged with their detail and shown
-//! to the caller only as "internal error" and the request id.
+//! What can go wrong, in the domain's own terms. Every service returns
+//! [`Error`]; none of them knows HTTP. The JSON API and the OAuth endpoints
+//! turn it into a status and an `{"error", "error_description"}` body in one
+//! place (`http::error`), the pages into a message page (`web::page`), and the
+//! request layer logs a server fault once, with the request id.
 
+use crate::model::DeviceStatus;
+use crate::policy::Denied;
 use crate::store::StoreError;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub description: String,
-    pub retry_after: Option<i64>,
-    /// Extra JSON members (e.g. the new `interval` on `slow_down`).
-    pub extra: Option<(&'static str, serde_json::Value)>,
+/// A failed service call. `Display` is the sentence a caller may read;
+/// [`Error::Store`] and [`Error::Internal`] show only "internal error", their
+/// detail is for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: the reason names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// No valid credential: missing, malformed, unknown, expired or revoked
+    /// (one answer for all).
+    #[error("the access token is missing, invalid, expired or revoked; sign in again")]
+    Unauthenticated,
+    /// The policy refused.
+    #[error("{0}")]
+    Denied(Denied),
+    #[error("{0}")]
+    NotFound(String),
+    /// The state does not allow it (the last owner, a token revoked meanwhile).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many failed attempts; `retry_after` seconds until the next try.
+    #[error("too many failed attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: i64 },
+    /// The first-run claim came with a wrong setup token.
+    #[error(
+        "the setup token is wrong; it was printed when the server started (or set in DEVAUTH_SETUP_TOKEN)"
+    )]
+    WrongSetupToken,
+    /// An outcome of the device flow with its RFC 8628 / RFC 6749 code.
+    #[error("{0}")]
+    Flow(Flow),
+    /// The database failed.
+    #[error("internal error; the server log has the details under this request's id")]
+    Store(#[source] StoreError),
+    /// Something else failed on our side; the detail is for the log.
+    #[error("internal error; the server log has the details under this request's id")]
+    Internal(String),
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+/// The device flow's own outcomes (RFC 8628 §3.5, RFC 6749 §5.2), and those
+/// of typing a user code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Flow {
+    #[error("{0}")]
+    InvalidClient(String),
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("waiting for the user to approve in the browser")]
+    AuthorizationPending,
+    #[error("polling too fast; wait {interval} seconds between polls")]
+    SlowDown { interval: i64 },
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("the device_code has expired; start again")]
+    ExpiredToken,
+    /// A typed user code that matches no request.
+    #[error("that code is not valid; check the code shown on your device")]
+    UnknownUserCode,
+    /// A user code whose request can no longer be decided.
+    #[error("{}", decided(*.0))]
+    NotPending(DeviceStatus),
+}
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            description: description.into(),
-            retry_after: None,
-            extra: None,
-        }
+fn decided(status: DeviceStatus) -> &'static str {
+    match status {
+        DeviceStatus::Expired => "this code has expired; start sign-in on your device again",
+        DeviceStatus::Denied => "this request was already denied",
+        _ => "this request was already approved",
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        Error::Invalid(reason.into())
     }
 
-    pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Error::Denied(Denied::Forbidden(reason.into()))
     }
 
-    pub fn invalid_client(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound(what.into())
     }
 
-    pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
-    }
-
-    /// The one answer for every bad bearer token: missing, malformed, unknown, expired or revoked.
-    pub fn invalid_token() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the access token is missing, invalid, expired or revoked; sign in again",
-        )
-    }
-
-    pub fn forbidden(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", description)
-    }
-
-    pub fn insufficient_scope(scope: crate::model::Scope) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            format!("this token lacks the `{scope}` permission"),
-        )
-    }
-
-    pub fn not_found(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", description)
-    }
-
-    pub fn conflict(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", description)
+    pub fn conflict(what: impl Into<String>) -> Self {
+        Error::Conflict(what.into())
     }
 
     pub fn rate_limited(retry_after: i64) -> Self {
-        Self {
-            retry_after: Some(retry_after.max(1)),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "too many failed attempts; try again in {} seconds",
-                    retry_after.max(1)
-                ),
-            )
+        Error::RateLimited {
+            retry_after: retry_after.max(1),
         }
     }
 
-    /// A fault on our side: the detail goes to the log, never to the caller.
+    /// A fault on our side; `detail` goes to the log, never to the caller.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal error; the server log has the details under this request's id",
-        )
+        Error::Internal(detail.to_string())
     }
 
-    pub fn with_extra(mut self, key: &'static str, value: serde_json::Value) -> Self {
-        self.extra = Some((key, value));
-        self
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.description)
-    }
-}
-
-impl std::error::Error for ApiError {}
-
-impl From<crate::policy::Denied> for ApiError {
-    fn from(denied: crate::policy::Denied) -> Self {
-        match denied {
-            crate::policy::Denied::MissingScope(scope) => ApiError::insufficient_scope(scope),
-            crate::policy::Denied::Forbidden(reason) => ApiError::forbidden(reason),
+    /// The detail of a server fault, for the log; `None` for the caller's errors.
+    pub fn fault(&self) -> Option<String> {
+        match self {
+            Error::Store(err) => Some(err.to_string()),
+            Error::Internal(detail) => Some(detail.clone()),
+            _ => None,
         }
     }
 }
 
-impl From<StoreError> for ApiError {
+impl From<Denied> for Error {
+    fn from(denied: Denied) -> Self {
+        Error::Denied(denied)
+    }
+}
+
+impl From<Flow> for Error {
+    fn from(flow: Flow) -> Self {
+        Error::Flow(flow)
+    }
+}
+
+impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(what) => ApiError::conflict(what),
-            other => ApiError::internal(other),
+            StoreError::Conflict(what) => Error::Conflict(what),
+            other => Error::Store(other),
         }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.code, "error_description": self.description });
-        if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
-            map.insert(key.to_string(), value);
-        }
-        let mut response = (self.status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        if self.status == StatusCode::UNAUTHORIZED && self.code == "invalid_token" {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
-        }
-        if let Some(seconds) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            headers.insert(header::RETRY_AFTER, value);
-        }
-        response
     }
 }

@@ -1,7 +1,7 @@
 //! Users, organizations and passwords: validation of what people type, argon2id
 //! hashing, and creating accounts (used by setup, the admin CLI and the pages).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{Actor, NewAuditEvent, Org, RequestMeta, User};
 use crate::secret::{Secret, new_id};
 use crate::state::AppState;
@@ -13,7 +13,7 @@ use argon2::password_hash::{
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Trims and checks an email address; returns it as typed (lookups ignore case).
-pub fn clean_email(input: &str) -> ApiResult<String> {
+pub fn clean_email(input: &str) -> Result<String> {
     let email = input.trim();
     let valid = (3..=254).contains(&email.len())
         && email.matches('@').count() == 1
@@ -23,7 +23,7 @@ pub fn clean_email(input: &str) -> ApiResult<String> {
     if valid {
         Ok(email.to_string())
     } else {
-        Err(ApiError::invalid_request(format!(
+        Err(Error::invalid(format!(
             "`{}` is not a valid email address",
             truncate(email, 64)
         )))
@@ -31,20 +31,18 @@ pub fn clean_email(input: &str) -> ApiResult<String> {
 }
 
 /// Trims a display name, token name or org name: 1 to `max` characters, no control characters.
-pub fn clean_text(field: &str, input: &str, max: usize) -> ApiResult<String> {
+pub fn clean_text(field: &str, input: &str, max: usize) -> Result<String> {
     let text = input.trim();
     if text.is_empty() {
-        return Err(ApiError::invalid_request(format!(
-            "`{field}` must not be empty"
-        )));
+        return Err(Error::invalid(format!("`{field}` must not be empty")));
     }
     if text.chars().count() > max {
-        return Err(ApiError::invalid_request(format!(
+        return Err(Error::invalid(format!(
             "`{field}` is longer than {max} characters"
         )));
     }
     if text.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request(format!(
+        return Err(Error::invalid(format!(
             "`{field}` must not contain control characters"
         )));
     }
@@ -77,7 +75,7 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
-pub fn check_slug(slug: &str) -> ApiResult<()> {
+pub fn check_slug(slug: &str) -> Result<()> {
     let ok = (2..=40).contains(&slug.len())
         && slug
             .bytes()
@@ -87,22 +85,22 @@ pub fn check_slug(slug: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid_request(format!(
+        Err(Error::invalid(format!(
             "`{}` is not a valid org slug: use 2-40 lowercase letters, digits and dashes",
             truncate(slug, 64)
         )))
     }
 }
 
-pub fn check_password(password: &Secret) -> ApiResult<()> {
+pub fn check_password(password: &Secret) -> Result<()> {
     let chars = password.expose().chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(ApiError::invalid_request(format!(
+        return Err(Error::invalid(format!(
             "the password must have at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
     if chars > 1024 {
-        return Err(ApiError::invalid_request(
+        return Err(Error::invalid(
             "the password is longer than 1024 characters",
         ));
     }
@@ -110,17 +108,17 @@ pub fn check_password(password: &Secret) -> ApiResult<()> {
 }
 
 /// argon2id with the crate's recommended parameters, off the async threads.
-pub async fn hash_password(password: &Secret) -> ApiResult<String> {
+pub async fn hash_password(password: &Secret) -> Result<String> {
     let password = password.clone();
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.expose().as_bytes(), &salt)
             .map(|hash| hash.to_string())
-            .map_err(ApiError::internal)
+            .map_err(Error::internal)
     })
     .await
-    .map_err(ApiError::internal)?
+    .map_err(Error::internal)?
 }
 
 /// Checks a password against a stored hash. With no hash (unknown email, no
@@ -149,7 +147,7 @@ pub async fn new_user(
     email: &str,
     name: &str,
     password: Option<&Secret>,
-) -> ApiResult<User> {
+) -> Result<User> {
     let email = clean_email(email)?;
     let name = clean_text("name", name, 100)?;
     let password_hash = match password {
@@ -176,7 +174,7 @@ pub async fn create_user(
     password: Option<&Secret>,
     actor: Actor,
     meta: &RequestMeta,
-) -> ApiResult<User> {
+) -> Result<User> {
     let user = new_user(state, email, name, password).await?;
     let audit =
         NewAuditEvent::new(state.now(), actor, "user.created", meta).target(user.email.clone());
@@ -184,7 +182,7 @@ pub async fn create_user(
     Ok(user)
 }
 
-pub fn new_org(state: &AppState, slug: Option<&str>, name: &str) -> ApiResult<Org> {
+pub fn new_org(state: &AppState, slug: Option<&str>, name: &str) -> Result<Org> {
     let name = clean_text("org name", name, 100)?;
     let slug = match slug {
         Some(slug) => slug.trim().to_string(),
@@ -205,7 +203,7 @@ pub async fn create_org(
     name: &str,
     actor: Actor,
     meta: &RequestMeta,
-) -> ApiResult<Org> {
+) -> Result<Org> {
     let org = new_org(state, slug, name)?;
     let audit = NewAuditEvent::new(state.now(), actor, "org.created", meta)
         .target(org.slug.clone())
@@ -251,4 +249,67 @@ mod tests {
         assert!(!verify_password(hash, &Secret::new("wrong horse")).await);
         assert!(!verify_password(None, &password).await);
     }
+}
+
+/// Why a sign-in did not work.
+#[derive(Debug)]
+pub enum SignInError {
+    /// Too many failures from this address or for this account lately.
+    Limited { retry_after: i64 },
+    /// The email and password do not belong to an active user (which of
+    /// them is wrong is not said).
+    Wrong,
+    /// The check itself failed.
+    Failed(Error),
+}
+
+impl From<Error> for SignInError {
+    fn from(err: Error) -> Self {
+        SignInError::Failed(err)
+    }
+}
+
+/// Checks an email and password, rate limited per address and per account;
+/// a failure is counted and audited (`login.failed`), a success audited
+/// (`login.succeeded`). An unknown email costs the same work as a known one.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &Secret,
+    meta: &RequestMeta,
+) -> std::result::Result<User, SignInError> {
+    let now = state.now();
+    let ip_key = format!("login-ip:{}", meta.ip.as_deref().unwrap_or("-"));
+    let email_key = format!("login-email:{}", email.to_lowercase());
+    let keys = [ip_key.as_str(), email_key.as_str()];
+    state
+        .auth_failures
+        .check(&keys, now)
+        .map_err(|retry_after| SignInError::Limited { retry_after })?;
+    let user = state
+        .store
+        .user_by_email(email)
+        .await
+        .map_err(Error::from)?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let valid = verify_password(stored, password).await;
+    let Some(user) = user.filter(|u| valid && u.disabled_at.is_none()) else {
+        state.auth_failures.record_failure(&keys, now);
+        let audit = NewAuditEvent::new(now, Actor::Anonymous, "login.failed", meta).target(email);
+        state
+            .store
+            .append_audit(&audit)
+            .await
+            .map_err(Error::from)?;
+        return Err(SignInError::Wrong);
+    };
+    let actor = Actor::User {
+        id: user.id.clone(),
+        email: user.email.clone(),
+    };
+    let audit = NewAuditEvent::new(now, actor, "login.succeeded", meta);
+    if let Err(err) = state.store.append_audit(&audit).await {
+        tracing::warn!(error = %err, "could not record a sign-in");
+    }
+    Ok(user)
 }

@@ -44,6 +44,8 @@ pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod rate_limit;
+pub mod request;
+pub mod router;
 pub mod secret;
 pub mod server;
 pub mod setup;
@@ -54,6 +56,6 @@ pub mod usage;
 pub mod web;
 
 pub use config::Config;
-pub use http::app;
+pub use router::app;
 pub use server::{RunningServer, ServeError, serve, start};
 pub use state::AppState;

@@ -3,7 +3,7 @@
 //! is [`crate::policy`]'s to say (only owners touch owners); the store keeps
 //! the last owner, in the same transaction as the change.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::store::{MembershipChange, Revocation};
 
 /// The user named by an email address or a user id, if any.
-pub async fn lookup_user(state: &AppState, who: &str) -> ApiResult<Option<User>> {
+pub async fn lookup_user(state: &AppState, who: &str) -> Result<Option<User>> {
     match state.store.user_by_email(who).await? {
         Some(user) => Ok(Some(user)),
         None => Ok(state.store.user_by_id(who).await?),
@@ -20,22 +20,22 @@ pub async fn lookup_user(state: &AppState, who: &str) -> ApiResult<Option<User>>
 }
 
 /// The user named by an email address or a user id, or 404.
-pub async fn find_user(state: &AppState, who: &str) -> ApiResult<User> {
+pub async fn find_user(state: &AppState, who: &str) -> Result<User> {
     lookup_user(state, who)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no user `{who}`")))
+        .ok_or_else(|| Error::not_found(format!("no user `{who}`")))
 }
 
-pub async fn org(state: &AppState, slug: &str) -> ApiResult<Org> {
+pub async fn org(state: &AppState, slug: &str) -> Result<Org> {
     state
         .store
         .org_by_slug(slug)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no organization `{slug}`")))
+        .ok_or_else(|| Error::not_found(format!("no organization `{slug}`")))
 }
 
 /// The members of `org`, for those who administer it.
-pub async fn list(state: &AppState, by: &Principal, org: &Org) -> ApiResult<Vec<Member>> {
+pub async fn list(state: &AppState, by: &Principal, org: &Org) -> Result<Vec<Member>> {
     policy::check(by, Act::ListMembers { org_id: &org.id })?;
     Ok(state.store.list_members(&org.id).await?)
 }
@@ -47,7 +47,7 @@ pub async fn add(
     who: &str,
     role: Role,
     meta: &RequestMeta,
-) -> ApiResult<Member> {
+) -> Result<Member> {
     policy::check(
         by,
         Act::AddMember {
@@ -72,13 +72,13 @@ pub async fn add(
     })
 }
 
-async fn current_role(state: &AppState, org: &Org, user: &User) -> ApiResult<Role> {
+async fn current_role(state: &AppState, org: &Org, user: &User) -> Result<Role> {
     state
         .store
         .role_of(&org.id, &user.id)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(format!(
+            Error::not_found(format!(
                 "`{}` is not a member of `{}`",
                 user.email, org.slug
             ))
@@ -86,18 +86,19 @@ async fn current_role(state: &AppState, org: &Org, user: &User) -> ApiResult<Rol
 }
 
 /// The answer for a membership change the store refused.
-fn refused(change: MembershipChange, user: &User, org: &Org) -> ApiError {
+fn refused(change: MembershipChange, user: &User, org: &Org) -> Error {
     match change {
-        MembershipChange::LastOwner => ApiError::conflict(
+        MembershipChange::LastOwner => Error::conflict(
             "an organization needs at least one owner; make someone else owner first",
         ),
-        MembershipChange::Changed(now) => ApiError::conflict(format!(
+        MembershipChange::Changed(now) => Error::conflict(format!(
             "`{}` became {now} meanwhile; nothing was changed, look again and retry",
             user.email
         )),
-        MembershipChange::NotMember | MembershipChange::Done { .. } => ApiError::not_found(
-            format!("`{}` is not a member of `{}`", user.email, org.slug),
-        ),
+        MembershipChange::NotMember | MembershipChange::Done { .. } => Error::not_found(format!(
+            "`{}` is not a member of `{}`",
+            user.email, org.slug
+        )),
     }
 }
 
@@ -109,7 +110,7 @@ pub async fn set_role(
     who: &str,
     role: Role,
     meta: &RequestMeta,
-) -> ApiResult<Member> {
+) -> Result<Member> {
     let user = find_user(state, who).await?;
     let current = current_role(state, org, &user).await?;
     policy::check(
@@ -154,7 +155,7 @@ pub async fn remove(
     org: &Org,
     who: &str,
     meta: &RequestMeta,
-) -> ApiResult<u64> {
+) -> Result<u64> {
     let user = find_user(state, who).await?;
     let current = current_role(state, org, &user).await?;
     policy::check(
@@ -207,7 +208,7 @@ pub async fn disable_user(
     by: &Principal,
     who: &str,
     meta: &RequestMeta,
-) -> ApiResult<u64> {
+) -> Result<u64> {
     policy::check(by, Act::DisableUser)?;
     let actor = by.actor();
     let user = find_user(state, who).await?;
@@ -222,7 +223,7 @@ pub async fn disable_user(
         .store
         .disable_user(&user.id, &rev, &audit)
         .await?
-        .ok_or_else(|| ApiError::conflict(format!("`{}` is already disabled", user.email)))?;
+        .ok_or_else(|| Error::conflict(format!("`{}` is already disabled", user.email)))?;
     Metrics::inc(&state.metrics.tokens_revoked, revoked);
     state
         .publish(Event::UserTokensRevoked {

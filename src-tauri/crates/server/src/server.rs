@@ -151,7 +151,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
             }
         })
     });
-    let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = crate::router::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

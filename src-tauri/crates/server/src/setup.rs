@@ -2,7 +2,7 @@
 //! generated and printed at start) creates the first owner and organization.
 //! Claimed once, for good: revoking every token never reopens setup.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::identity::{check_password, new_org, new_user};
 use crate::metrics::Metrics;
 use crate::model::*;
@@ -10,7 +10,6 @@ use crate::secret::Secret;
 use crate::state::AppState;
 use crate::store::SetupClaim;
 use crate::tokens::{Issued, TokenView, mint};
-use axum::http::StatusCode;
 
 pub struct ClaimRequest {
     pub setup_token: Option<Secret>,
@@ -26,15 +25,15 @@ pub struct Claimed {
     pub issued: Issued,
 }
 
-pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> ApiResult<Claimed> {
+pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> Result<Claimed> {
     let now = state.now();
     let ip_key = format!("setup-ip:{}", meta.ip.as_deref().unwrap_or("-"));
     state
         .auth_failures
         .check(&[&ip_key], now)
-        .map_err(ApiError::rate_limited)?;
+        .map_err(Error::rate_limited)?;
     if state.store.setup_claimed().await? {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "setup has already been claimed; sign in instead",
         ));
     }
@@ -52,11 +51,7 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> A
                         .detail("wrong setup token"),
                 )
                 .await?;
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invalid_setup_token",
-                "the setup token is wrong; it was printed when the server started (or set in DEVAUTH_SETUP_TOKEN)",
-            ));
+            return Err(Error::WrongSetupToken);
         }
     }
     check_password(&req.password)?;
@@ -98,7 +93,7 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> A
         token: new.clone(),
     };
     if !state.store.claim_setup(&claim, &events).await? {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "setup has already been claimed; sign in instead",
         ));
     }
@@ -107,7 +102,7 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> A
         .store
         .token_by_id(&new.id)
         .await?
-        .ok_or_else(|| ApiError::internal("setup token vanished"))?;
+        .ok_or_else(|| Error::internal("setup token vanished"))?;
     Ok(Claimed {
         user,
         org,

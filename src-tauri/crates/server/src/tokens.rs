@@ -3,7 +3,7 @@
 //! CLI alike. Each asks [`crate::policy`] before it acts.
 
 use crate::clock::{Timestamp, parse_date_end_of_day};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::identity::clean_text;
 use crate::metrics::Metrics;
@@ -22,7 +22,7 @@ pub fn parse_expiry(
     text: Option<&str>,
     now: Timestamp,
     default_days: i64,
-) -> ApiResult<Option<Timestamp>> {
+) -> Result<Option<Timestamp>> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(Some(now + default_days * 86_400));
     };
@@ -33,14 +33,12 @@ pub fn parse_expiry(
         if (1..=3650).contains(&days) {
             return Ok(Some(now + days * 86_400));
         }
-        return Err(ApiError::invalid_request(
-            "expiry must be between 1 and 3650 days",
-        ));
+        return Err(Error::invalid("expiry must be between 1 and 3650 days"));
     }
     match parse_date_end_of_day(text) {
         Some(at) if at > now => Ok(Some(at)),
-        Some(_) => Err(ApiError::invalid_request("the expiry date is in the past")),
-        None => Err(ApiError::invalid_request(
+        Some(_) => Err(Error::invalid("the expiry date is in the past")),
+        None => Err(Error::invalid(
             "expires must be `30d`, `90d`, `365d`, `never` or a date like 2027-01-31",
         )),
     }
@@ -104,12 +102,12 @@ pub fn mint(
     (token, new)
 }
 
-async fn stored_view(state: &AppState, id: &str) -> ApiResult<TokenView> {
+async fn stored_view(state: &AppState, id: &str) -> Result<TokenView> {
     let token = state
         .store
         .token_by_id(id)
         .await?
-        .ok_or_else(|| ApiError::internal("token vanished after insert"))?;
+        .ok_or_else(|| Error::internal("token vanished after insert"))?;
     Ok(TokenView::new(token, state.now()))
 }
 
@@ -121,7 +119,7 @@ pub async fn create(
     principal: &Principal,
     req: TokenRequest,
     meta: &RequestMeta,
-) -> ApiResult<Issued> {
+) -> Result<Issued> {
     let org_id = principal
         .org_id()
         .ok_or_else(|| policy::outside_org(principal))?
@@ -141,11 +139,11 @@ pub async fn create_as_system(
     user: Option<&User>,
     req: TokenRequest,
     meta: &RequestMeta,
-) -> ApiResult<Issued> {
+) -> Result<Issued> {
     if let Some(user) = user
         && state.store.role_of(&org.id, &user.id).await?.is_none()
     {
-        return Err(ApiError::invalid_request(format!(
+        return Err(Error::invalid(format!(
             "{} is not a member of {}",
             user.email, org.slug
         )));
@@ -169,7 +167,7 @@ async fn mint_for(
     user_id: Option<String>,
     req: TokenRequest,
     meta: &RequestMeta,
-) -> ApiResult<Issued> {
+) -> Result<Issued> {
     let name = clean_text("name", &req.name, MAX_TOKEN_NAME_CHARS)?;
     let now = state.now();
     let expires_at = parse_expiry(req.expires.as_deref(), now, state.config.token_ttl_days)?;
@@ -188,7 +186,7 @@ async fn mint_for(
                 },
             )?;
             if user_id.is_none() {
-                return Err(ApiError::invalid_request(
+                return Err(Error::invalid(
                     "a personal token needs a user; create a `service` token instead",
                 ));
             }
@@ -201,7 +199,7 @@ async fn mint_for(
             },
         )?,
         TokenKind::Device => {
-            return Err(ApiError::invalid_request(
+            return Err(Error::invalid(
                 "device tokens come from the device flow; create a `personal` or `service` token",
             ));
         }
@@ -232,7 +230,7 @@ pub async fn issue(
     expires_at: Option<Timestamp>,
     actor: Actor,
     meta: &RequestMeta,
-) -> ApiResult<Issued> {
+) -> Result<Issued> {
     let now = state.now();
     let (token, new) = mint(name, kind, user_id, org_id, scopes, now, expires_at);
     let audit = NewAuditEvent::new(now, actor, "token.issued", meta)
@@ -253,7 +251,7 @@ pub async fn list(
     state: &AppState,
     principal: &Principal,
     whole_org: bool,
-) -> ApiResult<Vec<TokenView>> {
+) -> Result<Vec<TokenView>> {
     let query = if whole_org {
         let org_id = principal
             .org_id()
@@ -291,7 +289,7 @@ pub async fn list(
 }
 
 /// One token the caller may see.
-pub async fn get(state: &AppState, principal: &Principal, id: &str) -> ApiResult<TokenView> {
+pub async fn get(state: &AppState, principal: &Principal, id: &str) -> Result<TokenView> {
     let token = find(state, id).await?;
     policy::check(
         principal,
@@ -303,16 +301,16 @@ pub async fn get(state: &AppState, principal: &Principal, id: &str) -> ApiResult
     Ok(TokenView::new(token, state.now()))
 }
 
-async fn find(state: &AppState, id: &str) -> ApiResult<Token> {
+async fn find(state: &AppState, id: &str) -> Result<Token> {
     state
         .store
         .token_by_id(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no token with this id"))
+        .ok_or_else(|| Error::not_found("no token with this id"))
 }
 
 /// The role the token's user has in the token's org now (`None` for service tokens).
-async fn holder_role(state: &AppState, token: &Token) -> ApiResult<Option<Role>> {
+async fn holder_role(state: &AppState, token: &Token) -> Result<Option<Role>> {
     match &token.user_id {
         Some(user_id) => Ok(state.store.role_of(&token.org_id, user_id).await?),
         None => Ok(None),
@@ -324,7 +322,7 @@ pub async fn revoke(
     principal: &Principal,
     id: &str,
     meta: &RequestMeta,
-) -> ApiResult<TokenView> {
+) -> Result<TokenView> {
     let token = find(state, id).await?;
     let holder_role = holder_role(state, &token).await?;
     policy::check(
@@ -345,7 +343,7 @@ pub async fn revoke_one(
     actor: Actor,
     reason: &str,
     meta: &RequestMeta,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     let now = state.now();
     let rev = Revocation {
         at: now,
@@ -382,7 +380,7 @@ pub async fn revoke_user(
     actor: Actor,
     reason: &str,
     meta: &RequestMeta,
-) -> ApiResult<u64> {
+) -> Result<u64> {
     let now = state.now();
     let rev = Revocation {
         at: now,
@@ -415,7 +413,7 @@ pub async fn rotate(
     principal: &Principal,
     id: &str,
     meta: &RequestMeta,
-) -> ApiResult<Issued> {
+) -> Result<Issued> {
     let old = find(state, id).await?;
     let holder_role = holder_role(state, &old).await?;
     policy::check(
@@ -427,7 +425,7 @@ pub async fn rotate(
     )?;
     let now = state.now();
     if !old.is_active(now) {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "this token is revoked or expired; create a new one instead",
         ));
     }
@@ -459,7 +457,7 @@ pub async fn rotate(
         .rotate_token(&old.id, &new, &rev, &audit)
         .await?
     {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "this token was revoked meanwhile; create a new one instead",
         ));
     }
@@ -485,13 +483,13 @@ pub async fn revoke_all(
     principal: &Principal,
     user: Option<&str>,
     meta: &RequestMeta,
-) -> ApiResult<u64> {
+) -> Result<u64> {
     let actor = principal.actor();
     let (user_id, org_id, target) = match user {
         None => {
             policy::check(principal, Act::RevokeAllMine)?;
             let me = principal.user().ok_or_else(|| {
-                ApiError::forbidden("only a person's tokens can be revoked all at once")
+                Error::forbidden("only a person's tokens can be revoked all at once")
             })?;
             let org_id = match principal {
                 Principal::Session { .. } => None,
@@ -512,7 +510,7 @@ pub async fn revoke_all(
             let (Some(user), Some(role)) = (found, role) else {
                 // Only those who may see members learn who is one.
                 policy::check(principal, Act::ListMembers { org_id: &org_id })?;
-                return Err(ApiError::not_found(format!(
+                return Err(Error::not_found(format!(
                     "no member `{who}` in this organization"
                 )));
             };
@@ -540,7 +538,7 @@ pub async fn revoke_all(
 }
 
 /// RFC 7009: revokes the presented token if it is one of ours and still active.
-pub async fn revoke_presented(state: &AppState, token: &str, meta: &RequestMeta) -> ApiResult<()> {
+pub async fn revoke_presented(state: &AppState, token: &str, meta: &RequestMeta) -> Result<()> {
     if !secret::is_token_shaped(token) {
         return Ok(());
     }

@@ -221,7 +221,7 @@ pub async fn me_vs_hello(ctx: &Ctx, report: &mut Report) -> Res<()> {
     let in_router = {
         let hello_app =
             axum::Router::new().route("/hello", axum::routing::get(|| async { "Hello, World!" }));
-        let devauth_app = devauth_server::http::app(state.clone());
+        let devauth_app = devauth_server::app(state.clone());
         let bearer = format!("Bearer {token}");
         let per_call = |app: axum::Router, path: &'static str, auth: Option<String>| async move {
             use tower::ServiceExt;

@@ -1,13 +1,15 @@
 //! The JSON API: `/me`, tokens, org members and audit, setup, and the device
 //! approval service for signed-in callers.
 
-use super::{Auth, JsonBody, Meta, created};
+use super::{ApiError, ApiResult};
+use super::{Auth, JsonBody, created};
 use crate::audit;
 use crate::device_flow;
-use crate::error::{ApiError, ApiResult};
+use crate::error::Error;
 use crate::members;
 use crate::model::*;
 use crate::policy::{self, Act, Principal};
+use crate::request::Meta;
 use crate::secret::Secret;
 use crate::setup::{self, ClaimRequest};
 use crate::state::AppState;
@@ -83,7 +85,7 @@ struct MeToken<'a> {
 async fn me(Auth(principal, _): Auth) -> ApiResult<Response> {
     policy::check(&principal, Act::ReadProfile)?;
     let (Some(t), Some(org)) = (principal.token(), principal.org()) else {
-        return Err(ApiError::invalid_token());
+        return Err(Error::Unauthenticated.into());
     };
     let body = MeBody {
         user: principal.user().map(|u| MeUser {
@@ -163,7 +165,7 @@ enum ScopeList {
 }
 
 impl ScopeList {
-    fn parse(self) -> ApiResult<Vec<Scope>> {
+    fn parse(self) -> Result<Vec<Scope>, Error> {
         match self {
             ScopeList::None => Ok(Vec::new()),
             ScopeList::List(list) => parse_scopes(
@@ -173,8 +175,8 @@ impl ScopeList {
                     .collect::<Vec<_>>()
                     .join(" "),
             )
-            .map_err(ApiError::invalid_request),
-            ScopeList::Text(text) => parse_scopes(&text).map_err(ApiError::invalid_request),
+            .map_err(Error::invalid),
+            ScopeList::Text(text) => parse_scopes(&text).map_err(Error::invalid),
         }
     }
 }
@@ -238,7 +240,7 @@ async fn revoke_all(
 
 /// The org named in the path: the token's own, since a token's authority
 /// never leaves its org.
-fn org_in_path(principal: &Principal, slug: &str) -> ApiResult<Arc<Org>> {
+fn org_in_path(principal: &Principal, slug: &str) -> Result<Arc<Org>, Error> {
     principal
         .org()
         .filter(|org| org.slug == slug)
@@ -312,7 +314,7 @@ struct AuditParams {
     limit: Option<i64>,
 }
 
-fn parse_time(field: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
+fn parse_time(field: &str, text: Option<&str>) -> Result<Option<i64>, Error> {
     let Some(text) = text else { return Ok(None) };
     if let Ok(secs) = text.parse::<i64>() {
         return Ok(Some(secs));
@@ -320,7 +322,7 @@ fn parse_time(field: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| Some(t.unix_timestamp()))
         .map_err(|_| {
-            ApiError::invalid_request(format!(
+            Error::invalid(format!(
                 "`{field}` must be RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds"
             ))
         })

@@ -1,8 +1,10 @@
 //! The OAuth endpoints, exactly as RFC 8414, RFC 8628, RFC 6749 §5 and RFC 7009 say.
 
-use super::{Meta, OAuthForm};
+use super::OAuthForm;
+use super::{ApiError, ApiResult};
 use crate::device_flow::{self, DEVICE_CODE_GRANT};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Flow};
+use crate::request::Meta;
 use crate::state::AppState;
 use crate::tokens;
 use axum::extract::State;
@@ -42,11 +44,7 @@ async fn device_authorization(
 ) -> ApiResult<Response> {
     let client_id = form.require("client_id")?;
     if form.get("scope").is_some() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            "devauth device tokens take no scope: they act with the member's role in the chosen org",
-        ));
+        return Err(Error::from(Flow::InvalidScope("devauth device tokens take no scope: they act with the member's role in the chosen org".into())).into());
     }
     let started = device_flow::start(&state, client_id, form.get("device_name"), &meta).await?;
     Ok(Json(started).into_response())
@@ -60,11 +58,10 @@ async fn token(
 ) -> ApiResult<Response> {
     let grant_type = form.require("grant_type")?;
     if grant_type != DEVICE_CODE_GRANT {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            format!("only `{DEVICE_CODE_GRANT}` is supported"),
-        ));
+        return Err(Error::from(Flow::UnsupportedGrantType(format!(
+            "only `{DEVICE_CODE_GRANT}` is supported"
+        )))
+        .into());
     }
     let device_code = form.require("device_code")?;
     let client_id = form.require("client_id")?;
@@ -72,7 +69,7 @@ async fn token(
     let (result, applied) = device_flow::poll(&state, device_code, client_id, &meta, wait).await;
     let mut response = match result {
         Ok(issued) => Json(issued).into_response(),
-        Err(err) => err.into_response(),
+        Err(err) => ApiError::from(err).into_response(),
     };
     if let Some(seconds) = applied
         && let Ok(value) = axum::http::HeaderValue::from_str(&format!("wait={seconds}"))

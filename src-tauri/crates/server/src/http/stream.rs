@@ -7,11 +7,12 @@
 //! set headers (browsers' `EventSource`), as `?token=`; request logs name the
 //! route only, never the URL.
 
-use super::Meta;
+use super::ApiResult;
 use crate::auth::{authenticate, bearer};
-use crate::error::{ApiError, ApiResult};
+use crate::error::Error;
 use crate::events::Event;
 use crate::policy::{self, Act, Principal};
+use crate::request::Meta;
 use crate::secret::sha256_hex;
 use crate::state::AppState;
 use axum::Router;
@@ -150,7 +151,7 @@ async fn events(
     let token = bearer(header)
         .map(str::to_string)
         .or(query.token)
-        .ok_or_else(ApiError::invalid_token)?;
+        .ok_or(Error::Unauthenticated)?;
     // Subscribe before checking, so nothing between the check and the stream is missed.
     let rx = state.bus.subscribe();
     let principal = authenticate(&state, Some(&token), &meta).await?;

@@ -1,10 +1,12 @@
 //! `/account`: my tokens, creating a personal token (shown once), rotating,
 //! revoking one, revoking all (and signing out every browser).
 
-use super::pages::{csrf_failed, error_page, layout, message, refuse_post, to_login};
+use super::page::{
+    csrf_failed, error_page, layout, message, refuse_post, status_of, to_login, with_fault,
+};
 use super::session::{Visitor, WebForm};
 use super::views::*;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{Role, TokenKind, parse_scopes};
 use crate::policy::Principal;
 use crate::state::AppState;
@@ -67,27 +69,27 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor) -> Response {
 }
 
 /// The signed-in user acting in `slug` with their role there.
-async fn acting_in(state: &AppState, visitor: &Visitor, slug: &str) -> ApiResult<Principal> {
-    let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
+async fn acting_in(state: &AppState, visitor: &Visitor, slug: &str) -> Result<Principal> {
+    let user = visitor.user.clone().ok_or(Error::Unauthenticated)?;
     let org = crate::members::org(state, slug).await?;
     let role = state.store.role_of(&org.id, &user.id).await?;
     Ok(Principal::session_in(user, std::sync::Arc::new(org), role))
 }
 
 /// The signed-in user acting on one of their own tokens (in that token's org).
-async fn owner_of(state: &AppState, visitor: &Visitor, id: &str) -> ApiResult<Principal> {
-    let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
+async fn owner_of(state: &AppState, visitor: &Visitor, id: &str) -> Result<Principal> {
+    let user = visitor.user.clone().ok_or(Error::Unauthenticated)?;
     let token = state
         .store
         .token_by_id(id)
         .await?
         .filter(|t| t.user_id.as_deref() == Some(user.id.as_str()));
-    let token = token.ok_or_else(|| ApiError::not_found("no such token among yours"))?;
+    let token = token.ok_or_else(|| Error::not_found("no such token among yours"))?;
     let org = state
         .store
         .org_by_id(&token.org_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("the token's organization is gone"))?;
+        .ok_or_else(|| Error::not_found("the token's organization is gone"))?;
     // A former member (no role) may still revoke their tokens there.
     let role = state.store.role_of(&org.id, &user.id).await?;
     Ok(Principal::session_in(user, std::sync::Arc::new(org), role))
@@ -96,22 +98,17 @@ async fn owner_of(state: &AppState, visitor: &Visitor, id: &str) -> ApiResult<Pr
 async fn after(
     state: &AppState,
     visitor: &Visitor,
-    result: ApiResult<(Option<ShownOnce>, String)>,
+    result: Result<(Option<ShownOnce>, String)>,
 ) -> Response {
     match result {
         Ok((shown, notice)) => {
             render(state, visitor, StatusCode::OK, shown, Some(notice), None).await
         }
         Err(err) => {
-            render(
-                state,
-                visitor,
-                err.status,
-                None,
-                None,
-                Some(err.description),
-            )
-            .await
+            let status = status_of(&err);
+            let mut page = render(state, visitor, status, None, None, Some(err.to_string())).await;
+            with_fault(&mut page, &err);
+            page
         }
     }
 }
@@ -130,8 +127,7 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebFo
             name: form.text("name"),
             kind: TokenKind::Personal,
             expires,
-            scopes: parse_scopes(&form.all("scopes").join(" "))
-                .map_err(ApiError::invalid_request)?,
+            scopes: parse_scopes(&form.all("scopes").join(" ")).map_err(Error::invalid)?,
         };
         let issued = tokens::create(&state, &principal, req, &visitor.meta).await?;
         let name = issued.info.token.name.clone();

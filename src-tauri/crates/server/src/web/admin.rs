@@ -1,11 +1,11 @@
 //! `/admin/{org}`: members and roles (removal revokes the member's tokens and
 //! says how many), every token of the org, service tokens, the audit log.
 
-use super::pages::{error_page, layout, message, refuse_post, to_login};
+use super::page::{error_page, layout, message, refuse_post, status_of, to_login, with_fault};
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::audit;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::members;
 use crate::model::{AuditQuery, Org, Role, TokenKind, parse_scopes};
 use crate::policy::{self, Act, Principal};
@@ -48,10 +48,10 @@ async fn admin_of(
     state: &AppState,
     visitor: &Visitor,
     slug: &str,
-) -> ApiResult<(Principal, Arc<Org>)> {
-    let user = visitor.user.clone().ok_or_else(ApiError::invalid_token)?;
+) -> Result<(Principal, Arc<Org>)> {
+    let user = visitor.user.clone().ok_or(Error::Unauthenticated)?;
     let refused =
-        || ApiError::forbidden("only owners and admins of this organization can see this page");
+        || Error::forbidden("only owners and admins of this organization can see this page");
     let org = Arc::new(state.store.org_by_slug(slug).await?.ok_or_else(refused)?);
     let role = state.store.role_of(&org.id, &user.id).await?;
     let principal = Principal::session_in(user, org.clone(), role);
@@ -59,15 +59,17 @@ async fn admin_of(
     Ok((principal, org))
 }
 
-fn denied(visitor: &Visitor, err: ApiError) -> Response {
-    message(
+fn denied(visitor: &Visitor, err: Error) -> Response {
+    let mut response = message(
         visitor,
-        err.status,
+        status_of(&err),
         "Not allowed",
-        &err.description,
+        &err.to_string(),
         "error",
         Some(("/account", "Back to your account")),
-    )
+    );
+    with_fault(&mut response, &err);
+    response
 }
 
 #[derive(Deserialize, Default)]
@@ -107,7 +109,7 @@ async fn render_admin(
         let members = members::list(state, principal, org).await?;
         let tokens = tokens::list(state, principal, true).await?;
         let events = audit::list(state, principal, &query).await?;
-        Ok::<_, ApiError>((members, tokens, events))
+        Ok::<_, Error>((members, tokens, events))
     }
     .await;
     let (members, tokens, events) = match loaded {
@@ -168,7 +170,7 @@ async fn act<F, Fut>(
 ) -> Response
 where
     F: FnOnce(Principal, Arc<Org>) -> Fut,
-    Fut: std::future::Future<Output = ApiResult<(Option<ShownOnce>, String)>>,
+    Fut: std::future::Future<Output = Result<(Option<ShownOnce>, String)>>,
 {
     if let Some(refusal) = refuse_post(visitor, form, &format!("/admin/{slug}")) {
         return refusal;
@@ -177,6 +179,7 @@ where
         Ok(found) => found,
         Err(err) => return denied(visitor, err),
     };
+    let mut fault = None;
     let extras = match action(principal, org.clone()).await {
         Ok((shown_once, notice)) => Extras {
             status: StatusCode::OK,
@@ -184,12 +187,15 @@ where
             notice: Some(notice),
             error: None,
         },
-        Err(err) => Extras {
-            status: err.status,
-            shown_once: None,
-            notice: None,
-            error: Some(err.description),
-        },
+        Err(err) => {
+            fault = Some(err.fault());
+            Extras {
+                status: status_of(&err),
+                shown_once: None,
+                notice: None,
+                error: Some(err.to_string()),
+            }
+        }
     };
     // Asked again: the action may have changed what the caller may see.
     let principal = match admin_of(state, visitor, slug).await {
@@ -206,7 +212,7 @@ where
             );
         }
     };
-    render_admin(
+    let mut response = render_admin(
         state,
         visitor,
         &principal,
@@ -214,11 +220,17 @@ where
         AuditFilter::default(),
         extras,
     )
-    .await
+    .await;
+    if let Some(Some(detail)) = fault {
+        response
+            .extensions_mut()
+            .insert(crate::request::Fault(detail));
+    }
+    response
 }
 
-fn role_field(form: &WebForm) -> ApiResult<Role> {
-    form.text("role").parse().map_err(ApiError::invalid_request)
+fn role_field(form: &WebForm) -> Result<Role> {
+    form.text("role").parse().map_err(Error::invalid)
 }
 
 pub async fn add_member(
@@ -320,8 +332,7 @@ pub async fn create_service_token(
             name: form.text("name"),
             kind: TokenKind::Service,
             expires: form.get("expires").map(str::to_string),
-            scopes: parse_scopes(&form.all("scopes").join(" "))
-                .map_err(ApiError::invalid_request)?,
+            scopes: parse_scopes(&form.all("scopes").join(" ")).map_err(Error::invalid)?,
         };
         let issued = tokens::create(state, &principal, req, meta).await?;
         let name = issued.info.token.name.clone();

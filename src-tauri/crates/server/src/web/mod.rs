@@ -4,14 +4,20 @@
 //! session cookie, and every page is sent with a strict CSP and no framing.
 //!
 //! - `session`: cookies, sessions, CSRF tokens, the [`Visitor`] extractor.
-//! - `pages`: sign-in, sign-out, setup, device code entry and confirmation.
+//! - `page`: the toolkit every handler builds on (layout, messages, errors,
+//!   the signed-in form guard, local redirects); it imports no handler.
+//! - `sign_in`, `setup_page`, `device`: sign-in and out, the first-run
+//!   wizard, device code entry and confirmation.
 //! - `account`: my tokens. `admin`: members, org tokens, audit.
 //! - `views`: template structs and display helpers.
 
 mod account;
 mod admin;
-mod pages;
+mod device;
+mod page;
 mod session;
+mod setup_page;
+mod sign_in;
 mod views;
 
 use crate::state::AppState;
@@ -28,15 +34,18 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::home))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/setup", get(pages::setup_form).post(pages::setup))
+        .route("/", get(sign_in::home))
+        .route("/login", get(sign_in::login_form).post(sign_in::login))
+        .route("/logout", post(sign_in::logout))
+        .route(
+            "/setup",
+            get(setup_page::setup_form).post(setup_page::setup),
+        )
         .route(
             "/device",
-            get(pages::device_form).post(pages::device_submit),
+            get(device::device_form).post(device::device_submit),
         )
-        .route("/device/decide", post(pages::device_decide))
+        .route("/device/decide", post(device::device_decide))
         .route("/account", get(account::show))
         .route("/account/tokens", post(account::create))
         .route("/account/tokens/{id}/revoke", post(account::revoke))

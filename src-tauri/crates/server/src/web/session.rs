@@ -5,7 +5,8 @@
 //! The CSRF token of every form is derived from whichever cookie the browser
 //! has, so it is tied to that browser's session and changes at sign-in.
 
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::http::ApiError;
 use crate::model::{RequestMeta, User};
 use crate::secret::{hex, sha256_hex};
 use crate::state::AppState;
@@ -56,7 +57,7 @@ impl FromRequestParts<AppState> for Visitor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let crate::http::Meta(meta) = crate::http::Meta::from_request_parts(parts, state).await?;
+        let meta = crate::request::meta_of(parts, state);
         let session = cookie(parts, SESSION_COOKIE).map(str::to_string);
         let user = match &session {
             Some(id) => state
@@ -120,7 +121,7 @@ impl Visitor {
         state: &AppState,
         user: User,
         response: &mut Response,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let id = random_hex();
         let now = state.now();
         state
@@ -147,7 +148,7 @@ impl Visitor {
         &mut self,
         state: &AppState,
         response: &mut Response,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         if let Some(id) = self.session.take() {
             state
                 .store
@@ -193,10 +194,7 @@ impl<S: Send + Sync> FromRequest<S> for WebForm {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let body = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|r| ApiError {
-                status: r.status(),
-                ..ApiError::invalid_request(r.body_text())
-            })?;
+            .map_err(|r| ApiError::invalid_request(r.body_text()).with_status(r.status()))?;
         Ok(WebForm(
             form_urlencoded::parse(&body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))

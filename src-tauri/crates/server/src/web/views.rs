@@ -59,7 +59,15 @@ pub fn relative(ts: Timestamp, now: Timestamp) -> String {
 pub fn render<T: Template>(status: StatusCode, template: &T) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(err) => crate::error::ApiError::internal(err).into_response(),
+        Err(err) => {
+            let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            response
+                .extensions_mut()
+                .insert(crate::request::Fault(format!(
+                    "a page did not render: {err}"
+                )));
+            response
+        }
     }
 }
 

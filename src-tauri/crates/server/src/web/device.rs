@@ -1,0 +1,229 @@
+//! The device pages: `/device` (code entry), the confirm page (the device,
+//! the requesting IP and time, the different-network warning, the org to
+//! approve into) and the result, all through the approval service.
+
+use super::page::{
+    capitalize, csrf_failed, error_page, layout, message, status_of, to_login, with_fault,
+};
+use super::session::{Visitor, WebForm};
+use super::views::*;
+use crate::device_flow::{self, PendingRequest, not_pending};
+use crate::error::{Error, Flow};
+use crate::model::DeviceStatus;
+use crate::policy::Principal;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct CodeQuery {
+    user_code: Option<String>,
+}
+
+pub async fn device_form(visitor: Visitor, Query(q): Query<CodeQuery>) -> Response {
+    let code = q.user_code.unwrap_or_default();
+    if visitor.user.is_none() {
+        let next = if code.is_empty() {
+            "/device".to_string()
+        } else {
+            let encoded: String = form_urlencoded::byte_serialize(code.as_bytes()).collect();
+            format!("/device?user_code={encoded}")
+        };
+        return visitor.finish(to_login(&next));
+    }
+    let page = DevicePage {
+        layout: layout(&visitor, "Connect a device"),
+        error: None,
+        user_code: code.chars().take(16).collect(),
+    };
+    visitor.finish(render(StatusCode::OK, &page))
+}
+
+fn code_error(visitor: &Visitor, code: &str, err: Error) -> Response {
+    let page = DevicePage {
+        layout: layout(visitor, "Connect a device"),
+        error: Some(capitalize(&err.to_string())),
+        user_code: code.chars().take(16).collect(),
+    };
+    let mut response = visitor.finish(render(status_of(&err), &page));
+    with_fault(&mut response, &err);
+    response
+}
+
+fn already_decided(visitor: &Visitor, status: DeviceStatus) -> Response {
+    let err = not_pending(status);
+    let heading = if status == DeviceStatus::Expired {
+        "This code has expired"
+    } else {
+        "This code was already used"
+    };
+    message(
+        visitor,
+        status_of(&err),
+        heading,
+        &capitalize(&err.to_string()),
+        "warn",
+        Some(("/device", "Enter another code")),
+    )
+}
+
+pub async fn device_submit(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: WebForm,
+) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    let Some(user) = visitor.user.clone() else {
+        return visitor.finish(to_login("/device"));
+    };
+    let code = form.text("user_code");
+    let principal = Principal::session(user.clone());
+    let request = match device_flow::lookup(&state, &principal, &code, &visitor.meta).await {
+        Ok(request) => request,
+        Err(err) => return code_error(&visitor, &code, err),
+    };
+    if request.status != DeviceStatus::Pending {
+        return already_decided(&visitor, request.status);
+    }
+    let orgs = match state.store.orgs_of_user(&user.id).await {
+        Ok(orgs) => orgs,
+        Err(err) => return error_page(&visitor, err.into()),
+    };
+    if orgs.is_empty() {
+        return message(
+            &visitor,
+            StatusCode::FORBIDDEN,
+            "No organization to sign in to",
+            "You are not a member of any organization yet. Ask an admin to add you, then enter the code again.",
+            "warn",
+            None,
+        );
+    }
+    confirm_page(&state, &visitor, &request, &code, orgs)
+}
+
+fn confirm_page(
+    state: &AppState,
+    visitor: &Visitor,
+    request: &PendingRequest,
+    code: &str,
+    orgs: Vec<(crate::model::Org, crate::model::Role)>,
+) -> Response {
+    let now = state.now();
+    let shown = crate::secret::normalize_user_code(code)
+        .map(|c| crate::secret::format_user_code(&c))
+        .unwrap_or_default();
+    let page = ConfirmPage {
+        layout: layout(visitor, "Confirm sign-in"),
+        user_code: shown,
+        device_name: request
+            .device_name
+            .clone()
+            .unwrap_or_else(|| "(unnamed device)".into()),
+        client_id: request.client_id.clone(),
+        requester_ip: request
+            .requester_ip
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+        user_agent: request.user_agent.clone().unwrap_or_default(),
+        requested: format!(
+            "{} ({})",
+            when(request.requested_at),
+            relative(request.requested_at, now)
+        ),
+        expires: format!(
+            "{} ({})",
+            when(request.expires_at),
+            relative(request.expires_at, now)
+        ),
+        different_network: request.requester_ip.is_some()
+            && request.requester_ip != visitor.meta.ip,
+        orgs: orgs
+            .into_iter()
+            .map(|(org, role)| OrgOption {
+                slug: org.slug,
+                name: org.name,
+                role: role.to_string(),
+            })
+            .collect(),
+    };
+    visitor.finish(render(StatusCode::OK, &page))
+}
+
+pub async fn device_decide(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: WebForm,
+) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    let Some(user) = visitor.user.clone() else {
+        return visitor.finish(to_login("/device"));
+    };
+    let code = form.text("user_code");
+    let principal = Principal::session(user.clone());
+    let result = match form.get("action") {
+        Some("approve") => {
+            device_flow::approve(&state, &principal, &code, &form.text("org"), &visitor.meta).await
+        }
+        Some("deny") => device_flow::deny(&state, &principal, &code, &visitor.meta).await,
+        _ => Err(Error::invalid("choose Approve or Deny")),
+    };
+    match result {
+        Ok(request) if request.status == DeviceStatus::Approved => {
+            let device = request
+                .device_name
+                .unwrap_or_else(|| request.client_id.clone());
+            let body = format!(
+                "{device} is signed in to {} as {}. You can return to the app now.",
+                form.text("org"),
+                user.email
+            );
+            message(
+                &visitor,
+                StatusCode::OK,
+                "Device approved",
+                &body,
+                "ok",
+                None,
+            )
+        }
+        Ok(request) => {
+            let device = request
+                .device_name
+                .unwrap_or_else(|| request.client_id.clone());
+            let body = format!(
+                "{device} was not signed in. If you did not start this request, nobody got access. You can close this page."
+            );
+            message(
+                &visitor,
+                StatusCode::OK,
+                "Request denied",
+                &body,
+                "warn",
+                None,
+            )
+        }
+        Err(Error::Flow(Flow::NotPending(status))) => already_decided(&visitor, status),
+        Err(err @ (Error::Flow(Flow::UnknownUserCode) | Error::RateLimited { .. })) => {
+            code_error(&visitor, &code, err)
+        }
+        Err(err) => {
+            let mut response = message(
+                &visitor,
+                status_of(&err),
+                "Not approved",
+                &capitalize(&err.to_string()),
+                "error",
+                Some(("/device", "Start over")),
+            );
+            with_fault(&mut response, &err);
+            response
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The page toolkit every handler builds on: the layout, message and error
+//! pages, the guard every signed-in form passes, and local redirects. Handler
+//! modules import this; it imports none of them.
+
+use super::session::{Visitor, WebForm};
+use super::views::*;
+use crate::error::Error;
+use crate::request::Fault;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub fn layout(visitor: &Visitor, title: &str) -> Layout {
+    Layout {
+        title: title.to_string(),
+        user: visitor.user.as_ref().map(|u| u.email.clone()),
+        csrf: visitor.csrf_token(),
+    }
+}
+
+/// A page with one message and maybe a link onward.
+pub fn message(
+    visitor: &Visitor,
+    status: StatusCode,
+    heading: &str,
+    body: &str,
+    tone: &'static str,
+    link: Option<(&str, &str)>,
+) -> Response {
+    let page = MessagePage {
+        layout: layout(visitor, heading),
+        heading: heading.to_string(),
+        body: body.to_string(),
+        tone,
+        link: link.map(|(h, l)| (h.to_string(), l.to_string())),
+    };
+    visitor.finish(render(status, &page))
+}
+
+/// The answer to a form without a valid `csrf_token`: nothing was changed.
+pub fn csrf_failed(visitor: &Visitor) -> Response {
+    message(
+        visitor,
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "The form did not come from this page, or your session changed since it was shown. Nothing was changed. Go back, reload the page and try again.",
+        "error",
+        None,
+    )
+}
+
+/// Only same-site paths: `/x`, never `//host` or `https://…`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.contains("\r")
+                && !n.contains('\n') =>
+        {
+            n.to_string()
+        }
+        _ => "/account".to_string(),
+    }
+}
+
+/// What a signed-in form must answer instead of acting: the CSRF page when its
+/// token is wrong, the sign-in page (then back to `next`) when nobody is signed in.
+pub fn refuse_post(visitor: &Visitor, form: &WebForm, next: &str) -> Option<Response> {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return Some(csrf_failed(visitor));
+    }
+    if visitor.user.is_none() {
+        return Some(visitor.finish(to_login(next)));
+    }
+    None
+}
+
+pub fn to_login(next: &str) -> Response {
+    let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    Redirect::to(&format!("/login?next={encoded}")).into_response()
+}
+
+/// The page for an error no handler answers more precisely. A server fault
+/// goes to the request layer's log, with the request id.
+pub fn error_page(visitor: &Visitor, err: Error) -> Response {
+    let mut response = message(
+        visitor,
+        status_of(&err),
+        "Something went wrong",
+        &err.to_string(),
+        "error",
+        Some(("/account", "Back to your account")),
+    );
+    with_fault(&mut response, &err);
+    response
+}
+
+/// The status a page answers a domain error with: the JSON API's.
+pub fn status_of(err: &Error) -> StatusCode {
+    crate::http::error::status_and_code(err).0
+}
+
+/// Puts a server fault's detail on the response, for the request log.
+pub fn with_fault(response: &mut Response, err: &Error) {
+    if let Some(detail) = err.fault() {
+        response.extensions_mut().insert(Fault(detail));
+    }
+}
+
+/// The first letter up and one full stop at the end: error sentences read as
+/// sentences on a page.
+pub fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            chars.as_str().trim_end_matches('.')
+        ),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(
+            super::safe_next(Some("/device?user_code=BCDF-GHJK")),
+            "/device?user_code=BCDF-GHJK"
+        );
+        assert_eq!(super::safe_next(Some("//evil.example/x")), "/account");
+        assert_eq!(super::safe_next(Some("https://evil.example")), "/account");
+        assert_eq!(super::safe_next(Some("/\\evil.example")), "/account");
+        assert_eq!(super::safe_next(None), "/account");
+    }
+}

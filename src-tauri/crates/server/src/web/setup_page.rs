@@ -1,0 +1,88 @@
+//! `/setup`: the first-run wizard (the setup claim), which ends on the new
+//! owner's account page with their first token shown once.
+
+use super::page::{csrf_failed, error_page, layout, status_of, with_fault};
+use super::session::{Visitor, WebForm};
+use super::views::*;
+use crate::secret::Secret;
+use crate::setup::{self, ClaimRequest};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub async fn setup_form(State(state): State<AppState>, visitor: Visitor) -> Response {
+    match state.store.setup_claimed().await {
+        Ok(true) => visitor.finish(Redirect::to("/login").into_response()),
+        Ok(false) => {
+            let page = SetupPage {
+                layout: layout(&visitor, "Set up"),
+                error: None,
+                email: String::new(),
+                name: String::new(),
+                org_name: String::new(),
+            };
+            visitor.finish(render(StatusCode::OK, &page))
+        }
+        Err(err) => error_page(&visitor, err.into()),
+    }
+}
+
+pub async fn setup(State(state): State<AppState>, mut visitor: Visitor, form: WebForm) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    if matches!(state.store.setup_claimed().await, Ok(true)) {
+        return visitor.finish(Redirect::to("/login").into_response());
+    }
+    let req = ClaimRequest {
+        setup_token: form.get("setup_token").map(|t| Secret::new(t.trim())),
+        email: form.text("email"),
+        name: form.text("name"),
+        password: Secret::new(form.text("password")),
+        org_name: form.text("org_name"),
+    };
+    match setup::claim(&state, req, &visitor.meta).await {
+        Ok(claimed) => {
+            let mut response = Redirect::to("/account").into_response();
+            if let Err(err) = visitor
+                .sign_in(&state, claimed.user.clone(), &mut response)
+                .await
+            {
+                return error_page(&visitor, err);
+            }
+            // The page after setup shows the owner's first token once.
+            let shown = ShownOnce {
+                name: "Your first token (setup)".into(),
+                value: claimed.issued.token.expose().to_string(),
+            };
+            let notice = format!("Setup complete: you own {}.", claimed.org.name);
+            let mut page = super::account::render(
+                &state,
+                &visitor,
+                StatusCode::OK,
+                Some(shown),
+                Some(notice),
+                None,
+            )
+            .await;
+            for cookie in response.headers().get_all(axum::http::header::SET_COOKIE) {
+                page.headers_mut()
+                    .append(axum::http::header::SET_COOKIE, cookie.clone());
+            }
+            page
+        }
+        Err(err) => {
+            let page = SetupPage {
+                layout: layout(&visitor, "Set up"),
+                error: Some(err.to_string()),
+                email: form.text("email"),
+                name: form.text("name"),
+                org_name: form.text("org_name"),
+            };
+            let mut response = visitor.finish(render(status_of(&err), &page));
+            with_fault(&mut response, &err);
+            response
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Signing in and out: `/` (to the account or the sign-in page), `/login`
+//! (through the identity service, which limits, checks and audits) and
+//! `/logout`.
+
+use super::page::{csrf_failed, error_page, layout, safe_next};
+use super::session::{Visitor, WebForm};
+use super::views::*;
+use crate::identity::{self, SignInError};
+use crate::secret::Secret;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+pub async fn home(visitor: Visitor) -> Response {
+    let to = if visitor.user.is_some() {
+        "/account"
+    } else {
+        "/login"
+    };
+    visitor.finish(Redirect::to(to).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if visitor.user.is_some() {
+        return visitor.finish(Redirect::to(&next).into_response());
+    }
+    let page = LoginPage {
+        layout: layout(&visitor, "Sign in"),
+        error: None,
+        email: String::new(),
+        next,
+    };
+    visitor.finish(render(StatusCode::OK, &page))
+}
+
+pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: WebForm) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    let email = form.text("email").trim().to_string();
+    let next = safe_next(form.get("next"));
+    let retry = |visitor: &Visitor, status: StatusCode, error: String| {
+        let page = LoginPage {
+            layout: layout(visitor, "Sign in"),
+            error: Some(error),
+            email: email.clone(),
+            next: next.clone(),
+        };
+        visitor.finish(render(status, &page))
+    };
+    let password = Secret::new(form.text("password"));
+    let user = match identity::sign_in(&state, &email, &password, &visitor.meta).await {
+        Ok(user) => user,
+        Err(SignInError::Limited { retry_after }) => {
+            return retry(
+                &visitor,
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
+            );
+        }
+        Err(SignInError::Wrong) => {
+            return retry(
+                &visitor,
+                StatusCode::UNAUTHORIZED,
+                "Wrong email or password.".into(),
+            );
+        }
+        Err(SignInError::Failed(err)) => return error_page(&visitor, err),
+    };
+    let mut response = Redirect::to(&next).into_response();
+    if let Err(err) = visitor.sign_in(&state, user, &mut response).await {
+        return error_page(&visitor, err);
+    }
+    visitor.finish(response)
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    form: WebForm,
+) -> Response {
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Err(err) = visitor.sign_out(&state, &mut response).await {
+        return error_page(&visitor, err);
+    }
+    visitor.finish(response)
+}

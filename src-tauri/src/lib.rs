@@ -77,8 +77,10 @@ pub fn run() {
             // time; without it the library panics. The window works without a tray.
             let handle = app.handle().clone();
             let for_tray = controller.clone();
+            let dispatch: Arc<dyn Fn(Event) + Send + Sync> =
+                Arc::new(move |event| for_tray.dispatch(event));
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                tray::Tray::build(&handle, for_tray)
+                tray::Tray::build(&handle, dispatch)
             })) {
                 Ok(Ok(tray)) => controller.set_tray(tray),
                 Ok(Err(e)) => tracing::warn!("no tray icon: {e}"),

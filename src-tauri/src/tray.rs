@@ -6,7 +6,6 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Wry};
 
-use crate::controller::Controller;
 use crate::machine::{Event, Screen, View};
 
 pub struct Tray {
@@ -17,7 +16,12 @@ pub struct Tray {
 }
 
 impl Tray {
-    pub fn build(app: &AppHandle, controller: Arc<Controller>) -> tauri::Result<Tray> {
+    /// The tray, whose Sign in / Sign out items hand their event to `dispatch`
+    /// (the controller's; the tray knows nothing else of it).
+    pub fn build(
+        app: &AppHandle,
+        dispatch: Arc<dyn Fn(Event) + Send + Sync>,
+    ) -> tauri::Result<Tray> {
         let status = MenuItem::with_id(app, "status", "devauth", false, None::<&str>)?;
         let sign_in = MenuItem::with_id(app, "sign_in", "Sign in…", false, None::<&str>)?;
         let sign_out = MenuItem::with_id(app, "sign_out", "Sign out", false, None::<&str>)?;
@@ -41,9 +45,9 @@ impl Tray {
             .on_menu_event(move |app, event| match event.id().as_ref() {
                 "sign_in" => {
                     show_main_window(app);
-                    controller.dispatch(Event::SignInClicked);
+                    dispatch(Event::SignInClicked);
                 }
-                "sign_out" => controller.dispatch(Event::SignOutClicked),
+                "sign_out" => dispatch(Event::SignOutClicked),
                 "show" => show_main_window(app),
                 "quit" => app.exit(0),
                 _ => {}

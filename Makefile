@@ -69,8 +69,9 @@ package: deps
 test: export DEVAUTH_REQUIRE_BROWSER := 1
 test: export DEVAUTH_REQUIRE_KEYRING := 1
 test: export DEVAUTH_REQUIRE_DESKTOP := 1
+test: export DEVAUTH_REQUIRE_TOOLS := 1
 test: deps
-	@.ci/install-deps.sh browser keyring desktop
+	@.ci/install-deps.sh browser keyring desktop python
 	@command -v tauri-driver >/dev/null 2>&1 || [ -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/tauri-driver" ] \
 	  || { echo 'installing tauri-driver (cargo install, about a minute)'; cargo install tauri-driver --locked --quiet; }
 	cargo fmt --all -- --check

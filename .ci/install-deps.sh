@@ -9,6 +9,9 @@
 #   desktop  WebKitGTK and friends for the Tauri app, Xvfb, a keyring, D-Bus
 #   keyring  gnome-keyring, secret-tool and dbus-run-session, for the CLI's
 #            keychain tests (.ci/with-keyring.sh); no display needed
+#   python   a Python virtualenv ($DEVAUTH_PY_VENV, default ~/.cache/devauth-py)
+#            with the tools the tests run: openapi-spec-validator (the OpenAPI
+#            document test), at pinned versions
 #
 # Idempotent, and quiet and quick when everything is present: it only asks
 # dpkg-query and PATH, and runs `apt-get update` only when something is
@@ -22,7 +25,7 @@ prog=install-deps
 . .ci/lib.sh
 
 usage() {
-  echo "usage: $0 PROFILE... (profiles: server, browser, desktop, keyring)" >&2
+  echo "usage: $0 PROFILE... (profiles: server, browser, desktop, keyring, python)" >&2
   exit 2
 }
 
@@ -30,6 +33,7 @@ usage() {
 
 wanted=()
 want_rust=""
+want_python=""
 for profile in "$@"; do
   case "$profile" in
     server)
@@ -51,6 +55,9 @@ for profile in "$@"; do
       # dbus-x11 brings dbus-daemon (dbus-run-session) and is the session
       # bus gnome-keyring asks for, without systemd's user session.
       wanted+=(gnome-keyring libsecret-tools dbus-x11)
+      ;;
+    python)
+      want_python=1
       ;;
     -h | --help) usage ;;
     *)
@@ -105,5 +112,23 @@ if [ -n "$want_rust" ]; then
       # Not fatal: `make test` falls back to `cargo test`.
       echo "install-deps: warning: could not install cargo-nextest; tests will use cargo test" >&2
     fi
+  fi
+fi
+
+# --- Python tools --------------------------------------------------------------
+if [ -n "$want_python" ]; then
+  venv="${DEVAUTH_PY_VENV:-$HOME/.cache/devauth-py}"
+  # name==version of each tool, and the command that proves it is there.
+  py_tools=("openapi-spec-validator==0.9.0")
+  if ! "$venv/bin/python" -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      pkg_installed python3-venv || apt_install python3-venv
+    fi
+    echo "install-deps: installing ${py_tools[*]} into $venv (pip)"
+    quietly python3 -m venv "$venv"
+    quietly "$venv/bin/pip" install --disable-pip-version-check -q "${py_tools[@]}"
+    "$venv/bin/python" -c 'import openapi_spec_validator' >/dev/null 2>&1 \
+      || die "pip finished but openapi-spec-validator is not in $venv"
+    echo "installed ${py_tools[*]}"
   fi
 fi

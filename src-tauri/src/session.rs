@@ -139,13 +139,13 @@ fn profile_of_status(status: &Status) -> Profile {
 fn profile_of_sign_in(signed_in: &SignedIn, now: SystemTime) -> Profile {
     let me = signed_in.me.as_ref();
     let user = me.and_then(|m| m.user.as_ref());
-    let org = me.and_then(|m| m.org.as_ref());
+    let org = me.map(|m| &m.org);
     Profile {
-        name: user.and_then(|u| u.name.clone()),
-        email: user.and_then(|u| u.email.clone()),
-        org_slug: org.and_then(|o| o.slug.clone()),
-        org_name: org.and_then(|o| o.name.clone()),
-        role: me.and_then(|m| m.role.clone()),
+        name: user.map(|u| u.name.to_string()),
+        email: user.map(|u| u.email.to_string()),
+        org_slug: org.map(|o| o.slug.to_string()),
+        org_name: org.map(|o| o.name.to_string()),
+        role: me.map(|m| m.role.to_string()),
         expires_at: match signed_in.expiry {
             Expiry::In(left) => Some(now + left),
             Expiry::Expired => Some(now),

@@ -292,7 +292,8 @@ impl TestServer {
             )
             .await;
         assert_eq!(reply.status, 201, "setup claim failed: {}", reply.body);
-        reply.body["token"].as_str().unwrap_or_default().to_string()
+        let claimed: devauth_proto::SetupClaimed = reply.parse().expect("the setup claim's answer");
+        claimed.token.expose().to_string()
     }
 
     /// Adds a user with a password and makes them a member of `org` with `role`.
@@ -351,6 +352,8 @@ impl TestServer {
             "device authorization failed: {}",
             reply.body
         );
+        let _: devauth_proto::DeviceAuthorizationResponse =
+            reply.parse().expect("the device authorization's answer");
         reply.body
     }
 
@@ -385,10 +388,8 @@ impl TestServer {
             )
             .await;
         assert_eq!(reply.status, 200, "redeem failed: {}", reply.body);
-        reply.body["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        let issued: devauth_proto::TokenResponse = reply.parse().expect("the token response");
+        issued.access_token.expose().to_string()
     }
 
     /// A personal token for a member (created server-side, as an admin would with the CLI).
@@ -476,4 +477,29 @@ pub async fn open_stream(url: &str, token: &str, in_query: bool) -> reqwest::Res
         http.get(format!("{url}/api/events")).bearer_auth(token)
     };
     request.send().await.expect("the event stream answers")
+}
+
+/// A Python tool from the tests' virtualenv (`.ci/install-deps.sh python`:
+/// `$DEVAUTH_PY_VENV`, default `~/.cache/devauth-py`). Missing, it is a skip
+/// in a developer's `cargo test` and a failure under `make test`
+/// (`DEVAUTH_REQUIRE_TOOLS=1`).
+pub fn python_tool(name: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("DEVAUTH_PY_VENV")
+        .map(PathBuf::from)
+        .or_else(|| dirs_home().map(|home| home.join(".cache/devauth-py")))?;
+    let path = venv.join("bin").join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("DEVAUTH_REQUIRE_TOOLS").as_deref() != Ok("1"),
+        "{} is missing: run `.ci/install-deps.sh python` (make test does)",
+        path.display()
+    );
+    eprintln!("skipped: {name} is not installed (.ci/install-deps.sh python)");
+    None
+}
+
+fn dirs_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
 }

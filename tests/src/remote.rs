@@ -33,6 +33,13 @@ impl Answer {
         })
     }
 
+    /// The body as a type of the wire contract (`devauth-proto`): a renamed,
+    /// missing or retyped field is an error naming it.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_value(self.body.clone())
+            .map_err(|e| format!("the answer ({}) is not in the contract: {e}", self.status))
+    }
+
     /// The OAuth/API error code, or "".
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")

@@ -102,24 +102,25 @@ async fn wait_out_rate_limit(ctx: &mut Ctx<'_>) -> Step<Option<u64>> {
 }
 
 async fn admin_from_me(ctx: &Ctx<'_>, token: &str) -> Step<Admin> {
-    let me = ctx.remote.get("/me", Some(token)).await?;
-    expect(&me, 200, "", "GET /me with the admin token")?;
-    let role = me.text("role");
-    check(role == "owner" || role == "admin", || {
-        format!("the token's role is {role:?}; the suite needs an owner or admin")
+    let answer = ctx.remote.get("/me", Some(token)).await?;
+    expect(&answer, 200, "", "GET /me with the admin token")?;
+    let me: devauth_proto::Me<'static> = answer.parse()?;
+    check(me.role == "owner" || me.role == "admin", || {
+        format!(
+            "the token's role is {:?}; the suite needs an owner or admin",
+            me.role
+        )
     })?;
-    let email = me.body["user"]["email"].as_str().unwrap_or_default();
-    check(!email.is_empty(), || {
-        "the token belongs to no user (a service token); approving devices needs a user's token"
-            .to_string()
-    })?;
+    let Some(user) = me.user else {
+        return Err(Stop::Fail(
+            "the token belongs to no user (a service token); approving devices needs a user's token"
+                .to_string(),
+        ));
+    };
     Ok(Admin {
         token: token.to_string(),
-        email: email.to_string(),
-        org: me.body["org"]["slug"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        email: user.email.into_owned(),
+        org: me.org.slug.into_owned(),
     })
 }
 

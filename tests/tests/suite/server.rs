@@ -8,6 +8,7 @@ use serde_json::json;
 
 mod amplification;
 mod authz;
+mod openapi;
 mod wire;
 use authz::permission_matrix;
 use wire::wire_shapes_are_kept;

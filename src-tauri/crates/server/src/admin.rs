@@ -14,6 +14,7 @@ use crate::secret::Secret;
 use crate::state::AppState;
 use crate::store;
 use crate::tokens::{self, TokenView};
+use crate::wire;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::Read;
@@ -296,7 +297,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
         AdminCommand::User(UserCommand::List { json }) => {
             let users = state.store.list_users().await?;
             if json {
-                print_json(json!(users));
+                print_json(json!(users.iter().map(wire::user).collect::<Vec<_>>()));
             } else {
                 let rows = users
                     .iter()
@@ -324,7 +325,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
         AdminCommand::Org(OrgCommand::List { json }) => {
             let orgs = state.store.list_orgs().await?;
             if json {
-                print_json(json!(orgs));
+                print_json(json!(orgs.iter().map(wire::org).collect::<Vec<_>>()));
             } else {
                 let rows = orgs
                     .iter()
@@ -366,7 +367,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             let org = org(state, &slug).await?;
             let members = members::list(state, &system, &org).await?;
             if json {
-                print_json(json!(members));
+                print_json(json!(wire::members(&members).members));
             } else {
                 let rows = members
                     .iter()
@@ -409,7 +410,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             let issued =
                 tokens::create_as_system(state, &org, holder.as_ref(), req, &meta()).await?;
             if json {
-                print_json(json!({ "token": issued.token.expose(), "info": issued.info }));
+                print_json(json!(wire::issued(&issued)));
             } else {
                 println!("{}", issued.token.expose());
                 eprintln!(
@@ -452,7 +453,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                 .map(|t| TokenView::new(t, now))
                 .collect();
             if json {
-                print_json(json!(list));
+                print_json(json!(wire::tokens(&list).tokens));
             } else {
                 let rows = list
                     .iter()
@@ -540,7 +541,9 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             };
             let events = state.store.list_audit(&query).await?;
             if args.json {
-                print_json(json!(events));
+                print_json(json!(
+                    events.iter().map(wire::audit_event).collect::<Vec<_>>()
+                ));
             } else {
                 let rows = events
                     .iter()

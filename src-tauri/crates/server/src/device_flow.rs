@@ -7,12 +7,9 @@ use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
 use crate::policy::{self, Act, Principal};
-use crate::secret::{
-    self, Secret, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint,
-};
+use crate::secret::{self, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint};
 use crate::state::AppState;
 use crate::store::{DeviceDecision, Redemption};
-use serde::Serialize;
 use std::time::Duration;
 
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -20,27 +17,7 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 pub const SLOW_DOWN_STEP_SECS: i64 = 5;
 pub const MAX_DEVICE_NAME_CHARS: usize = 64;
 
-/// The device authorization response (RFC 8628 §3.2).
-#[derive(Serialize)]
-pub struct DeviceAuthorizationResponse {
-    #[serde(serialize_with = "crate::secret::serialize_exposed")]
-    pub device_code: Secret,
-    pub user_code: String,
-    pub verification_uri: String,
-    pub verification_uri_complete: String,
-    pub expires_in: i64,
-    pub interval: i64,
-}
-
-/// The token response (RFC 6749 §5.1).
-#[derive(Serialize)]
-pub struct TokenResponse {
-    #[serde(serialize_with = "crate::secret::serialize_exposed")]
-    pub access_token: Secret,
-    pub token_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in: Option<i64>,
-}
+pub use devauth_proto::{DeviceAuthorizationResponse, TokenResponse};
 
 /// Checks a device name from a request: at most 64 characters, no control characters.
 pub fn clean_device_name(name: Option<&str>) -> Result<Option<String>> {
@@ -103,7 +80,7 @@ pub async fn start(
     let shown = format_user_code(user_code.expose());
     let verification_uri = format!("{}/device", state.public_url);
     Ok(DeviceAuthorizationResponse {
-        device_code,
+        device_code: devauth_proto::Secret::new(device_code.expose()),
         verification_uri_complete: format!("{verification_uri}?user_code={shown}"),
         user_code: shown,
         verification_uri,
@@ -266,8 +243,8 @@ async fn redeem(
             Metrics::inc(&state.metrics.device_flows_redeemed, 1);
             Metrics::inc(&state.metrics.tokens_issued, 1);
             Ok(TokenResponse {
-                access_token: token,
-                token_type: "Bearer",
+                access_token: devauth_proto::Secret::new(token.expose()),
+                token_type: "Bearer".into(),
                 expires_in: Some(ttl),
             })
         }
@@ -280,17 +257,14 @@ async fn redeem(
 }
 
 /// What the approver sees before deciding.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PendingRequest {
-    #[serde(skip)]
     pub id: String,
     pub client_id: String,
     pub device_name: Option<String>,
     pub requester_ip: Option<String>,
     pub user_agent: Option<String>,
-    #[serde(serialize_with = "ser_time")]
     pub requested_at: i64,
-    #[serde(serialize_with = "ser_time")]
     pub expires_at: i64,
     pub status: DeviceStatus,
 }

@@ -45,6 +45,7 @@ pub mod model;
 pub mod policy;
 pub mod rate_limit;
 pub mod request;
+pub mod route_table;
 pub mod router;
 pub mod secret;
 pub mod server;
@@ -54,6 +55,7 @@ pub mod store;
 pub mod tokens;
 pub mod usage;
 pub mod web;
+pub mod wire;
 
 pub use config::Config;
 pub use router::app;

@@ -26,7 +26,7 @@
 //! The last-owner rule is not a policy question but an invariant of the data:
 //! the store checks it in the transaction that changes a membership.
 
-use crate::model::{Actor, Org, Role, Scope, Token, TokenKind, User};
+use crate::model::{Actor, Org, Role, RoleExt, Scope, Token, TokenKind, User};
 use std::fmt;
 use std::sync::Arc;
 

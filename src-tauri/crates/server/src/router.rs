@@ -4,16 +4,21 @@
 
 use crate::error::Error;
 use crate::http::{ApiError, MAX_BODY_BYTES};
+use crate::route_table::Routes;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 
+/// Every route of the server, and the paths it answers.
+pub fn routes() -> Routes {
+    crate::http::routes().merge(crate::web::routes())
+}
+
 /// The whole server; serve it with connect info (`SocketAddr`).
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .merge(crate::http::routes())
-        .merge(crate::web::routes())
+    routes()
+        .into_router()
         .fallback(|| async { ApiError::from(Error::not_found("no such endpoint")) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(

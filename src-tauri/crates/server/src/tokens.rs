@@ -12,7 +12,6 @@ use crate::policy::{self, Act, Principal, Target};
 use crate::secret::{self, Secret, new_id, sha256_hex, token_hint};
 use crate::state::AppState;
 use crate::store::Revocation;
-use serde::Serialize;
 
 pub const MAX_TOKEN_NAME_CHARS: usize = 64;
 
@@ -45,19 +44,16 @@ pub fn parse_expiry(
 }
 
 /// A freshly issued token: the secret, shown this once, and its record.
-#[derive(Serialize)]
 pub struct Issued {
-    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub token: Secret,
     pub info: TokenView,
 }
 
 /// A token as lists show it, with its state at the time of the request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TokenView {
-    #[serde(flatten)]
     pub token: Token,
-    pub state: &'static str,
+    pub state: TokenState,
 }
 
 impl TokenView {

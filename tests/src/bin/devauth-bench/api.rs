@@ -110,6 +110,16 @@ async fn expect(response: reqwest::Response, want: u16, what: &str) -> Res<Value
     Ok(body)
 }
 
+/// The answer with status `want` as a type of the wire contract.
+async fn expect_typed<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    want: u16,
+    what: &str,
+) -> Res<T> {
+    let body = expect(response, want, what).await?;
+    serde_json::from_value(body).map_err(|e| format!("{what}: not in the contract: {e}").into())
+}
+
 impl Api {
     pub fn new(base: &str) -> Res<Api> {
         Ok(Api {
@@ -137,10 +147,11 @@ impl Api {
             )
             .send()
             .await?;
-        let body = expect(response, 201, "setup claim").await?;
+        let claimed: devauth_proto::SetupClaimed =
+            expect_typed(response, 201, "setup claim").await?;
         Ok(Owner {
-            token: body["token"].as_str().unwrap_or_default().to_string(),
-            org: body["org"]["slug"].as_str().unwrap_or("bench").to_string(),
+            token: claimed.token.expose().to_string(),
+            org: claimed.org.slug,
         })
     }
 
@@ -205,10 +216,12 @@ impl Api {
         let reply = self
             .poll("/oauth/token", &device.device_code, CLIENT, None)
             .await?;
-        match reply.body["access_token"].as_str() {
-            Some(token) if reply.status == 200 => Ok(token.to_string()),
-            _ => Err(format!("redeem answered {}: {}", reply.status, reply.body).into()),
+        if reply.status != 200 {
+            return Err(format!("redeem answered {}: {}", reply.status, reply.body).into());
         }
+        let issued: devauth_proto::TokenResponse = serde_json::from_value(reply.body)
+            .map_err(|e| format!("the token response is not in the contract: {e}"))?;
+        Ok(issued.access_token.expose().to_string())
     }
 
     async fn get_me(&self, token: &str) -> Res<reqwest::Response> {
@@ -233,8 +246,8 @@ impl Api {
         Ok((head, response.bytes().await?))
     }
 
-    pub async fn me(&self, token: &str) -> Res<Value> {
-        expect(self.get_me(token).await?, 200, "/me").await
+    pub async fn me(&self, token: &str) -> Res<devauth_proto::Me<'static>> {
+        expect_typed(self.get_me(token).await?, 200, "/me").await
     }
 }
 

@@ -774,8 +774,8 @@ async fn stocked_server(tokens: u64) -> Res<Stocked> {
     let me = devauth.api.me(&token).await?;
     let database_url = devauth.database_url.clone();
     let dir = devauth.stop_keeping_database().await;
-    let user_id = me["user"]["id"].as_str().unwrap_or_default().to_string();
-    let org_id = me["org"]["id"].as_str().unwrap_or_default().to_string();
+    let user_id = me.user.map(|u| u.id.into_owned()).unwrap_or_default();
+    let org_id = me.org.id.into_owned();
     // ...then, with the server stopped, the bulk rows go in (no sync: this is
     // a throwaway file)...
     let seed = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();

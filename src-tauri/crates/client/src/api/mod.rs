@@ -3,7 +3,6 @@ use std::time::Duration;
 
 use oauth2::http::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use url::Url;
@@ -32,60 +31,10 @@ pub enum ApiError {
     Protocol(String),
 }
 
-/// `GET /me`. Fields are optional so that other servers' answers still parse.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Me {
-    pub user: Option<User>,
-    pub org: Option<Org>,
-    pub role: Option<String>,
-    pub token: Option<TokenInfo>,
-}
+/// `GET /me`, as the wire contract has it (owned text).
+pub type Me = devauth_proto::Me<'static>;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct User {
-    #[serde(deserialize_with = "id_string")]
-    pub id: String,
-    pub email: Option<String>,
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Org {
-    #[serde(deserialize_with = "id_string")]
-    pub id: String,
-    pub slug: Option<String>,
-    pub name: Option<String>,
-}
-
-/// A token as the server describes it (never the token itself).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TokenInfo {
-    #[serde(deserialize_with = "id_string")]
-    pub id: String,
-    pub name: Option<String>,
-    pub kind: Option<String>,
-    /// Display hint such as `dva_1a2b…9f0e`.
-    pub hint: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    #[serde(alias = "created")]
-    pub created_at: Option<String>,
-    /// RFC 3339, or `None` for a token that never expires.
-    #[serde(alias = "expires")]
-    pub expires_at: Option<String>,
-    pub last_used_at: Option<String>,
-    pub revoked_at: Option<String>,
-    pub user_email: Option<String>,
-}
-
-impl TokenInfo {
-    pub fn expiry(&self, now: OffsetDateTime) -> Expiry {
-        Expiry::from_rfc3339(self.expires_at.as_deref(), now)
-    }
-}
+pub use devauth_proto::{CreateToken, IssuedToken, MeToken, OrgRef, TokenInfo, TokenList, UserRef};
 
 /// How long a token has left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,15 +88,15 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// `POST /api/tokens`.
-#[derive(Debug, Clone, Serialize)]
-pub struct NewToken {
-    pub name: String,
-    /// `30d`, `90d`, `365d`, `never` or a date `YYYY-MM-DD`.
-    pub expires: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<Vec<String>>,
-    pub kind: String,
+/// The `--scope` arguments of `devauth tokens create` as a scope list (each
+/// may hold several, space- or comma-separated); none: the caller's own.
+pub fn parse_scope_args(args: &[String]) -> Result<devauth_proto::ScopeList, String> {
+    let scopes = devauth_proto::parse_scopes(&args.join(" "))?;
+    Ok(if scopes.is_empty() {
+        devauth_proto::ScopeList::None
+    } else {
+        devauth_proto::ScopeList::List(scopes)
+    })
 }
 
 /// Checks an `expires` value before sending it.
@@ -158,29 +107,6 @@ pub fn valid_expires(value: &str) -> bool {
             time::macros::format_description!("[year]-[month]-[day]"),
         )
         .is_ok()
-}
-
-/// The answer to a token creation: the token, shown once, and its record.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CreatedToken {
-    pub token: Secret,
-    #[serde(default)]
-    pub info: TokenInfo,
-}
-
-#[derive(Deserialize)]
-struct TokenList {
-    #[serde(default)]
-    tokens: Vec<TokenInfo>,
-}
-
-/// Ids may be strings or numbers depending on the server.
-fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    })
 }
 
 /// The devauth HTTP API, authenticated with one bearer token.
@@ -229,7 +155,7 @@ impl ApiClient {
         Ok(list.tokens)
     }
 
-    pub async fn create_token(&self, new: &NewToken) -> Result<CreatedToken, ApiError> {
+    pub async fn create_token(&self, new: &CreateToken) -> Result<IssuedToken, ApiError> {
         let body = serde_json::to_vec(new).map_err(|e| ApiError::Protocol(e.to_string()))?;
         let response = self.send(Method::POST, "api/tokens", Some(body)).await?;
         decode(expect_ok(response)?, "the new token")

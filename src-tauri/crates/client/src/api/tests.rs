@@ -8,11 +8,17 @@ use crate::transport::fake::FakeTransport;
 
 const ME: &str = r#"{
     "user": {"id": "u_1", "email": "ada@example.com", "name": "Ada"},
-    "org": {"id": 7, "slug": "acme", "name": "Acme"},
+    "org": {"id": "o_7", "slug": "acme", "name": "Acme"},
     "role": "admin",
-    "token": {"id": "t_1", "name": "devauth CLI on box", "kind": "device",
+    "scopes": [],
+    "token": {"id": "t_1", "name": "devauth CLI on box", "kind": "device", "hint": "dva_1234…abcd",
               "created_at": "2026-11-01T10:00:00Z", "expires_at": null}
 }"#;
+
+const INFO: &str = r#"{"id":"t_2","hint":"dva_aaaa…bbbb","name":"ci","kind":"personal","user_id":"u_1",
+    "user_email":"ada@example.com","org_id":"o_7","org_slug":"acme","scopes":[],
+    "created_at":"2026-11-01T10:00:00Z","expires_at":"2027-02-01T00:00:00Z","last_used_at":null,
+    "last_used_ip":null,"revoked_at":null,"revoked_by":null,"revoked_reason":null,"state":"active"}"#;
 
 fn client(fake: &FakeTransport) -> ApiClient {
     ApiClient::new(
@@ -28,13 +34,17 @@ async fn me_sends_the_bearer_token_and_parses_the_contract() {
     fake.respond(200, ME);
     let me = client(&fake).me().await.unwrap();
     let user = me.user.unwrap();
-    assert_eq!(user.email.as_deref(), Some("ada@example.com"));
-    let org = me.org.unwrap();
-    assert_eq!((org.id.as_str(), org.slug.as_deref()), ("7", Some("acme")));
-    assert_eq!(me.role.as_deref(), Some("admin"));
-    let token = me.token.unwrap();
-    assert_eq!(token.expires_at, None);
-    assert_eq!(token.expiry(datetime!(2026-11-02 0:00 UTC)), Expiry::Never);
+    assert_eq!(user.email, "ada@example.com");
+    assert_eq!((me.org.id.as_ref(), me.org.slug.as_ref()), ("o_7", "acme"));
+    assert_eq!(me.role, "admin");
+    assert_eq!(me.token.expires_at, None);
+    assert_eq!(
+        Expiry::from_rfc3339(
+            me.token.expires_at.as_deref(),
+            datetime!(2026-11-02 0:00 UTC)
+        ),
+        Expiry::Never
+    );
     let req = &fake.requests()[0];
     assert_eq!(
         (req.method.as_str(), req.url.as_str()),
@@ -46,12 +56,15 @@ async fn me_sends_the_bearer_token_and_parses_the_contract() {
     );
 }
 
+/// `/me` is the devauth contract (devauth-proto): an answer that lacks a
+/// field is a protocol error naming what was wrong, not a half-filled profile.
 #[tokio::test]
-async fn sparse_answers_still_parse() {
+async fn an_answer_outside_the_contract_is_a_protocol_error() {
     let fake = FakeTransport::new();
     fake.respond(200, r#"{"user":{"email":"x@y"},"extra":true}"#);
-    let me = client(&fake).me().await.unwrap();
-    assert!(me.org.is_none() && me.token.is_none());
+    let err = client(&fake).me().await.unwrap_err();
+    assert!(matches!(err, ApiError::Protocol(_)), "{err:?}");
+    assert!(err.to_string().contains("/me"), "{err}");
 }
 
 #[tokio::test]
@@ -109,16 +122,13 @@ async fn unreachable_server() {
 #[tokio::test]
 async fn create_token_sends_json_and_keeps_the_token_secret() {
     let fake = FakeTransport::new();
-    fake.respond(
-        201,
-        r#"{"token":"dva_fresh","info":{"id":"t_2","name":"ci","kind":"personal","expires_at":"2027-02-01T00:00:00Z"}}"#,
-    );
+    fake.respond(201, &format!(r#"{{"token":"dva_fresh","info":{INFO}}}"#));
     let created = client(&fake)
-        .create_token(&NewToken {
+        .create_token(&CreateToken {
             name: "ci".into(),
-            expires: "90d".into(),
-            scopes: None,
-            kind: "personal".into(),
+            expires: Some("90d".into()),
+            scopes: devauth_proto::ScopeList::None,
+            kind: Some(devauth_proto::TokenKind::Personal),
         })
         .await
         .unwrap();
@@ -141,11 +151,11 @@ async fn create_token_sends_json_and_keeps_the_token_secret() {
 async fn a_malformed_token_response_is_not_echoed() {
     let fake = FakeTransport::new();
     fake.respond(201, r#"{"token":"dva_leakme", "info": 5"#);
-    let new = NewToken {
+    let new = CreateToken {
         name: "x".into(),
-        expires: "never".into(),
-        scopes: Some(vec!["tokens:read".into()]),
-        kind: "personal".into(),
+        expires: Some("never".into()),
+        scopes: parse_scope_args(&["tokens:read".into()]).unwrap(),
+        kind: Some(devauth_proto::TokenKind::Personal),
     };
     let err = client(&fake).create_token(&new).await.unwrap_err();
     for shown in [err.to_string(), format!("{err:?}")] {

@@ -3,7 +3,7 @@ mod output;
 
 use std::io::Read;
 
-use devauth_client::api::{NewToken, valid_expires};
+use devauth_client::api::{CreateToken, valid_expires};
 use devauth_client::config::Env;
 use devauth_client::error::exit;
 use devauth_client::session::{RetryReport, SignOut};
@@ -126,24 +126,21 @@ async fn tokens(client: &Client, command: TokensCommand) -> Result<i32, Error> {
                     "--expires {expires}: use 30d, 90d, 365d, never or a date YYYY-MM-DD"
                 )));
             }
-            let new = NewToken {
+            let scopes = devauth_client::api::parse_scope_args(&scopes).map_err(Error::Usage)?;
+            let new = CreateToken {
                 name,
-                expires,
-                scopes: (!scopes.is_empty()).then_some(scopes),
-                kind: "personal".to_string(),
+                expires: Some(expires),
+                scopes,
+                kind: Some(devauth_proto::TokenKind::Personal),
             };
             let created = client.api().await?.create_token(&new).await?;
             if json {
-                output::print_json(&serde_json::json!({
-                    "token": created.token.expose(),
-                    "info": created.info,
-                }));
+                output::print_json(&created);
             } else {
                 println!("{}", created.token.expose());
                 eprintln!(
                     "Created personal token {:?} (id {}). This is the only time it is shown.",
-                    created.info.name.as_deref().unwrap_or(&new.name),
-                    created.info.id
+                    created.info.name, created.info.id
                 );
             }
         }

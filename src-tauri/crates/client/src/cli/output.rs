@@ -104,20 +104,16 @@ pub fn token_table(tokens: &[TokenInfo]) {
     for t in tokens {
         rows.push([
             t.id.clone(),
-            t.name.clone().unwrap_or_default(),
-            t.kind.clone().unwrap_or_default(),
-            t.hint.clone().unwrap_or_default(),
-            date(&t.created_at),
+            t.name.clone(),
+            t.kind.to_string(),
+            t.hint.clone(),
+            date(&Some(t.created_at.clone())),
             t.expires_at
                 .as_ref()
                 .map(|_| date(&t.expires_at))
                 .unwrap_or_else(|| "never".to_string()),
             date(&t.last_used_at),
-            if t.revoked_at.is_some() {
-                "revoked".to_string()
-            } else {
-                "active".to_string()
-            },
+            t.state.to_string(),
         ]);
     }
     let mut widths = [0usize; 8];

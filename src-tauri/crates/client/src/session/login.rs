@@ -65,21 +65,13 @@ pub struct SignedIn {
 impl SignedIn {
     /// "Signed in as Ada <ada@example.com> in org acme; token expires in 90 days".
     pub fn summary(&self) -> String {
-        let who =
-            self.me
-                .as_ref()
-                .and_then(|m| m.user.as_ref())
-                .map(|u| match (&u.name, &u.email) {
-                    (Some(n), Some(e)) if !n.is_empty() => format!("{n} <{e}>"),
-                    (_, Some(e)) => e.clone(),
-                    (Some(n), None) => n.clone(),
-                    (None, None) => "your account".to_string(),
-                });
-        let org = self
-            .me
-            .as_ref()
-            .and_then(|m| m.org.as_ref())
-            .and_then(|o| o.slug.clone().or_else(|| o.name.clone()));
+        let who = self.me.as_ref().and_then(|m| m.user.as_ref()).map(|u| {
+            match (u.name.as_ref(), u.email.as_ref()) {
+                (n, e) if !n.is_empty() => format!("{n} <{e}>"),
+                (_, e) => e.to_string(),
+            }
+        });
+        let org = self.me.as_ref().map(|m| m.org.slug.to_string());
         let mut out = match who {
             Some(w) => format!("Signed in as {w}"),
             None => format!("Signed in to {}", self.server),
@@ -195,10 +187,7 @@ impl Client {
         };
 
         if let Some(wanted) = org {
-            let got = me
-                .as_ref()
-                .and_then(|m| m.org.as_ref())
-                .and_then(|o| o.slug.clone());
+            let got = me.as_ref().map(|m| m.org.slug.to_string());
             match got {
                 Some(got) if got.eq_ignore_ascii_case(wanted) => {}
                 Some(got) => {
@@ -246,8 +235,8 @@ impl Client {
         }
 
         let now = self.now();
-        let expiry = match me.as_ref().and_then(|m| m.token.as_ref()) {
-            Some(info) => info.expiry(now),
+        let expiry = match me.as_ref().map(|m| &m.token) {
+            Some(info) => Expiry::from_rfc3339(info.expires_at.as_deref(), now),
             None => match expires_in {
                 Some(d) => Expiry::In(d),
                 None => Expiry::Unknown,
@@ -255,10 +244,7 @@ impl Client {
         };
         let expires_at = match expiry {
             Expiry::In(d) => Some(format_time(now + d)),
-            Expiry::Expired => me
-                .as_ref()
-                .and_then(|m| m.token.as_ref())
-                .and_then(|t| t.expires_at.clone()),
+            Expiry::Expired => me.as_ref().and_then(|m| m.token.expires_at.clone()),
             Expiry::Never | Expiry::Unknown => None,
         };
         let storage_kind = store.kind();
@@ -273,16 +259,16 @@ impl Client {
             a.signed_in_at = Some(format_time(now));
             a.token_expires_at = expires_at;
             let user = me.as_ref().and_then(|m| m.user.as_ref());
-            a.user_email = user.and_then(|u| u.email.clone());
-            a.user_name = user.and_then(|u| u.name.clone());
-            let org = me.as_ref().and_then(|m| m.org.as_ref());
-            a.org = org.and_then(|o| o.slug.clone());
-            a.org_name = org.and_then(|o| o.name.clone());
-            a.role = me.as_ref().and_then(|m| m.role.clone());
-            let info = me.as_ref().and_then(|m| m.token.as_ref());
-            a.token_id = info.map(|t| t.id.clone()).filter(|id| !id.is_empty());
+            a.user_email = user.map(|u| u.email.to_string());
+            a.user_name = user.map(|u| u.name.to_string());
+            let org = me.as_ref().map(|m| &m.org);
+            a.org = org.map(|o| o.slug.to_string());
+            a.org_name = org.map(|o| o.name.to_string());
+            a.role = me.as_ref().map(|m| m.role.to_string());
+            let info = me.as_ref().map(|m| &m.token);
+            a.token_id = info.map(|t| t.id.to_string()).filter(|id| !id.is_empty());
             a.token_kind = info
-                .and_then(|t| t.kind.clone())
+                .map(|t| t.kind.to_string())
                 .or_else(|| from_device_flow.then(|| "device".to_string()));
         })?;
         Ok(SignedIn {

@@ -1,7 +1,7 @@
 use serde::Serialize;
 
 use super::{Client, TokenSource};
-use crate::api::{ApiError, Expiry, Org, TokenInfo, User, parse_time};
+use crate::api::{ApiError, Expiry, MeToken, parse_time};
 use crate::config::ServerSource;
 use crate::error::{Error, exit};
 use crate::token_store::{StoreInfo, active_keyring_store};
@@ -20,6 +20,23 @@ pub enum AuthState {
     Unknown,
 }
 
+/// Who a status is about: from `/me`, or from the last sign-in when the
+/// server cannot be asked (then without an id).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatusUser {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// The org a status is about, likewise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatusOrg {
+    pub id: String,
+    pub slug: Option<String>,
+    pub name: Option<String>,
+}
+
 /// `devauth status`: what is known about the sign-in at one server.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -28,10 +45,11 @@ pub struct Status {
     pub state: AuthState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    pub user: Option<User>,
-    pub org: Option<Org>,
+    pub user: Option<StatusUser>,
+    pub org: Option<StatusOrg>,
     pub role: Option<String>,
-    pub token: Option<TokenInfo>,
+    /// The token, as `/me` describes it.
+    pub token: Option<MeToken<'static>>,
     /// RFC 3339; `null` with a token means it never expires (or is unknown).
     pub expires_at: Option<String>,
     /// "expires in 90 days", "never expires", ...
@@ -114,12 +132,12 @@ impl Client {
 
         // What the last sign-in recorded, shown when the server cannot be asked.
         if source != TokenSource::Env {
-            status.user = account.user_email.as_ref().map(|email| User {
+            status.user = account.user_email.as_ref().map(|email| StatusUser {
                 id: String::new(),
                 email: Some(email.clone()),
                 name: account.user_name.clone(),
             });
-            status.org = account.org.as_ref().map(|slug| Org {
+            status.org = account.org.as_ref().map(|slug| StatusOrg {
                 id: String::new(),
                 slug: Some(slug.clone()),
                 name: account.org_name.clone(),
@@ -143,13 +161,19 @@ impl Client {
         match self.api_with(token).me().await {
             Ok(me) => {
                 status.state = AuthState::SignedIn;
-                status.user = me.user;
-                status.org = me.org;
-                status.role = me.role;
-                if let Some(info) = &me.token {
-                    status.expires_at = info.expires_at.clone();
-                }
-                status.token = me.token;
+                status.user = me.user.map(|u| StatusUser {
+                    id: u.id.into_owned(),
+                    email: Some(u.email.into_owned()),
+                    name: Some(u.name.into_owned()),
+                });
+                status.org = Some(StatusOrg {
+                    id: me.org.id.into_owned(),
+                    slug: Some(me.org.slug.into_owned()),
+                    name: Some(me.org.name.into_owned()),
+                });
+                status.role = Some(me.role.into_owned());
+                status.expires_at = me.token.expires_at.clone();
+                status.token = Some(me.token);
             }
             Err(ApiError::Unauthorized { .. }) => {
                 status.state = AuthState::Revoked;

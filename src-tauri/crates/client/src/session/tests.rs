@@ -26,15 +26,31 @@ const DEVICE: &str = r#"{"device_code":"dc-1","user_code":"BCDF-GHJK",
 
 const TOKEN: &str = r#"{"access_token":"dva_new","token_type":"Bearer","expires_in":7776000}"#;
 
+/// A `/me` answer, built from the wire contract itself.
 fn me(org: &str, expires_at: &str) -> String {
-    serde_json::json!({
-        "user": {"id": "u1", "email": "ada@example.com", "name": "Ada"},
-        "org": {"id": "o1", "slug": org, "name": "Acme"},
-        "role": "member",
-        "token": {"id": "t1", "name": "devauth CLI on box", "kind": "device",
-                  "created_at": "2023-11-14T22:13:20Z", "expires_at": expires_at}
-    })
-    .to_string()
+    let me = devauth_proto::Me {
+        user: Some(devauth_proto::UserRef {
+            id: "u1".into(),
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+        }),
+        org: devauth_proto::OrgRef {
+            id: "o1".into(),
+            slug: org.to_string().into(),
+            name: "Acme".into(),
+        },
+        role: "member".into(),
+        scopes: Vec::new().into(),
+        token: devauth_proto::MeToken {
+            id: "t1".into(),
+            name: "devauth CLI on box".into(),
+            kind: devauth_proto::TokenKind::Device,
+            hint: "dva_1234…abcd".into(),
+            created_at: "2023-11-14T22:13:20Z".into(),
+            expires_at: Some(expires_at.to_string()),
+        },
+    };
+    serde_json::to_string(&me).unwrap()
 }
 
 /// 2023-11-14T22:13:20Z, the ManualClock's default start, plus 90 days.

@@ -1,13 +1,18 @@
-//! The JSON and OAuth surface: the routes of `oauth` (RFC 8414, 8628, 6749
-//! §5, 7009), `api` (the JSON API), `ops` (health and metrics) and `stream`
-//! (server-sent events), the extractors that turn bad input into clear JSON
-//! errors, and [`error`], where a domain error becomes an answer.
+//! The JSON and OAuth surface: `oauth` (RFC 8414, 8628, 6749 §5, 7009), the
+//! JSON API (`me`, `tokens`, `orgs`, `device`), `ops` (health, metrics, the
+//! OpenAPI document), `stream` (server-sent events); the extractors that turn
+//! bad input into clear JSON errors; [`error`], where a domain error becomes
+//! an answer; [`openapi`], the document of all of it and of the pages.
 
-mod api;
+mod device;
 pub mod error;
+mod me;
 mod oauth;
+pub mod openapi;
 mod ops;
+mod orgs;
 mod stream;
+mod tokens;
 
 pub use error::{ApiError, ApiResult};
 
@@ -15,8 +20,8 @@ use crate::auth::{authenticate, bearer};
 use crate::model::RequestMeta;
 use crate::policy::Principal;
 use crate::request::meta_of;
+use crate::route_table::Routes;
 use crate::state::AppState;
-use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
 use axum::response::{IntoResponse, Response};
@@ -26,10 +31,13 @@ use serde::de::DeserializeOwned;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every JSON and OAuth route.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .merge(oauth::routes())
-        .merge(api::routes())
+        .merge(me::routes())
+        .merge(tokens::routes())
+        .merge(orgs::routes())
+        .merge(device::routes())
         .merge(ops::routes())
         .merge(stream::routes())
 }

@@ -13,16 +13,16 @@ use crate::error::Error;
 use crate::events::Event;
 use crate::policy::{self, Act, Principal};
 use crate::request::Meta;
+use crate::route_table::Routes;
 use crate::secret::sha256_hex;
 use crate::state::AppState;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
+use devauth_proto::{ErrorBody, MembershipChangedEvent, TokenExpiringEvent, TokenRevokedEvent};
 use futures_util::Stream;
 use serde::Deserialize;
-use serde_json::json;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -30,12 +30,14 @@ use tokio::sync::broadcast::error::RecvError;
 /// How long before expiry `token.expiring` is sent, seconds.
 pub const EXPIRING_NOTICE_SECS: i64 = 7 * 86_400;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/events", get(events))
+pub fn routes() -> Routes {
+    Routes::new().add("/api/events", get(events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// The token, for clients that cannot set headers (`EventSource`).
     token: Option<String>,
 }
 
@@ -48,8 +50,10 @@ struct Watch {
     done: bool,
 }
 
-fn sse(name: &str, data: serde_json::Value) -> SseEvent {
-    SseEvent::default().event(name).data(data.to_string())
+fn sse(name: &str, data: &impl serde::Serialize) -> SseEvent {
+    SseEvent::default()
+        .event(name)
+        .data(serde_json::to_string(data).unwrap_or_default())
 }
 
 impl Watch {
@@ -75,20 +79,23 @@ impl Watch {
 
     fn revoked(&mut self, reason: &str) -> SseEvent {
         self.done = true;
-        sse(
-            "token.revoked",
-            json!({ "token_id": self.token_id(), "reason": reason }),
-        )
+        let event = TokenRevokedEvent {
+            token_id: self.token_id().to_string(),
+            reason: reason.to_string(),
+        };
+        sse("token.revoked", &event)
     }
 
     fn expiring(&mut self) -> SseEvent {
         self.expiring_sent = true;
         let at = self.expires_at().unwrap_or_default();
         let days = ((at - self.state.now()).max(0) + 86_399) / 86_400;
-        sse(
-            "token.expiring",
-            json!({ "token_id": self.token_id(), "expires_at": crate::clock::rfc3339(at), "days_left": days }),
-        )
+        let event = TokenExpiringEvent {
+            token_id: self.token_id().to_string(),
+            expires_at: crate::clock::rfc3339(at),
+            days_left: days,
+        };
+        sse("token.expiring", &event)
     }
 
     async fn next(&mut self) -> Option<SseEvent> {
@@ -124,7 +131,7 @@ impl Watch {
                     Ok(Event::MembershipChanged { user_id, org_id, role })
                         if Some(user_id.as_str()) == self.principal.user_id() && Some(org_id.as_str()) == self.principal.org_id() =>
                     {
-                        return Some(sse("membership.changed", json!({ "org_id": org_id, "role": role })));
+                        return Some(sse("membership.changed", &MembershipChangedEvent { org_id, role }));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
@@ -139,6 +146,12 @@ impl Watch {
     }
 }
 
+/// Server-sent events for the caller's token: `token.revoked` (then the
+/// stream ends), `token.expiring`, `membership.changed`; data as in the
+/// `*Event` schemas.
+#[utoipa::path(get, path = "/api/events", tag = "account", security(("bearer" = [])),
+    params(EventsQuery),
+    responses((status = 200, description = "a text/event-stream", content_type = "text/event-stream"), (status = 401, body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     Meta(meta): Meta,

@@ -7,7 +7,7 @@ use super::page::{
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::error::{Error, Result};
-use crate::model::{Role, TokenKind, parse_scopes};
+use crate::model::{Role, RoleExt, TokenKind, parse_scopes};
 use crate::policy::Principal;
 use crate::state::AppState;
 use crate::tokens::{self, TokenRequest};
@@ -48,7 +48,7 @@ pub async fn render(
         tokens: tokens.iter().map(|t| TokenRow::new(t, now)).collect(),
         admin_orgs: orgs
             .iter()
-            .filter(|(_, role)| role.is_admin())
+            .filter(|(_, role)| role.administers())
             .map(option)
             .collect(),
         orgs: orgs.iter().map(option).collect(),
@@ -64,6 +64,9 @@ fn render_page(status: StatusCode, page: &AccountPage) -> Response {
     super::views::render(status, page)
 }
 
+/// The page: your tokens, create one, revoke one or all.
+#[utoipa::path(get, path = "/account", operation_id = "page_account_show", tag = "pages",
+    responses((status = 200, description = "the account page", content_type = "text/html"), (status = 303, description = "not signed in: to `/login`")))]
 pub async fn show(State(state): State<AppState>, visitor: Visitor) -> Response {
     render(&state, &visitor, StatusCode::OK, None, None, None).await
 }
@@ -113,6 +116,9 @@ async fn after(
     }
 }
 
+/// The page: creates a personal token (fields `name`, `org`, `expires`, `custom_date`, `scopes`, `csrf_token`), shown once.
+#[utoipa::path(post, path = "/account/tokens", operation_id = "page_account_create", tag = "pages",
+    responses((status = 200, description = "the account page with the token shown once", content_type = "text/html"), (status = 400, description = "the page with the problem", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html")))]
 pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebForm) -> Response {
     if let Some(refusal) = refuse_post(&visitor, &form, "/account") {
         return refusal;
@@ -143,6 +149,10 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebFo
     after(&state, &visitor, result).await
 }
 
+/// The page: revokes one of your tokens (field `csrf_token`).
+#[utoipa::path(post, path = "/account/tokens/{id}/revoke", operation_id = "page_account_revoke", tag = "pages",
+    params(("id" = String, Path, description = "the token's id")),
+    responses((status = 200, description = "the account page", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 404, description = "not one of yours", content_type = "text/html")))]
 pub async fn revoke(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -164,6 +174,10 @@ pub async fn revoke(
     after(&state, &visitor, result).await
 }
 
+/// The page: rotates one of your tokens (field `csrf_token`), the new one shown once.
+#[utoipa::path(post, path = "/account/tokens/{id}/rotate", operation_id = "page_account_rotate", tag = "pages",
+    params(("id" = String, Path, description = "the token's id")),
+    responses((status = 200, description = "the account page with the new token", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 404, description = "not one of yours", content_type = "text/html")))]
 pub async fn rotate(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -189,6 +203,9 @@ pub async fn rotate(
     after(&state, &visitor, result).await
 }
 
+/// The page: revokes all your tokens in every org (fields `confirm=yes`, `sessions=yes` to sign out every browser too, `csrf_token`).
+#[utoipa::path(post, path = "/account/revoke-all", operation_id = "page_account_revoke_all", tag = "pages",
+    responses((status = 200, description = "the account page, or signed out everywhere", content_type = "text/html"), (status = 400, description = "not confirmed", content_type = "text/html"), (status = 403, description = "a wrong CSRF token", content_type = "text/html")))]
 pub async fn revoke_all(
     State(state): State<AppState>,
     mut visitor: Visitor,

@@ -7,7 +7,7 @@ use super::views::*;
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::members;
-use crate::model::{AuditQuery, Org, Role, TokenKind, parse_scopes};
+use crate::model::{AuditQuery, Org, Role, RoleExt, TokenKind, parse_scopes};
 use crate::policy::{self, Act, Principal};
 use crate::state::AppState;
 use crate::tokens::{self, TokenRequest};
@@ -17,6 +17,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
+/// The page: the orgs you administer (straight to the only one).
+#[utoipa::path(get, path = "/admin", operation_id = "page_admin_index", tag = "pages",
+    responses((status = 200, description = "the list", content_type = "text/html"), (status = 303, description = "to the only org, or to `/login`")))]
 pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response {
     let Some(user) = visitor.user.clone() else {
         return visitor.finish(to_login("/admin"));
@@ -24,7 +27,7 @@ pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response 
     let orgs: Vec<OrgOption> = match state.store.orgs_of_user(&user.id).await {
         Ok(orgs) => orgs
             .into_iter()
-            .filter(|(_, role)| role.is_admin())
+            .filter(|(_, role)| role.administers())
             .map(|(org, role)| OrgOption {
                 slug: org.slug,
                 name: org.name,
@@ -137,6 +140,10 @@ async fn render_admin(
     visitor.finish(render(extras.status, &page))
 }
 
+/// The page: members and roles, every token, service tokens and the audit log of an org you administer; `?action=`, `?actor=`, `?before=` filter the log.
+#[utoipa::path(get, path = "/admin/{org}", operation_id = "page_admin_show", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug")),
+    responses((status = 200, description = "the admin page", content_type = "text/html"), (status = 403, description = "not an owner or admin there", content_type = "text/html")))]
 pub async fn show(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -233,6 +240,10 @@ fn role_field(form: &WebForm) -> Result<Role> {
     form.text("role").parse().map_err(Error::invalid)
 }
 
+/// The page: adds an existing user (fields `email`, `role`, `csrf_token`).
+#[utoipa::path(post, path = "/admin/{org}/members", operation_id = "page_admin_add_member", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug")),
+    responses((status = 200, description = "the admin page with the outcome", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 404, description = "no such user", content_type = "text/html")))]
 pub async fn add_member(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -258,6 +269,10 @@ pub async fn add_member(
     .await
 }
 
+/// The page: changes a member's role (fields `role`, `csrf_token`).
+#[utoipa::path(post, path = "/admin/{org}/members/{user}/role", operation_id = "page_admin_change_role", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug"), ("user" = String, Path, description = "the member's email or id")),
+    responses((status = 200, description = "the admin page with the outcome", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 409, description = "the last owner stays", content_type = "text/html")))]
 pub async fn change_role(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -276,6 +291,10 @@ pub async fn change_role(
     .await
 }
 
+/// The page: removes a member and revokes their tokens in the org (field `csrf_token`).
+#[utoipa::path(post, path = "/admin/{org}/members/{user}/remove", operation_id = "page_admin_remove_member", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug"), ("user" = String, Path, description = "the member's email or id")),
+    responses((status = 200, description = "the admin page with the outcome", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 409, description = "the last owner stays", content_type = "text/html")))]
 pub async fn remove_member(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -303,6 +322,10 @@ pub async fn remove_member(
     .await
 }
 
+/// The page: revokes a token of the org (field `csrf_token`).
+#[utoipa::path(post, path = "/admin/{org}/tokens/{id}/revoke", operation_id = "page_admin_revoke_token", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug"), ("id" = String, Path, description = "the token's id")),
+    responses((status = 200, description = "the admin page with the outcome", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 404, description = "no such token", content_type = "text/html")))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -320,6 +343,10 @@ pub async fn revoke_token(
     .await
 }
 
+/// The page: creates a service token (fields `name`, `expires`, `scopes`, `csrf_token`), shown once.
+#[utoipa::path(post, path = "/admin/{org}/service-tokens", operation_id = "page_admin_create_service_token", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug")),
+    responses((status = 200, description = "the admin page with the token shown once", content_type = "text/html"), (status = 400, description = "the page with the problem", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html")))]
 pub async fn create_service_token(
     State(state): State<AppState>,
     visitor: Visitor,

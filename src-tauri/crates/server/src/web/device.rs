@@ -22,6 +22,9 @@ pub struct CodeQuery {
     user_code: Option<String>,
 }
 
+/// The page: the code entry page; `?user_code=` fills it in.
+#[utoipa::path(get, path = "/device", operation_id = "page_device_form", tag = "pages",
+    responses((status = 200, description = "the code entry page", content_type = "text/html"), (status = 303, description = "not signed in: to `/login`")))]
 pub async fn device_form(visitor: Visitor, Query(q): Query<CodeQuery>) -> Response {
     let code = q.user_code.unwrap_or_default();
     if visitor.user.is_none() {
@@ -69,6 +72,9 @@ fn already_decided(visitor: &Visitor, status: DeviceStatus) -> Response {
     )
 }
 
+/// The page: looks up a typed code (fields `user_code`, `csrf_token`) and shows the confirm page.
+#[utoipa::path(post, path = "/device", operation_id = "page_device_submit", tag = "pages",
+    responses((status = 200, description = "the confirm page: the device, its IP and time, the org to approve into", content_type = "text/html"), (status = 400, description = "an unknown code", content_type = "text/html"), (status = 409, description = "a decided or expired code", content_type = "text/html"), (status = 429, description = "too many wrong codes", content_type = "text/html")))]
 pub async fn device_submit(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -154,6 +160,9 @@ fn confirm_page(
     visitor.finish(render(StatusCode::OK, &page))
 }
 
+/// The page: approves into an org or denies: fields `user_code`, `org`, `action=approve|deny`, `csrf_token`.
+#[utoipa::path(post, path = "/device/decide", operation_id = "page_device_decide", tag = "pages",
+    responses((status = 200, description = "the outcome", content_type = "text/html"), (status = 403, description = "not a member of that org, or a wrong CSRF token", content_type = "text/html"), (status = 409, description = "decided meanwhile", content_type = "text/html")))]
 pub async fn device_decide(
     State(state): State<AppState>,
     visitor: Visitor,

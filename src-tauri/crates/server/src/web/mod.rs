@@ -11,17 +11,16 @@
 //! - `account`: my tokens. `admin`: members, org tokens, audit.
 //! - `views`: template structs and display helpers.
 
-mod account;
-mod admin;
-mod device;
+pub(crate) mod account;
+pub(crate) mod admin;
+pub(crate) mod device;
 mod page;
 mod session;
-mod setup_page;
-mod sign_in;
+pub(crate) mod setup_page;
+pub(crate) mod sign_in;
 mod views;
 
-use crate::state::AppState;
-use axum::Router;
+use crate::route_table::Routes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,50 +31,56 @@ pub use session::Visitor;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(sign_in::home))
-        .route("/login", get(sign_in::login_form).post(sign_in::login))
-        .route("/logout", post(sign_in::logout))
-        .route(
+pub fn routes() -> Routes {
+    Routes::new()
+        .add("/", get(sign_in::home))
+        .add("/login", get(sign_in::login_form).post(sign_in::login))
+        .add("/logout", post(sign_in::logout))
+        .add(
             "/setup",
             get(setup_page::setup_form).post(setup_page::setup),
         )
-        .route(
+        .add(
             "/device",
             get(device::device_form).post(device::device_submit),
         )
-        .route("/device/decide", post(device::device_decide))
-        .route("/account", get(account::show))
-        .route("/account/tokens", post(account::create))
-        .route("/account/tokens/{id}/revoke", post(account::revoke))
-        .route("/account/tokens/{id}/rotate", post(account::rotate))
-        .route("/account/revoke-all", post(account::revoke_all))
-        .route("/admin", get(admin::index))
-        .route("/admin/{org}", get(admin::show))
-        .route("/admin/{org}/members", post(admin::add_member))
-        .route("/admin/{org}/members/{user}/role", post(admin::change_role))
-        .route(
+        .add("/device/decide", post(device::device_decide))
+        .add("/account", get(account::show))
+        .add("/account/tokens", post(account::create))
+        .add("/account/tokens/{id}/revoke", post(account::revoke))
+        .add("/account/tokens/{id}/rotate", post(account::rotate))
+        .add("/account/revoke-all", post(account::revoke_all))
+        .add("/admin", get(admin::index))
+        .add("/admin/{org}", get(admin::show))
+        .add("/admin/{org}/members", post(admin::add_member))
+        .add("/admin/{org}/members/{user}/role", post(admin::change_role))
+        .add(
             "/admin/{org}/members/{user}/remove",
             post(admin::remove_member),
         )
-        .route("/admin/{org}/tokens/{id}/revoke", post(admin::revoke_token))
-        .route(
+        .add("/admin/{org}/tokens/{id}/revoke", post(admin::revoke_token))
+        .add(
             "/admin/{org}/service-tokens",
             post(admin::create_service_token),
         )
-        .route("/static/style.css", get(style))
-        .route("/static/app.js", get(script))
+        .add("/static/style.css", get(style))
+        .add("/static/app.js", get(script))
 }
 
-async fn style() -> Response {
+/// The page: the pages' stylesheet.
+#[utoipa::path(get, path = "/static/style.css", operation_id = "page_style", tag = "pages",
+    responses((status = 200, description = "CSS", content_type = "text/css")))]
+pub(crate) async fn style() -> Response {
     static_file(
         "text/css; charset=utf-8",
         include_str!("../../static/style.css"),
     )
 }
 
-async fn script() -> Response {
+/// The page: the pages' optional script (copy buttons, the setup token from the URL fragment).
+#[utoipa::path(get, path = "/static/app.js", operation_id = "page_script", tag = "pages",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
+pub(crate) async fn script() -> Response {
     static_file(
         "text/javascript; charset=utf-8",
         include_str!("../../static/app.js"),

@@ -11,6 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
+/// The page: the first-run wizard, while setup is unclaimed.
+#[utoipa::path(get, path = "/setup", operation_id = "page_setup_form", tag = "pages",
+    responses((status = 200, description = "the wizard", content_type = "text/html"), (status = 303, description = "claimed already: to `/login`")))]
 pub async fn setup_form(State(state): State<AppState>, visitor: Visitor) -> Response {
     match state.store.setup_claimed().await {
         Ok(true) => visitor.finish(Redirect::to("/login").into_response()),
@@ -28,6 +31,9 @@ pub async fn setup_form(State(state): State<AppState>, visitor: Visitor) -> Resp
     }
 }
 
+/// The page: claims setup: fields `setup_token`, `email`, `name`, `password`, `org_name`, `csrf_token`.
+#[utoipa::path(post, path = "/setup", operation_id = "page_setup", tag = "pages",
+    responses((status = 200, description = "the new owner's account page with the first token shown once", content_type = "text/html"), (status = 400, description = "the wizard again with the problem", content_type = "text/html"), (status = 403, description = "a wrong setup token or CSRF token", content_type = "text/html")))]
 pub async fn setup(State(state): State<AppState>, mut visitor: Visitor, form: WebForm) -> Response {
     if !visitor.csrf_ok(form.get("csrf_token")) {
         return csrf_failed(&visitor);

@@ -13,6 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+/// The page: the account page when signed in, otherwise the sign-in page.
+#[utoipa::path(get, path = "/", operation_id = "page_home", tag = "pages",
+    responses((status = 303, description = "to `/account` or `/login`")))]
 pub async fn home(visitor: Visitor) -> Response {
     let to = if visitor.user.is_some() {
         "/account"
@@ -27,6 +30,9 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
+/// The page: the sign-in form; `?next=` a local path to go to after.
+#[utoipa::path(get, path = "/login", operation_id = "page_login_form", tag = "pages",
+    responses((status = 200, description = "the sign-in page", content_type = "text/html"), (status = 303, description = "already signed in: to `next`")))]
 pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
     let next = safe_next(q.next.as_deref());
     if visitor.user.is_some() {
@@ -41,6 +47,9 @@ pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Respons
     visitor.finish(render(StatusCode::OK, &page))
 }
 
+/// The page: signs in: fields `email`, `password`, `next`, `csrf_token`; limited per address and per account.
+#[utoipa::path(post, path = "/login", operation_id = "page_login", tag = "pages",
+    responses((status = 303, description = "signed in: to `next`"), (status = 401, description = "the form again: wrong email or password", content_type = "text/html"), (status = 403, description = "a missing or wrong CSRF token", content_type = "text/html"), (status = 429, description = "too many failed sign-ins", content_type = "text/html")))]
 pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: WebForm) -> Response {
     if !visitor.csrf_ok(form.get("csrf_token")) {
         return csrf_failed(&visitor);
@@ -82,6 +91,9 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
     visitor.finish(response)
 }
 
+/// The page: signs out (field `csrf_token`).
+#[utoipa::path(post, path = "/logout", operation_id = "page_logout", tag = "pages",
+    responses((status = 303, description = "to `/login`"), (status = 403, description = "a missing or wrong CSRF token", content_type = "text/html")))]
 pub async fn logout(
     State(state): State<AppState>,
     mut visitor: Visitor,

@@ -129,7 +129,7 @@ impl TokenRow {
             created: when(t.created_at),
             last_used,
             expires,
-            active: view.state == "active",
+            active: view.state == crate::model::TokenState::Active,
             state,
         }
     }

@@ -1,0 +1,85 @@
+//! Approving device requests (`/api/device/…`) and the first-run setup
+//! claim (`/api/setup/…`).
+
+use crate::{DeviceStatus, Org, Secret, Time, TokenInfo, User};
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/device/lookup`, `approve` and `deny`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceDecision {
+    /// The code the device shows, in any case, with or without the dash.
+    pub user_code: String,
+    /// To approve: the org to approve into (the token's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+}
+
+/// A device request as the approver sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceRequest {
+    /// The public client that asked (`devauth-desktop`, `devauth-cli`).
+    pub client_id: String,
+    /// The name the device gave itself.
+    pub device_name: Option<String>,
+    /// The address it asked from.
+    pub requester_ip: Option<String>,
+    /// Its user agent.
+    pub user_agent: Option<String>,
+    /// When it asked.
+    pub requested_at: Time,
+    /// When the code expires.
+    pub expires_at: Time,
+    /// Where it stands.
+    pub status: DeviceStatus,
+}
+
+/// The answer of the device approval endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceRequestOne {
+    /// The request.
+    pub request: DeviceRequest,
+}
+
+/// `GET /api/setup/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetupStatus {
+    /// Whether the first owner exists; then setup is closed for good.
+    pub claimed: bool,
+}
+
+/// `POST /api/setup/claim`: the first owner, their org, their first token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetupClaim {
+    /// The setup token the server printed (or `DEVAUTH_SETUP_TOKEN`).
+    #[serde(default)]
+    pub setup_token: Option<Secret>,
+    /// The owner's email.
+    pub email: String,
+    /// The owner's name.
+    pub name: String,
+    /// The owner's password.
+    pub password: Secret,
+    /// The org's name.
+    pub org_name: String,
+}
+
+/// What the setup claim made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetupClaimed {
+    /// The owner.
+    pub user: User,
+    /// Their org.
+    pub org: Org,
+    /// The owner's first token: shown only in this answer.
+    pub token: Secret,
+    /// Its record.
+    pub info: TokenInfo,
+}

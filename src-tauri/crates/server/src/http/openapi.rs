@@ -1,0 +1,108 @@
+//! The OpenAPI 3.1 document of the whole server, derived from the handlers'
+//! annotations and the wire types of `devauth-proto`; served at
+//! `GET /openapi.json`. A test holds it against the router's routes.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "devauth",
+        description = "Device sign-in (OAuth 2.0 Device Authorization Grant, RFC 8628) and the tokens it issues. \
+                       Errors everywhere are RFC 6749 §5.2 bodies (`ErrorBody`). The pages are server-rendered HTML; \
+                       their forms carry a `csrf_token`.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        super::oauth::metadata,
+        super::oauth::device_authorization,
+        super::oauth::token,
+        super::oauth::revoke,
+        super::me::me,
+        super::stream::events,
+        super::tokens::list,
+        super::tokens::create,
+        super::tokens::read,
+        super::tokens::revoke,
+        super::tokens::rotate,
+        super::tokens::revoke_all,
+        super::orgs::list_members,
+        super::orgs::add_member,
+        super::orgs::change_role,
+        super::orgs::remove_member,
+        super::orgs::audit_log,
+        super::device::lookup,
+        super::device::approve,
+        super::device::deny,
+        super::device::setup_status,
+        super::device::setup_claim,
+        super::ops::healthz,
+        super::ops::readyz,
+        super::ops::metrics,
+        super::ops::openapi,
+        crate::web::sign_in::home,
+        crate::web::sign_in::login_form,
+        crate::web::sign_in::login,
+        crate::web::sign_in::logout,
+        crate::web::setup_page::setup_form,
+        crate::web::setup_page::setup,
+        crate::web::device::device_form,
+        crate::web::device::device_submit,
+        crate::web::device::device_decide,
+        crate::web::account::show,
+        crate::web::account::create,
+        crate::web::account::revoke,
+        crate::web::account::rotate,
+        crate::web::account::revoke_all,
+        crate::web::admin::index,
+        crate::web::admin::show,
+        crate::web::admin::add_member,
+        crate::web::admin::change_role,
+        crate::web::admin::remove_member,
+        crate::web::admin::revoke_token,
+        crate::web::admin::create_service_token,
+        crate::web::style,
+        crate::web::script,
+    ),
+    components(schemas(
+        devauth_proto::TokenRevokedEvent,
+        devauth_proto::TokenExpiringEvent,
+        devauth_proto::MembershipChangedEvent,
+    )),
+    modifiers(&Bearer),
+    tags(
+        (name = "oauth", description = "RFC 8414, RFC 8628, RFC 6749 §5, RFC 7009"),
+        (name = "account", description = "who a token is, and its event stream"),
+        (name = "tokens", description = "list, create (shown once), revoke, rotate"),
+        (name = "orgs", description = "members, roles, audit (owners and admins)"),
+        (name = "device", description = "approving device requests with a token"),
+        (name = "setup", description = "the first-run claim"),
+        (name = "ops", description = "health, metrics, this document"),
+        (name = "pages", description = "the browser pages (HTML)"),
+    )
+)]
+struct Document;
+
+/// `Authorization: Bearer dva_…`.
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("a devauth token: `dva_` and 64 hex digits"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    Document::openapi()
+}

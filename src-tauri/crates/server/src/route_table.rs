@@ -1,0 +1,41 @@
+//! A router that remembers the paths it was given, so that the OpenAPI test
+//! can hold the document against the routes the server really has (it asks
+//! each path which methods it answers).
+
+use crate::state::AppState;
+use axum::Router;
+use axum::routing::MethodRouter;
+
+/// Routes and their paths, in the order they were added.
+#[derive(Default)]
+pub struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes::default()
+    }
+
+    /// Answers `path` with `route` (one or more methods).
+    pub fn add(mut self, path: &'static str, route: MethodRouter<AppState>) -> Routes {
+        self.router = self.router.route(path, route);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Routes {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+
+    pub fn paths(&self) -> &[&'static str] {
+        &self.paths
+    }
+
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}

@@ -558,11 +558,12 @@ async fn a_server_fault_is_logged_once_with_its_request_id() {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let url = lines
         .find_map(|line| line.strip_prefix("listening on ").map(str::to_string))
         .expect("the server listens");
+    // Keep reading: a server whose stdout is closed fails to print.
+    std::thread::spawn(move || lines.for_each(drop));
     let remote = devauth_harness::remote::Remote::new(url.trim()).expect("a client");
     let claim = json!({"setup_token": SETUP_TOKEN, "email": "o@x.io", "name": "O",
                        "password": PASSWORD, "org_name": "Acme"});

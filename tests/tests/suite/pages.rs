@@ -162,7 +162,13 @@ async fn sessions_are_hashed_and_cookies_are_strict(backend: Backend) {
         .cloned()
         .unwrap_or_default();
     assert_eq!(value.len(), 64);
-    let dump = srv.server.state.store.dump().await.unwrap_or_default();
+    let dump = srv
+        .server
+        .state
+        .store
+        .dump_for_tests()
+        .await
+        .unwrap_or_default();
     assert!(dump.contains("sessions id_hash="), "sessions are stored");
     assert!(!dump.contains(&value), "but never the cookie value");
     // Sign out ends the session server-side: the old cookie is useless.

@@ -1,11 +1,13 @@
-//! Persistence behind one trait, [`Store`], with a SQLite and a PostgreSQL
-//! implementation generated from the same SQL (see `sql.rs`). Every method is
-//! one transaction: a change and its audit event commit together or not at all.
-//! Handlers never know which backend they talk to.
+//! Persistence behind one trait, [`Store`] (the areas [`Accounts`], [`Tokens`],
+//! [`Devices`], [`Audit`], [`Sessions`], [`Setup`], and the change signalling
+//! of [`Changes`]), with a SQLite and a PostgreSQL backend that run the same
+//! SQL (`sql/`). Every method is one transaction: a change and its audit
+//! event commit together or not at all. Handlers never know which backend
+//! they talk to.
 
 mod change_signal;
 mod postgres;
-mod sql;
+pub(crate) mod sql;
 mod sqlite;
 
 use crate::clock::Timestamp;
@@ -98,14 +100,21 @@ pub struct SetupClaim {
     pub token: NewToken,
 }
 
+/// The whole store: persistence by area, and change signalling. Callers
+/// bring the area traits into scope with `use crate::store::prelude::*`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Accounts + Tokens + Devices + Audit + Sessions + Setup + Changes {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<()>;
-    /// Every table's rows as text, for the hashed-at-rest check and for backups.
-    async fn dump(&self) -> Result<String>;
+    /// Every table's rows as text. Test support (the hashed-at-rest check),
+    /// not a backup tool: back up with the database's own tools.
+    async fn dump_for_tests(&self) -> Result<String>;
+}
 
+/// Users, organizations and memberships.
+#[async_trait]
+pub trait Accounts: Send + Sync + 'static {
     async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> Result<()>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
     async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
@@ -146,7 +155,7 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<MembershipChange>;
     /// Removes a member whose role is `expected` and revokes their tokens in
-    /// that org; refused like [`Store::set_role`] for the last owner.
+    /// that org; refused like [`Accounts::set_role`] for the last owner.
     async fn remove_member(
         &self,
         org_id: &str,
@@ -156,7 +165,11 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<MembershipChange>;
     async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
+}
 
+/// Tokens: stored as hashes, revoked, rotated, used.
+#[async_trait]
+pub trait Tokens: Send + Sync + 'static {
     async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()>;
     async fn token_by_id(&self, id: &str) -> Result<Option<Token>>;
     /// The token with this hash and what it acts as now (user, org, live role).
@@ -183,7 +196,11 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_token(&self, id: &str, at: Timestamp, ip: Option<&str>) -> Result<()>;
     /// Remembers that a token was used from `ip`; true (and audited) the first time.
     async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool>;
+}
 
+/// Device authorizations, from request to redemption.
+#[async_trait]
+pub trait Devices: Send + Sync + 'static {
     async fn create_device_authorization(
         &self,
         device: &NewDeviceAuthorization,
@@ -210,17 +227,39 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> Result<Redemption>;
+}
 
+/// The audit log.
+#[async_trait]
+pub trait Audit: Send + Sync + 'static {
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+}
 
+/// Browser sessions.
+#[async_trait]
+pub trait Sessions: Send + Sync + 'static {
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     /// The active user behind a session (not ended, not expired, user not disabled).
     async fn session_user(&self, id_hash: &str, now: Timestamp) -> Result<Option<User>>;
     async fn end_session(&self, id_hash: &str, now: Timestamp) -> Result<()>;
     /// Ends every browser session of a user; returns how many.
     async fn end_user_sessions(&self, user_id: &str, now: Timestamp) -> Result<u64>;
+}
 
+/// The first-run claim.
+#[async_trait]
+pub trait Setup: Send + Sync + 'static {
+    async fn setup_claimed(&self) -> Result<bool>;
+    /// Creates the first owner, org and token; false when setup was already claimed.
+    async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;
+}
+
+/// How changes reach other server processes on the same database, apart
+/// from what is stored: SQLite's counter and change signal, PostgreSQL's
+/// `NOTIFY`.
+#[async_trait]
+pub trait Changes: Send + Sync + 'static {
     /// Sends an event to the other server processes on this database
     /// (PostgreSQL `NOTIFY`; nothing to do for SQLite's single process).
     async fn notify(&self, payload: &str) -> Result<()>;
@@ -229,14 +268,14 @@ pub trait Store: Send + Sync + 'static {
     async fn generation(&self) -> Result<Option<i64>>;
     /// Events other processes sent, if this backend carries them.
     fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
-
     /// Lets go of the database (after the server stopped) so that another
     /// process can open it as if this one had exited; later calls fail.
     async fn close(&self);
+}
 
-    async fn setup_claimed(&self) -> Result<bool>;
-    /// Creates the first owner, org and token; false when setup was already claimed.
-    async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;
+/// The store's traits, for calling its methods.
+pub mod prelude {
+    pub use super::{Accounts, Audit, Changes, Devices, Sessions, Setup, Store, Tokens};
 }
 
 pub type DynStore = Arc<dyn Store>;

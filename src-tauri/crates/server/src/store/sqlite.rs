@@ -10,24 +10,23 @@
 //! change since the last one (`change_signal`).
 
 use super::change_signal;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use super::sql::SqlStore;
+use super::{Changes, Result};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// One writer at a time, as SQLite allows (see `write_turn`).
-    writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
-    /// Writes waiting for a group commit (see `group_commit`).
-    group_queue: std::sync::Mutex<Vec<Pending>>,
-    /// `None` for an in-memory database, which no other process can write.
-    changes: Option<ChangeWatch>,
-    /// Where committed counter bumps are announced (`change_signal`).
-    announce: Option<std::sync::Arc<std::path::Path>>,
-}
+super::sql::db::sqlx_db!(sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+
+/// The SQL store on a SQLite file (or in memory).
+pub type SqliteStore = SqlStore<SqliteChanges>;
+
+/// SQLite's change check: `None` for an in-memory database, which no other
+/// process can write.
+pub struct SqliteChanges(Option<ChangeWatch>);
 
 /// Answers "what is the generation counter now?" without the pool.
 ///
@@ -123,9 +122,9 @@ fn watch_error(err: rusqlite::Error) -> super::StoreError {
     super::StoreError::Internal(format!("database change check failed: {err}"))
 }
 
-impl SqliteStore {
+impl SqlStore<SqliteChanges> {
     /// Opens (creating if missing) the database at a `sqlite:` URL or a plain path.
-    pub async fn connect(url: &str) -> super::Result<Self> {
+    pub async fn connect(url: &str) -> Result<Self> {
         let url = if url.starts_with("sqlite:") {
             url.to_string()
         } else {
@@ -167,53 +166,49 @@ impl SqliteStore {
                 Some(signal.into()),
             )
         };
-        Ok(Self {
-            pool,
+        Ok(SqlStore {
+            db: Arc::new(pool),
+            // One writer at a time, as SQLite allows (`SqlStore::write_turn`).
             writes: Some(Default::default()),
             group_queue: Default::default(),
-            changes,
             announce,
+            changes: SqliteChanges(changes),
+            backend: "sqlite",
         })
     }
 }
 
-super::sql::sql_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    sqlx::sqlite::SqliteRow,
-    "sqlite",
-    {
-        async fn notify(&self, _payload: &str) -> Result<()> {
-            Ok(())
-        }
+#[async_trait]
+impl Changes for SqlStore<SqliteChanges> {
+    async fn notify(&self, _payload: &str) -> Result<()> {
+        Ok(())
+    }
 
-        fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
-            None
-        }
-
-        async fn close(&self) {
-            // Bounded: a connection still checked out is closed when returned.
-            let _ = tokio::time::timeout(Duration::from_secs(5), self.pool.close()).await;
-            if let Some(watch) = &self.changes {
-                watch.state.lock().await.conn = None;
-            }
-        }
-
-        async fn generation(&self) -> Result<Option<i64>> {
-            // In memory, every writer is this process, which invalidates directly.
-            match &self.changes {
-                Some(watch) => watch.generation().await.map(Some),
-                None => Ok(None),
-            }
+    async fn generation(&self) -> Result<Option<i64>> {
+        // In memory, every writer is this process, which invalidates directly.
+        match &self.changes.0 {
+            Some(watch) => watch.generation().await.map(Some),
+            None => Ok(None),
         }
     }
-);
+
+    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        None
+    }
+
+    async fn close(&self) {
+        self.db.close().await;
+        if let Some(watch) = &self.changes.0 {
+            watch.state.lock().await.conn = None;
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::SqliteStore;
     use crate::model::{Actor, AuditQuery, NewAuditEvent, NewDeviceAuthorization, RequestMeta};
-    use crate::store::Store;
+    use crate::store::prelude::*;
 
     /// A fresh database file, opened by a store and by a second connection that
     /// stands in for another devauth process; the directory goes when this does.

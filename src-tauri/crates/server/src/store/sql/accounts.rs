@@ -1,0 +1,220 @@
+//! Users, organizations and memberships. A membership change first checks,
+//! in its own transaction, that it leaves the org an owner.
+
+use super::db::args;
+use super::{
+    SqlStore, USER_SELECT, insert_audit, insert_member_row, insert_org_row, insert_user_row,
+    org_from, parse, revoke_user_rows, user_from,
+};
+use crate::model::*;
+use crate::store::{Accounts, MembershipChange, Result, Revocation};
+use async_trait::async_trait;
+
+#[async_trait]
+impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
+    async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert_user_row(&mut tx, user).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = format!("{USER_SELECT}WHERE email_norm = $1");
+        let norm = email.trim().to_lowercase();
+        let row = self.db.fetch_optional(&sql, args![&norm]).await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let sql = format!("{USER_SELECT}WHERE id = $1");
+        let row = self.db.fetch_optional(&sql, args![id]).await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let sql = format!("{USER_SELECT}ORDER BY email_norm");
+        let rows = self.db.fetch_all(&sql, &[]).await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    async fn disable_user(
+        &self,
+        user_id: &str,
+        rev: &Revocation,
+        audit: &NewAuditEvent,
+    ) -> Result<Option<u64>> {
+        let mut tx = self.begin_write().await?;
+        let done = tx
+            .execute(
+                "UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL",
+                args![rev.at, user_id],
+            )
+            .await?;
+        if done == 0 {
+            return Ok(None);
+        }
+        let revoked = revoke_user_rows(&mut tx, user_id, None, rev).await?;
+        tx.execute(
+            "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
+            args![rev.at, user_id],
+        )
+        .await?;
+        let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(Some(revoked))
+    }
+
+    async fn create_org(&self, org: &Org, audit: &NewAuditEvent) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert_org_row(&mut tx, org).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await
+    }
+
+    async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT id, slug, name, created_at FROM orgs WHERE slug = $1",
+                args![slug],
+            )
+            .await?;
+        row.as_ref().map(org_from).transpose()
+    }
+
+    async fn org_by_id(&self, id: &str) -> Result<Option<Org>> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT id, slug, name, created_at FROM orgs WHERE id = $1",
+                args![id],
+            )
+            .await?;
+        row.as_ref().map(org_from).transpose()
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT id, slug, name, created_at FROM orgs ORDER BY slug",
+                &[],
+            )
+            .await?;
+        rows.iter().map(org_from).collect()
+    }
+
+    async fn orgs_of_user(&self, user_id: &str) -> Result<Vec<(Org, Role)>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT o.id, o.slug, o.name, o.created_at, m.role FROM memberships m \
+                 JOIN orgs o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.slug",
+                args![user_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((org_from(row)?, parse(row.text("role")?)?)))
+            .collect()
+    }
+
+    async fn add_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: Role,
+        now: i64,
+        audit: &NewAuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert_member_row(&mut tx, org_id, user_id, role, now).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await
+    }
+
+    async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+                args![org_id, user_id],
+            )
+            .await?;
+        row.map(|r| r.text("role").and_then(parse)).transpose()
+    }
+
+    async fn set_role(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        from: Role,
+        to: Role,
+        audit: &NewAuditEvent,
+    ) -> Result<MembershipChange> {
+        let mut tx = self.begin_write().await?;
+        let leaves_owners = to != Role::Owner;
+        if let Some(refused) =
+            Self::guard_membership(&mut tx, org_id, user_id, from, leaves_owners).await?
+        {
+            return Ok(refused);
+        }
+        tx.execute(
+            "UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3",
+            args![to.as_str(), org_id, user_id],
+        )
+        .await?;
+        tx.bump_generation().await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(MembershipChange::Done { revoked: 0 })
+    }
+
+    async fn remove_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        expected: Role,
+        rev: &Revocation,
+        audit: &NewAuditEvent,
+    ) -> Result<MembershipChange> {
+        let mut tx = self.begin_write().await?;
+        if let Some(refused) =
+            Self::guard_membership(&mut tx, org_id, user_id, expected, true).await?
+        {
+            return Ok(refused);
+        }
+        tx.execute(
+            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+            args![org_id, user_id],
+        )
+        .await?;
+        let revoked = revoke_user_rows(&mut tx, user_id, Some(org_id), rev).await?;
+        let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(MembershipChange::Done { revoked })
+    }
+
+    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT u.id, u.email, u.name, u.password_hash, u.disabled_at, u.created_at, \
+                 m.role, m.created_at AS joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
+                 WHERE m.org_id = $1 ORDER BY u.email_norm",
+                args![org_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Member {
+                    user: user_from(row)?,
+                    role: parse(row.text("role")?)?,
+                    joined_at: row.int("joined_at")?,
+                })
+            })
+            .collect()
+    }
+}

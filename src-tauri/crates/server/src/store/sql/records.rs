@@ -1,0 +1,190 @@
+//! The audit log, browser sessions, the setup claim, and the store as a
+//! whole (its backend name, a ping, the test dump).
+
+use super::db::{Cell, args};
+use super::{
+    SqlStore, audit_from, insert_audit, insert_member_row, insert_org_row, insert_token_row,
+    insert_user_row, user_from,
+};
+use crate::model::*;
+use crate::store::{Audit, Changes, NewSession, Result, Sessions, Setup, SetupClaim, Store};
+use async_trait::async_trait;
+
+const DUMP_TABLES: &[&str] = &[
+    "users",
+    "orgs",
+    "memberships",
+    "tokens",
+    "token_ips",
+    "device_authorizations",
+    "audit_events",
+    "setup_state",
+    "sessions",
+];
+
+#[async_trait]
+impl<C: Send + Sync + 'static> Store for SqlStore<C>
+where
+    SqlStore<C>: Changes,
+{
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.db.execute("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn dump_for_tests(&self) -> Result<String> {
+        let mut out = String::new();
+        for table in DUMP_TABLES {
+            let sql = format!("SELECT * FROM {table}");
+            for row in self.db.fetch_all(&sql, &[]).await? {
+                out.push_str(table);
+                for (name, cell) in &row.0 {
+                    let value = match cell {
+                        Cell::Null => String::new(),
+                        Cell::Int(n) => n.to_string(),
+                        Cell::Text(t) => t.clone(),
+                    };
+                    out.push_str(&format!(" {name}={value}"));
+                }
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl<C: Send + Sync + 'static> Audit for SqlStore<C> {
+    async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert_audit(&mut tx, event).await?;
+        tx.commit().await
+    }
+
+    async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT id, at, actor_kind, actor_id, actor, action, target, org_id, ip, user_agent, \
+                 request_id, detail FROM audit_events \
+                 WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR action = $2) \
+                 AND ($3 IS NULL OR actor = $3 OR actor_id = $3) AND ($4 IS NULL OR at >= $4) \
+                 AND ($5 IS NULL OR at <= $5) AND ($6 IS NULL OR id < $6) \
+                 ORDER BY id DESC LIMIT $7",
+                args![
+                    &q.org_id, &q.action, &q.actor, q.since, q.until, q.before, q.limit,
+                ],
+            )
+            .await?;
+        rows.iter().map(audit_from).collect()
+    }
+}
+
+#[async_trait]
+impl<C: Send + Sync + 'static> Sessions for SqlStore<C> {
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let _turn = self.write_turn().await;
+        self.db
+            .execute(
+                "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, ip, user_agent) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    &session.id_hash,
+                    &session.user_id,
+                    session.created_at,
+                    session.expires_at,
+                    &session.ip,
+                    &session.user_agent,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<User>> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT u.id, u.email, u.name, u.password_hash, u.disabled_at, u.created_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
+                 AND u.disabled_at IS NULL",
+                args![id_hash, now],
+            )
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn end_session(&self, id_hash: &str, now: i64) -> Result<()> {
+        let _turn = self.write_turn().await;
+        self.db
+            .execute(
+                "UPDATE sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL",
+                args![now, id_hash],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn end_user_sessions(&self, user_id: &str, now: i64) -> Result<u64> {
+        let _turn = self.write_turn().await;
+        let done = self
+            .db
+            .execute(
+                "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
+                args![now, user_id],
+            )
+            .await?;
+        Ok(done)
+    }
+}
+
+#[async_trait]
+impl<C: Send + Sync + 'static> Setup for SqlStore<C> {
+    async fn setup_claimed(&self) -> Result<bool> {
+        let row = self
+            .db
+            .fetch_optional("SELECT claimed_at FROM setup_state WHERE id = 1", &[])
+            .await?;
+        Ok(row
+            .map(|r| r.opt_int("claimed_at"))
+            .transpose()?
+            .flatten()
+            .is_some())
+    }
+
+    async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = tx
+            .execute(
+                "UPDATE setup_state SET claimed_at = $1, claimed_by = $2 \
+                 WHERE id = 1 AND claimed_at IS NULL",
+                args![claim.user.created_at, &claim.user.id],
+            )
+            .await?;
+        if done == 0 {
+            return Ok(false);
+        }
+        insert_user_row(&mut tx, &claim.user).await?;
+        insert_org_row(&mut tx, &claim.org).await?;
+        let owner = Role::Owner;
+        insert_member_row(
+            &mut tx,
+            &claim.org.id,
+            &claim.user.id,
+            owner,
+            claim.user.created_at,
+        )
+        .await?;
+        insert_token_row(&mut tx, &claim.token).await?;
+        for event in audit {
+            insert_audit(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -29,33 +29,33 @@
 //! - [`admin`]: the admin CLI commands, on the same services.
 
 pub mod admin;
-pub mod audit;
+pub(crate) mod audit;
 pub mod auth;
 pub mod cache;
 pub mod clock;
 pub mod config;
-pub mod device_flow;
+pub(crate) mod device_flow;
 pub mod error;
 pub mod events;
-pub mod http;
+pub(crate) mod http;
 pub mod identity;
 pub mod members;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod model;
 pub mod policy;
-pub mod rate_limit;
-pub mod request;
+pub(crate) mod rate_limit;
+pub(crate) mod request;
 pub mod route_table;
 pub mod router;
 pub mod secret;
 pub mod server;
-pub mod setup;
+pub(crate) mod setup;
 pub mod state;
 pub mod store;
 pub mod tokens;
-pub mod usage;
-pub mod web;
-pub mod wire;
+pub(crate) mod usage;
+pub(crate) mod web;
+pub(crate) mod wire;
 
 pub use config::Config;
 pub use router::app;

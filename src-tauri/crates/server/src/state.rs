@@ -18,18 +18,18 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: DynStore,
-    pub clock: Arc<dyn Clock>,
-    pub config: Config,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
     /// Issuer URL without a trailing slash.
-    pub public_url: String,
+    pub(crate) public_url: String,
     /// The setup token in force while setup is unclaimed.
-    pub setup_token: Option<Secret>,
-    pub metrics: Metrics,
+    pub(crate) setup_token: Option<Secret>,
+    pub(crate) metrics: Metrics,
     /// Wrong user codes, per approving user and per IP.
-    pub code_failures: FailureLimiter,
+    pub(crate) code_failures: FailureLimiter,
     /// Wrong setup tokens and failed logins, per IP and per account.
-    pub auth_failures: FailureLimiter,
-    pub usage: UsageTracker,
+    pub(crate) auth_failures: FailureLimiter,
+    pub(crate) usage: UsageTracker,
     /// In-process events; mirrored to other replicas through the store.
     pub bus: Arc<EventBus>,
     /// Validated tokens, dropped as soon as an event says they may have changed.

@@ -49,11 +49,6 @@ pub fn members(members: &[Member]) -> proto::MemberList {
     }
 }
 
-/// A token with its state at `now`.
-pub fn token_at(token: &Token, now: Timestamp) -> proto::TokenInfo {
-    token_info(token, token.state(now))
-}
-
 pub fn token(view: &TokenView) -> proto::TokenInfo {
     token_info(&view.token, view.state)
 }

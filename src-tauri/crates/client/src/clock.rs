@@ -1,3 +1,6 @@
+//! Time for the device-flow poller: [`TokioClock`] for real use, [`ManualClock`]
+//! for tests.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -13,7 +16,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// `sleep` returns at once and moves its time forward, so waiting out a
 /// 600-second device code takes microseconds.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time.
     fn now(&self) -> SystemTime;
+    /// A future that completes once `duration` has passed.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
 
@@ -46,6 +51,7 @@ struct ManualState {
 }
 
 impl ManualClock {
+    /// A clock that starts at `start`, with no sleeps recorded.
     pub fn new(start: SystemTime) -> Self {
         ManualClock {
             inner: Arc::new(Mutex::new(ManualState {
@@ -55,6 +61,7 @@ impl ManualClock {
         }
     }
 
+    /// Moves the time forward by `by` without recording a sleep.
     pub fn advance(&self, by: Duration) {
         let mut state = self.lock();
         state.now += by;

@@ -1,3 +1,6 @@
+//! The non-secret side: `config.json` in the config directory, the environment
+//! overrides ([`Env`]) and which server a command talks to ([`resolve_server`]).
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,22 +11,31 @@ use crate::discovery::{DEFAULT_SERVER, ServerUrl, UrlError};
 use crate::secret::Secret;
 use crate::token_store::StorageKind;
 
+/// The config file's name in the config directory.
 pub const CONFIG_FILE: &str = "config.json";
+/// Environment variable that replaces the platform config directory.
 pub const ENV_CONFIG_DIR: &str = "DEVAUTH_CONFIG_DIR";
+/// Environment variable naming the server when `--server` is not given.
 pub const ENV_SERVER: &str = "DEVAUTH_SERVER";
+/// Environment variable with a token to use instead of the stored one.
 pub const ENV_TOKEN: &str = "DEVAUTH_TOKEN";
 
 /// The environment variables devauth reads, captured once. Tests build one
 /// by hand instead of touching the process environment.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
+    /// `DEVAUTH_CONFIG_DIR`.
     pub config_dir: Option<PathBuf>,
+    /// `DEVAUTH_SERVER`.
     pub server: Option<String>,
     /// Used for requests, never written anywhere.
     pub token: Option<Secret>,
 }
 
 impl Env {
+    /// Reads the variables from the process environment. Empty values count
+    /// as unset, and so do blank ones for the server and token; the token is
+    /// trimmed.
     pub fn from_process() -> Env {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Env {
@@ -57,17 +69,25 @@ pub struct Config {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Account {
+    /// Where this server's token is kept.
     pub storage: StorageKind,
+    /// The user's email, from `/me` at the last sign-in.
     pub user_email: Option<String>,
+    /// The user's display name, likewise.
     pub user_name: Option<String>,
+    /// The slug of the org the token belongs to, likewise.
     pub org: Option<String>,
+    /// The org's display name, likewise.
     pub org_name: Option<String>,
+    /// The user's role in that org, likewise.
     pub role: Option<String>,
+    /// The token's id at the server, likewise.
     pub token_id: Option<String>,
     /// `device`, `personal` or `service`, as the server reported it.
     pub token_kind: Option<String>,
     /// RFC 3339; `None` with `token_id` set means the token never expires.
     pub token_expires_at: Option<String>,
+    /// When the last sign-in happened, RFC 3339.
     pub signed_in_at: Option<String>,
     /// A token for this server sits in the keychain waiting to be revoked.
     pub pending_revocation: bool,
@@ -78,10 +98,12 @@ pub struct Account {
 }
 
 impl Config {
+    /// What is recorded for `server`, if anything.
     pub fn account(&self, server: &ServerUrl) -> Option<&Account> {
         self.accounts.get(server.as_str())
     }
 
+    /// The record for `server`, created empty if there is none.
     pub fn account_mut(&mut self, server: &ServerUrl) -> &mut Account {
         self.accounts
             .entry(server.as_str().to_string())
@@ -95,28 +117,53 @@ impl Config {
     }
 }
 
+/// The config directory or file cannot be used.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
+    /// The platform knows no config directory for this user, and
+    /// `DEVAUTH_CONFIG_DIR` is not set.
     #[error(
         "cannot find a configuration directory for this user; set {ENV_CONFIG_DIR} to a \
          directory devauth may use"
     )]
     NoConfigDir,
+    /// The config file exists but cannot be read.
     #[error("cannot read {path}: {reason}")]
-    Read { path: String, reason: String },
+    Read {
+        /// The config file's path.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The config file is not valid JSON of the expected shape.
     #[error("{path} is not valid devauth configuration: {reason}. Fix or delete the file")]
-    Parse { path: String, reason: String },
+    Parse {
+        /// The config file's path.
+        path: String,
+        /// The JSON error.
+        reason: String,
+    },
+    /// The config file (or its directory) cannot be written.
     #[error("cannot write {path}: {reason}")]
-    Write { path: String, reason: String },
+    Write {
+        /// The config file's path.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// Where the server URL in use came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerSource {
+    /// `--server` (`Options::server`).
     Flag,
+    /// `DEVAUTH_SERVER`.
     Env,
+    /// `server` in `config.json`.
     Config,
+    /// [`DEFAULT_SERVER`], as nothing else named one.
     Default,
 }
 
@@ -137,14 +184,17 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
+    /// The config file in `dir`. Nothing is read or created yet.
     pub fn new(dir: PathBuf) -> Self {
         ConfigFile { dir }
     }
 
+    /// The config directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The path of `config.json` in that directory.
     pub fn path(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
     }

@@ -1,3 +1,6 @@
+//! The crate-wide [`Error`], the CLI's exit codes ([`exit`]) and a stable
+//! machine-readable code for each failure.
+
 use crate::api::ApiError;
 use crate::config::ConfigError;
 use crate::device_flow::DeviceFlowError;
@@ -7,6 +10,7 @@ use crate::transport::TransportError;
 
 /// Process exit codes of the `devauth` CLI, one per kind of failure.
 pub mod exit {
+    /// Success.
     pub const OK: i32 = 0;
     /// Not signed in, or the token expired or was revoked.
     pub const SIGNED_OUT: i32 = 1;
@@ -25,39 +29,67 @@ pub mod exit {
 /// Everything that can go wrong in a devauth operation.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
+    /// A server URL was refused.
     #[error(transparent)]
     Url(#[from] UrlError),
+    /// The config directory or file cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The server's OAuth metadata cannot be fetched or used.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// The device authorization did not produce a token.
     #[error(transparent)]
     DeviceFlow(#[from] DeviceFlowError),
+    /// The token store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A devauth API call or a revocation failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The HTTP client cannot be set up, or a request got no response.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// No token is stored for the server.
     #[error("not signed in to {server}. Sign in with `devauth login`")]
-    NotSignedIn { server: String },
+    NotSignedIn {
+        /// The server, as its canonical URL.
+        server: String,
+    },
+    /// The stored token's recorded expiry time has passed.
     #[error("the token for {server} expired at {at}. Sign in again with `devauth login`")]
-    TokenExpired { server: String, at: String },
+    TokenExpired {
+        /// The server, as its canonical URL.
+        server: String,
+        /// When the token expired, RFC 3339.
+        at: String,
+    },
+    /// The sign-in was approved for another org than the one asked for.
+    /// Nothing is stored, and a token from the device flow is revoked.
     #[error(
         "the request was approved for org `{got}`, but `{wanted}` was asked for; the new token \
          was revoked. Sign in again and choose `{wanted}` on the approval page"
     )]
-    WrongOrg { wanted: String, got: String },
+    WrongOrg {
+        /// The org slug asked for.
+        wanted: String,
+        /// The org slug the token belongs to.
+        got: String,
+    },
+    /// Sign-out was asked for while the token comes from `DEVAUTH_TOKEN`,
+    /// which devauth never stored.
     #[error(
         "the token comes from the DEVAUTH_TOKEN environment variable, which devauth never \
          stored; unset it (and revoke the token on the server if it leaked)"
     )]
     TokenFromEnv,
+    /// Any other failure; the text says what. Exits with [`exit::USAGE`].
     #[error("{0}")]
     Usage(String),
 }
 
 impl Error {
+    /// The `devauth` exit code for this failure, one of the [`exit`] codes.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Url(_) | Error::Config(_) | Error::TokenFromEnv | Error::Usage(_) => exit::USAGE,

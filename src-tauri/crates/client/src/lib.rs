@@ -56,6 +56,7 @@
 
 // Tests may unwrap; the non-test build still denies it everywhere else.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod clock;

@@ -1,3 +1,5 @@
+//! [`Secret`], the wrapper every token and device code lives in.
+
 use std::fmt;
 
 /// A token, device code or other credential.
@@ -10,6 +12,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -19,6 +22,7 @@ impl Secret {
         &self.0
     }
 
+    /// Whether the value is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -1,3 +1,5 @@
+//! Making untrusted text safe to print.
+
 /// Makes server- or system-provided text safe to print: control characters
 /// (terminal escape sequences among them) become spaces, and the result is cut
 /// to `max_chars` characters.

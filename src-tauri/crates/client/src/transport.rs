@@ -1,12 +1,18 @@
+//! The one HTTP seam: the [`Transport`] trait and [`ReqwestTransport`], its
+//! `reqwest` (rustls) implementation.
+
 use std::time::Duration;
 
 use oauth2::http::{self, HeaderValue, Method, StatusCode, header};
 
 use crate::clock::BoxFuture;
 
+/// An HTTP request with a byte body, the type `oauth2` hands its HTTP client.
 pub type HttpRequest = oauth2::HttpRequest;
+/// An HTTP response with a byte body, the type `oauth2` expects back.
 pub type HttpResponse = oauth2::HttpResponse;
 
+/// The `User-Agent` of every request: `devauth/<crate version>`.
 pub const USER_AGENT: &str = concat!("devauth/", env!("CARGO_PKG_VERSION"));
 
 /// One HTTP exchange, bytes in and bytes out.
@@ -16,6 +22,8 @@ pub const USER_AGENT: &str = concat!("devauth/", env!("CARGO_PKG_VERSION"));
 /// client and revocation. [`ReqwestTransport`] is the real one; tests pass a
 /// scripted fake.
 pub trait Transport: Send + Sync + 'static {
+    /// Sends `request` and returns the response, whatever its status; `Err`
+    /// only when there is no HTTP response.
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
 }
 
@@ -27,14 +35,19 @@ pub struct TransportError {
     message: String,
 }
 
+/// What kind of failure a [`TransportError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportErrorKind {
+    /// No connection to the server could be made.
     Connect,
+    /// The server did not answer in time.
     Timeout,
+    /// Anything else, such as a malformed request or a broken response.
     Other,
 }
 
 impl TransportError {
+    /// An error of `kind` whose message is `message`.
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         TransportError {
             kind,
@@ -42,6 +55,7 @@ impl TransportError {
         }
     }
 
+    /// What kind of failure this is.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
@@ -56,6 +70,8 @@ pub struct ReqwestTransport {
 }
 
 impl ReqwestTransport {
+    /// Builds the client: 10 s to connect, 30 s per request. Fails only when
+    /// HTTPS cannot be set up.
     pub fn new() -> Result<Self, TransportError> {
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Most validations kept; past it the cache starts over.
 const MAX_ENTRIES: usize = 100_000;
 
+/// Validated tokens by hash, each with the generation it was read at.
 #[derive(Default)]
 pub struct TokenCache {
     entries: Mutex<HashMap<String, (TokenAuth, Option<i64>)>>,
@@ -79,10 +80,12 @@ impl TokenCache {
         entries.clear();
     }
 
+    /// How many validations are cached.
     pub fn len(&self) -> usize {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether none are.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 /// Seconds since the Unix epoch.
 pub type Timestamp = i64;
 
+/// Where the server reads the current time.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time.
     fn now(&self) -> Timestamp;
 }
 
@@ -27,14 +29,17 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
+    /// A clock stopped at `start`.
     pub fn new(start: Timestamp) -> Self {
         Self(Arc::new(AtomicI64::new(start)))
     }
 
+    /// Moves the clock forward by `seconds`.
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
 
+    /// Sets the clock to `now`.
     pub fn set(&self, now: Timestamp) {
         self.0.store(now, Ordering::SeqCst);
     }

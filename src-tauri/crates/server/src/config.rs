@@ -3,6 +3,7 @@
 
 use crate::secret::Secret;
 
+/// How a server runs; [`Config::default`] suits local use.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `postgres://…`, `sqlite://…` or a file path; `None` = `devauth.db` in the platform data dir.
@@ -11,6 +12,7 @@ pub struct Config {
     pub addr: String,
     /// Issuer and base of the verification URI; defaults to the bound address.
     pub public_url: Option<String>,
+    /// Default lifetime of a new token, days (1 to 3650).
     pub token_ttl_days: i64,
     /// The first-run claim secret; generated and printed when unset and unclaimed.
     pub setup_token: Option<Secret>,
@@ -47,6 +49,8 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Checks the token lifetime, the public URL's scheme and that a client is
+    /// registered; the error names the setting.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=3650).contains(&self.token_ttl_days) {
             return Err(format!(

@@ -23,6 +23,7 @@ pub enum Error {
     /// The policy refused.
     #[error("{0}")]
     Denied(Denied),
+    /// Nothing with that id or name; the text says what was looked for.
     #[error("{0}")]
     NotFound(String),
     /// The state does not allow it (the last owner, a token revoked meanwhile).
@@ -30,7 +31,10 @@ pub enum Error {
     Conflict(String),
     /// Too many failed attempts; `retry_after` seconds until the next try.
     #[error("too many failed attempts; try again in {retry_after} seconds")]
-    RateLimited { retry_after: i64 },
+    RateLimited {
+        /// Seconds until the next try is allowed; at least 1.
+        retry_after: i64,
+    },
     /// The first-run claim came with a wrong setup token.
     #[error(
         "the setup token is wrong; it was printed when the server started (or set in DEVAUTH_SETUP_TOKEN)"
@@ -51,20 +55,33 @@ pub enum Error {
 /// of typing a user code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Flow {
+    /// `invalid_client`: the client is not registered, or is not the one
+    /// that started this authorization.
     #[error("{0}")]
     InvalidClient(String),
+    /// `invalid_grant`: an unknown device code, or one already used.
     #[error("{0}")]
     InvalidGrant(String),
+    /// `unsupported_grant_type`: the token endpoint takes only the device_code grant.
     #[error("{0}")]
     UnsupportedGrantType(String),
+    /// `invalid_scope`: a device authorization request named a scope.
     #[error("{0}")]
     InvalidScope(String),
+    /// `authorization_pending`: the user has not decided yet; poll again.
     #[error("waiting for the user to approve in the browser")]
     AuthorizationPending,
+    /// `slow_down`: the device polled before its interval was up.
     #[error("polling too fast; wait {interval} seconds between polls")]
-    SlowDown { interval: i64 },
+    SlowDown {
+        /// The device's new polling interval, seconds.
+        interval: i64,
+    },
+    /// `access_denied`: the user denied the request, or the approver may no
+    /// longer grant it.
     #[error("{0}")]
     AccessDenied(String),
+    /// `expired_token`: the device code expired before it was redeemed.
     #[error("the device_code has expired; start again")]
     ExpiredToken,
     /// A typed user code that matches no request.
@@ -83,25 +100,31 @@ fn decided(status: DeviceStatus) -> &'static str {
     }
 }
 
+/// A service call's result, failing with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Bad input; `reason` names the field.
     pub fn invalid(reason: impl Into<String>) -> Self {
         Error::Invalid(reason.into())
     }
 
+    /// The policy refused; `reason` says why.
     pub fn forbidden(reason: impl Into<String>) -> Self {
         Error::Denied(Denied::Forbidden(reason.into()))
     }
 
+    /// Nothing matched; `what` says what was looked for.
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound(what.into())
     }
 
+    /// The state does not allow it; `what` says why.
     pub fn conflict(what: impl Into<String>) -> Self {
         Error::Conflict(what.into())
     }
 
+    /// Too many failed attempts; `retry_after` seconds to wait (at least 1).
     pub fn rate_limited(retry_after: i64) -> Self {
         Error::RateLimited {
             retry_after: retry_after.max(1),

@@ -14,23 +14,38 @@ use tokio::sync::{Notify, broadcast};
 /// The PostgreSQL channel replicas share.
 pub const CHANNEL: &str = "devauth_events";
 
+/// A change to announce, in this process and to other replicas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A device authorization was approved or denied.
-    DeviceDecided { device_id: String },
+    DeviceDecided {
+        /// The device authorization's id.
+        device_id: String,
+    },
     /// One token was revoked (or rotated away).
-    TokenRevoked { token_id: String, reason: String },
+    TokenRevoked {
+        /// The revoked token's id.
+        token_id: String,
+        /// Why it was revoked.
+        reason: String,
+    },
     /// A user's tokens were revoked: in one org, or everywhere when `org_id` is `None`.
     UserTokensRevoked {
+        /// The user whose tokens were revoked.
         user_id: String,
+        /// The org they were revoked in; `None` for every org.
         org_id: Option<String>,
+        /// Why they were revoked.
         reason: String,
     },
     /// A member's role changed, or they left the org (`role: None`).
     MembershipChanged {
+        /// The member.
         user_id: String,
+        /// The org.
         org_id: String,
+        /// Their new role; `None` when they left.
         role: Option<Role>,
     },
 }
@@ -38,11 +53,15 @@ pub enum Event {
 /// An event with the replica it came from, as sent through NOTIFY.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The [`EventBus::instance`] of the sending process.
     pub origin: String,
+    /// The event itself.
     #[serde(flatten)]
     pub event: Event,
 }
 
+/// Delivers events inside this process: to event streams, and to long polls
+/// held for a device.
 pub struct EventBus {
     /// This process's id: our own NOTIFYs come back and are skipped.
     pub instance: String,
@@ -75,6 +94,7 @@ impl EventBus {
         let _ = self.sender.send(event);
     }
 
+    /// A receiver of every event dispatched from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
     }
@@ -109,6 +129,7 @@ impl EventBus {
 pub struct WaitSlot {
     bus: Arc<EventBus>,
     device_id: String,
+    /// Notified when the device's request is decided.
     pub notify: Arc<Notify>,
 }
 

@@ -10,6 +10,7 @@ use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 
+/// Shortest password accepted, characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Trims and checks an email address; returns it as typed (lookups ignore case).
@@ -75,6 +76,8 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
+/// Checks an org slug: 2 to 40 lowercase letters, digits and dashes, not
+/// starting or ending with a dash.
 pub fn check_slug(slug: &str) -> Result<()> {
     let ok = (2..=40).contains(&slug.len())
         && slug
@@ -92,6 +95,7 @@ pub fn check_slug(slug: &str) -> Result<()> {
     }
 }
 
+/// Checks a new password's length: 8 to 1024 characters.
 pub fn check_password(password: &Secret) -> Result<()> {
     let chars = password.expose().chars().count();
     if chars < MIN_PASSWORD_CHARS {
@@ -167,6 +171,8 @@ pub async fn new_user(
     })
 }
 
+/// Checks the input, then creates and stores a user (audited as
+/// `user.created`); the email must not be taken yet.
 pub async fn create_user(
     state: &AppState,
     email: &str,
@@ -182,6 +188,8 @@ pub async fn create_user(
     Ok(user)
 }
 
+/// A new org record, checked but not yet stored; without `slug`, one made
+/// from the name.
 pub fn new_org(state: &AppState, slug: Option<&str>, name: &str) -> Result<Org> {
     let name = clean_text("org name", name, 100)?;
     let slug = match slug {
@@ -197,6 +205,8 @@ pub fn new_org(state: &AppState, slug: Option<&str>, name: &str) -> Result<Org> 
     })
 }
 
+/// Creates and stores an org (audited as `org.created`); the slug must not be
+/// taken yet.
 pub async fn create_org(
     state: &AppState,
     slug: Option<&str>,
@@ -255,7 +265,10 @@ mod tests {
 #[derive(Debug)]
 pub enum SignInError {
     /// Too many failures from this address or for this account lately.
-    Limited { retry_after: i64 },
+    Limited {
+        /// Seconds until the next try is allowed.
+        retry_after: i64,
+    },
     /// The email and password do not belong to an active user (which of
     /// them is wrong is not said).
     Wrong,

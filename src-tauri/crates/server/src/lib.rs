@@ -5,10 +5,17 @@
 //! and `serve` run it), with a thin binary that adds an admin CLI.
 //!
 //! - [`server`]: opening the store, the setup token, binding, graceful stop.
-//! - [`http`]: the router, request context (request id, client IP, logging)
-//!   and the extractors; `http::oauth` (RFC endpoints), `http::api` (JSON API),
-//!   `http::ops` (health and metrics).
-//! - [`device_flow`]: starting, polling and redeeming device authorizations,
+//! - [`router`]: the whole server as one router, composed there only;
+//!   `request`: the request layer (request id, client IP, the log line);
+//!   [`route_table`]: routes that remember their paths.
+//! - `http`: the JSON and OAuth routes and their extractors: `http::oauth`
+//!   (RFC endpoints), `http::me`, `http::tokens`, `http::orgs`,
+//!   `http::device` (the JSON API), `http::stream` (events), `http::ops`
+//!   (health, metrics, the OpenAPI document), `http::error` (domain errors
+//!   to answers).
+//! - [`error`]: the domain error every service returns; `wire`: stored
+//!   values in the shape of the wire contract (`devauth-proto`).
+//! - `device_flow`: starting, polling and redeeming device authorizations,
 //!   and the approval service (look up, approve, deny by user code).
 //! - [`policy`]: who may do what — the one place that decides, for every
 //!   principal (session, user token, service token, the system).
@@ -17,16 +24,18 @@
 //!   [`cache`] keeps validations in memory, invalidated by [`events`].
 //! - [`events`]: changes announced in-process and to other replicas.
 //! - [`members`]: org membership and roles, with revocation cascades.
-//! - [`audit`]: reading the audit log.
+//! - `audit`: reading the audit log.
 //! - [`identity`]: users, orgs, input validation, argon2id passwords.
-//! - [`setup`]: the first-run claim.
+//! - `setup`: the first-run claim.
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
 //! - [`model`]: the data types everything above passes around.
 //! - [`secret`]: generating, hashing and redacting secrets.
-//! - [`clock`]: injected time; [`rate_limit`], [`usage`], [`metrics`]: in-memory bookkeeping.
-//! - [`web`]: the browser pages (sign-in, device confirmation, account,
+//! - [`clock`]: injected time; `rate_limit`, `usage`, `metrics`: in-memory bookkeeping.
+//! - `web`: the browser pages (sign-in, device confirmation, account,
 //!   admin, setup), server-rendered with askama, CSRF-protected.
 //! - [`admin`]: the admin CLI commands, on the same services.
+
+#![warn(missing_docs)]
 
 pub mod admin;
 pub(crate) mod audit;

@@ -26,6 +26,7 @@ pub async fn find_user(state: &AppState, who: &str) -> Result<User> {
         .ok_or_else(|| Error::not_found(format!("no user `{who}`")))
 }
 
+/// The org with this slug, or 404.
 pub async fn org(state: &AppState, slug: &str) -> Result<Org> {
     state
         .store
@@ -40,6 +41,7 @@ pub async fn list(state: &AppState, by: &Principal, org: &Org) -> Result<Vec<Mem
     Ok(state.store.list_members(&org.id).await?)
 }
 
+/// Adds the user named by `who` (email or id) to `org` with `role`, if `by` may.
 pub async fn add(
     state: &AppState,
     by: &Principal,

@@ -30,13 +30,20 @@ impl RoleExt for Role {
     }
 }
 
+/// A person who signs in.
 #[derive(Clone)]
 pub struct User {
+    /// Opaque row id.
     pub id: String,
+    /// Sign-in email, unique without regard to case.
     pub email: String,
+    /// Display name.
     pub name: String,
+    /// The argon2id PHC string; `None` when no password is set.
     pub password_hash: Option<String>,
+    /// When the user was disabled; `None` while active.
     pub disabled_at: Option<Timestamp>,
+    /// When the user was created.
     pub created_at: Timestamp,
 }
 
@@ -53,48 +60,76 @@ impl fmt::Debug for User {
     }
 }
 
+/// An organization: tokens and memberships belong to one.
 #[derive(Debug, Clone)]
 pub struct Org {
+    /// Opaque row id.
     pub id: String,
+    /// Unique short name, used in URLs and the CLI.
     pub slug: String,
+    /// Display name.
     pub name: String,
+    /// When the org was created.
     pub created_at: Timestamp,
 }
 
+/// A user in an org, with their role there.
 #[derive(Debug, Clone)]
 pub struct Member {
+    /// The member.
     pub user: User,
+    /// Their role in the org.
     pub role: Role,
+    /// When they were added to the org.
     pub joined_at: Timestamp,
 }
 
 /// A token as stored: never the secret, only its hash and hint.
 #[derive(Debug, Clone)]
 pub struct Token {
+    /// Opaque row id.
     pub id: String,
+    /// SHA-256 of the secret, lowercase hex.
     pub hash: String,
+    /// The secret's ends (`dva_1a2b…9f0e`), for lists.
     pub hint: String,
+    /// The name given at creation (a device token: the device name, else the client id).
     pub name: String,
+    /// Device, personal or service.
     pub kind: TokenKind,
+    /// The user it acts for; `None` for service tokens.
     pub user_id: Option<String>,
+    /// That user's email, joined in for lists.
     pub user_email: Option<String>,
+    /// The org the token acts in.
     pub org_id: String,
+    /// That org's slug, joined in for lists.
     pub org_slug: String,
+    /// What the token is limited to (empty: the holder's full role).
     pub scopes: Vec<Scope>,
+    /// When it was issued.
     pub created_at: Timestamp,
+    /// When it stops working; `None` for never.
     pub expires_at: Option<Timestamp>,
+    /// When it last authenticated a request.
     pub last_used_at: Option<Timestamp>,
+    /// The client IP of that request.
     pub last_used_ip: Option<String>,
+    /// When it was revoked; `None` while not revoked.
     pub revoked_at: Option<Timestamp>,
+    /// Who revoked it (an actor label: an email, a token hint or `system`).
     pub revoked_by: Option<String>,
+    /// Why it was revoked.
     pub revoked_reason: Option<String>,
 }
 
 impl Token {
+    /// Whether it has expired by `now`.
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
 
+    /// Neither revoked nor expired at `now`.
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && !self.is_expired(now)
     }
@@ -114,71 +149,125 @@ impl Token {
 /// A token about to be stored; the caller holds the secret.
 #[derive(Debug, Clone)]
 pub struct NewToken {
+    /// Opaque row id.
     pub id: String,
+    /// SHA-256 of the secret, lowercase hex.
     pub hash: String,
+    /// The secret's ends (`dva_1a2b…9f0e`), for lists.
     pub hint: String,
+    /// The name given at creation.
     pub name: String,
+    /// Device, personal or service.
     pub kind: TokenKind,
+    /// The user it acts for; `None` for service tokens.
     pub user_id: Option<String>,
+    /// The org the token acts in.
     pub org_id: String,
+    /// What the token is limited to (empty: the holder's full role).
     pub scopes: Vec<Scope>,
+    /// When it is issued.
     pub created_at: Timestamp,
+    /// When it stops working; `None` for never.
     pub expires_at: Option<Timestamp>,
 }
 
 /// An authenticated token with what it acts as right now.
 #[derive(Debug, Clone)]
 pub struct TokenAuth {
+    /// The token itself.
     pub token: Arc<Token>,
+    /// Its user; `None` for service tokens.
     pub user: Option<Arc<User>>,
+    /// The org it acts in.
     pub org: Arc<Org>,
     /// The member's current role; `None` for service tokens.
     pub role: Option<Role>,
 }
 
+/// A device authorization request, as stored (never its codes).
 #[derive(Debug, Clone)]
 pub struct DeviceAuthorization {
+    /// Opaque row id.
     pub id: String,
+    /// The registered client that started the request.
     pub client_id: String,
+    /// The name the device gave, if any.
     pub device_name: Option<String>,
+    /// The IP the request came from.
     pub requester_ip: Option<String>,
+    /// The requesting device's `User-Agent`.
     pub user_agent: Option<String>,
+    /// Where the request is, from pending to redeemed.
     pub status: DeviceStatus,
+    /// Seconds the device must wait between polls; `slow_down` lengthens it.
     pub interval_secs: i64,
+    /// When the device last polled the token endpoint.
     pub last_poll_at: Option<Timestamp>,
+    /// When the request was made.
     pub created_at: Timestamp,
+    /// When the codes stop working.
     pub expires_at: Timestamp,
+    /// The user who approved or denied it.
     pub approved_by: Option<String>,
+    /// The org it was approved into.
     pub org_id: Option<String>,
     /// What the device token will carry (empty: the approver's full role).
     pub scopes: Vec<Scope>,
+    /// The token it was redeemed for.
     pub token_id: Option<String>,
 }
 
+/// A device authorization about to be stored; the caller holds the codes.
 #[derive(Debug, Clone)]
 pub struct NewDeviceAuthorization {
+    /// Opaque row id.
     pub id: String,
+    /// SHA-256 of the device code, lowercase hex.
     pub device_code_hash: String,
+    /// SHA-256 of the user code (normalized, without the dash), lowercase hex.
     pub user_code_hash: String,
+    /// The registered client that started the request.
     pub client_id: String,
+    /// The name the device gave, if any.
     pub device_name: Option<String>,
+    /// The IP the request came from.
     pub requester_ip: Option<String>,
+    /// The requesting device's `User-Agent`.
     pub user_agent: Option<String>,
+    /// Seconds the device must wait between polls.
     pub interval_secs: i64,
+    /// When the request is made.
     pub created_at: Timestamp,
+    /// When the codes stop working.
     pub expires_at: Timestamp,
 }
 
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    User { id: String, email: String },
-    Token { id: String, hint: String },
+    /// A user, signed in or through one of their tokens.
+    User {
+        /// The user's id.
+        id: String,
+        /// The user's email.
+        email: String,
+    },
+    /// A token acting on its own: a service token, or a token revoking
+    /// itself or first seen from a new IP.
+    Token {
+        /// The token's id.
+        id: String,
+        /// The token's hint.
+        hint: String,
+    },
+    /// The admin CLI, or the server on its own behalf.
     System,
+    /// An unauthenticated request: a device in the flow, a failed sign-in or setup claim.
     Anonymous,
 }
 
 impl Actor {
+    /// `user`, `token`, `system` or `anonymous`, as the audit log stores it.
     pub fn kind(&self) -> &'static str {
         match self {
             Actor::User { .. } => "user",
@@ -188,6 +277,7 @@ impl Actor {
         }
     }
 
+    /// The user's or token's id; `None` for the system and anonymous.
     pub fn id(&self) -> Option<&str> {
         match self {
             Actor::User { id, .. } | Actor::Token { id, .. } => Some(id),
@@ -209,41 +299,64 @@ impl Actor {
 /// Where a request came from, for audit events.
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
+    /// The client IP.
     pub ip: Option<String>,
+    /// The client's `User-Agent`.
     pub user_agent: Option<String>,
+    /// The request id the server assigned.
     pub request_id: Option<String>,
 }
 
 /// One audit record.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
+    /// Increasing event id; pages go backwards by it.
     pub id: i64,
+    /// When it happened.
     pub at: Timestamp,
+    /// `user`, `token`, `system` or `anonymous`.
     pub actor_kind: String,
+    /// The acting user's or token's id, if any.
     pub actor_id: Option<String>,
+    /// A readable label for the actor: the email, the token hint, `system` or `anonymous`.
     pub actor: String,
+    /// What happened, such as `token.revoked`.
     pub action: String,
+    /// What it happened to (a token or request id, an email, a slug), if any.
     pub target: Option<String>,
+    /// The org it happened in, if any.
     pub org_id: Option<String>,
+    /// The client IP of the request.
     pub ip: Option<String>,
+    /// The client's `User-Agent`.
     pub user_agent: Option<String>,
+    /// The request id, to match the event with logs.
     pub request_id: Option<String>,
+    /// Free text with more about it.
     pub detail: Option<String>,
 }
 
 /// An audit record to write, usually in the same transaction as the change it records.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {
+    /// When it happened.
     pub at: Timestamp,
+    /// Who did it.
     pub actor: Actor,
+    /// What happened, such as `token.revoked`.
     pub action: &'static str,
+    /// What it happened to (a token or request id, an email, a slug), if any.
     pub target: Option<String>,
+    /// The org it happened in, if any.
     pub org_id: Option<String>,
+    /// Where the request came from.
     pub meta: RequestMeta,
+    /// Free text with more about it.
     pub detail: Option<String>,
 }
 
 impl NewAuditEvent {
+    /// An event with no target, org or detail; `target`, `org` and `detail` add them.
     pub fn new(at: Timestamp, actor: Actor, action: &'static str, meta: &RequestMeta) -> Self {
         Self {
             at,
@@ -256,16 +369,19 @@ impl NewAuditEvent {
         }
     }
 
+    /// Sets what it happened to.
     pub fn target(mut self, target: impl Into<String>) -> Self {
         self.target = Some(target.into());
         self
     }
 
+    /// Sets the org it happened in.
     pub fn org(mut self, org_id: impl Into<String>) -> Self {
         self.org_id = Some(org_id.into());
         self
     }
 
+    /// Sets the free-text detail.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
@@ -275,19 +391,28 @@ impl NewAuditEvent {
 /// Filters for the audit log; `before` pages backwards by event id.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
+    /// Only events in this org.
     pub org_id: Option<String>,
+    /// Only this action.
     pub action: Option<String>,
+    /// Only this actor, by label or id.
     pub actor: Option<String>,
+    /// Only events at or after this time.
     pub since: Option<Timestamp>,
+    /// Only events at or before this time.
     pub until: Option<Timestamp>,
+    /// Only events with a smaller id (the next page).
     pub before: Option<i64>,
+    /// At most this many events, newest first.
     pub limit: i64,
 }
 
 /// Filters for token lists.
 #[derive(Debug, Clone, Default)]
 pub struct TokenQuery {
+    /// Only tokens of this org.
     pub org_id: Option<String>,
+    /// Only tokens of this user.
     pub user_id: Option<String>,
     /// Only tokens neither revoked nor expired at this time.
     pub active_at: Option<Timestamp>,

@@ -14,6 +14,7 @@ pub struct Routes {
 }
 
 impl Routes {
+    /// No routes yet.
     pub fn new() -> Routes {
         Routes::default()
     }
@@ -25,16 +26,19 @@ impl Routes {
         self
     }
 
+    /// Adds every route of `other`.
     pub fn merge(mut self, other: Routes) -> Routes {
         self.router = self.router.merge(other.router);
         self.paths.extend(other.paths);
         self
     }
 
+    /// Every path added, in order.
     pub fn paths(&self) -> &[&'static str] {
         &self.paths
     }
 
+    /// The router, for serving.
     pub fn into_router(self) -> Router<AppState> {
         self.router
     }

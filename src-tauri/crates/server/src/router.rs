@@ -1,6 +1,6 @@
-//! The whole server as one router: the JSON and OAuth routes of [`crate::http`]
-//! and the pages of [`crate::web`], composed here and nowhere else, inside the
-//! request layer of [`crate::request`].
+//! The whole server as one router: the JSON and OAuth routes of `crate::http`
+//! and the pages of `crate::web`, composed here and nowhere else, inside the
+//! request layer of `crate::request`.
 
 use crate::error::Error;
 use crate::http::{ApiError, MAX_BODY_BYTES};

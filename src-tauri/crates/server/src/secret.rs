@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use subtle::ConstantTimeEq;
 
+/// What every bearer token starts with.
 pub const TOKEN_PREFIX: &str = "dva_";
 /// The user-code alphabet: consonants only, so no words and no look-alike digits.
 pub const USER_CODE_ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -17,6 +18,7 @@ pub const USER_CODE_ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a raw secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -64,6 +66,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Lowercase hex of `bytes`, two digits a byte.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

@@ -12,29 +12,40 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Why a server could not start, or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A setting is invalid, or no default database location exists.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The database could not be opened or read.
     #[error("cannot open the database {url}: {source}")]
     Store {
+        /// The database URL, password redacted.
         url: String,
+        /// What the store reported.
         source: store::StoreError,
     },
+    /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address from the configuration.
         addr: String,
+        /// What the OS reported.
         source: std::io::Error,
     },
+    /// Any other I/O failure: reading the bound address, or serving.
     #[error("server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
 
 /// A server running in this process.
 pub struct RunningServer {
+    /// The address bound (with the real port when port 0 was asked for).
     pub addr: SocketAddr,
     /// The issuer URL, e.g. `http://127.0.0.1:8750`.
     pub url: String,
+    /// The state the server runs on, for calling services directly.
     pub state: AppState,
     /// The setup token in force while setup is unclaimed.
     pub setup_token: Option<Secret>,

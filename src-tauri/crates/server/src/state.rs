@@ -13,10 +13,13 @@ use crate::usage::UsageTracker;
 use std::ops::Deref;
 use std::sync::Arc;
 
+/// The state every handler, page and CLI command shares; derefs to [`Inner`].
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// What [`AppState`] holds.
 pub struct Inner {
+    /// The database.
     pub store: DynStore,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
@@ -37,6 +40,8 @@ pub struct Inner {
 }
 
 impl AppState {
+    /// State over `store` and `clock`; `public_url` is the issuer URL (a trailing
+    /// slash is dropped), `setup_token` the one in force while setup is unclaimed.
     pub fn new(
         store: DynStore,
         clock: Arc<dyn Clock>,
@@ -59,6 +64,7 @@ impl AppState {
         }))
     }
 
+    /// The current time, from the injected clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
     }

@@ -13,6 +13,7 @@ use crate::secret::{self, Secret, new_id, sha256_hex, token_hint};
 use crate::state::AppState;
 use crate::store::Revocation;
 
+/// Longest token name accepted, characters.
 pub const MAX_TOKEN_NAME_CHARS: usize = 64;
 
 /// When a new token expires: `30d`, `90d`, `365d` (any `Nd` up to ten years),
@@ -45,18 +46,23 @@ pub fn parse_expiry(
 
 /// A freshly issued token: the secret, shown this once, and its record.
 pub struct Issued {
+    /// The secret.
     pub token: Secret,
+    /// The stored record.
     pub info: TokenView,
 }
 
 /// A token as lists show it, with its state at the time of the request.
 #[derive(Debug, Clone)]
 pub struct TokenView {
+    /// The stored token.
     pub token: Token,
+    /// Active, expired or revoked at the time of the request.
     pub state: TokenState,
 }
 
 impl TokenView {
+    /// The view of `token` at `now`.
     pub fn new(token: Token, now: Timestamp) -> Self {
         let state = token.state(now);
         Self { token, state }
@@ -66,9 +72,13 @@ impl TokenView {
 /// What to create.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
+    /// The token's name (1 to 64 characters).
     pub name: String,
+    /// Personal or service; device tokens come only from the device flow.
     pub kind: TokenKind,
+    /// When it expires, in the forms [`parse_expiry`] takes; `None`: the default lifetime.
     pub expires: Option<String>,
+    /// What it may do; empty: inherit the caller's scopes.
     pub scopes: Vec<Scope>,
 }
 
@@ -313,6 +323,7 @@ async fn holder_role(state: &AppState, token: &Token) -> Result<Option<Role>> {
     }
 }
 
+/// Revokes one token the caller may revoke; returns it as it is now.
 pub async fn revoke(
     state: &AppState,
     principal: &Principal,

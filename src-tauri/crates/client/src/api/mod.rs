@@ -1,3 +1,6 @@
+//! The devauth HTTP API with one bearer token ([`ApiClient`]), RFC 7009
+//! revocation ([`revoke`]) and helpers for token expiry times.
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,18 +18,46 @@ use crate::transport::{HttpResponse, Transport, TransportError, build_request, f
 /// A devauth API failure. Messages say what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
+    /// 401: the server does not accept the token.
     #[error("the token was revoked or has expired{detail}. Sign in again")]
-    Unauthorized { detail: String },
+    Unauthorized {
+        /// The server's message as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// 403: the token may not do this.
     #[error("not allowed: {message}")]
-    Forbidden { message: String },
+    Forbidden {
+        /// The server's message, or `HTTP <status>` when the body has none.
+        message: String,
+    },
+    /// 404.
     #[error("not found: {message}")]
-    NotFound { message: String },
+    NotFound {
+        /// The server's message, or `HTTP <status>` when the body has none.
+        message: String,
+    },
+    /// Any other failure status below 500 (redirects too: they are never
+    /// followed).
     #[error("the server rejected the request ({status}): {message}")]
-    Rejected { status: u16, message: String },
+    Rejected {
+        /// The HTTP status code.
+        status: u16,
+        /// The server's message, or `HTTP <status>` when the body has none.
+        message: String,
+    },
+    /// 5xx: the server failed.
     #[error("the server failed ({status}): {message}. Try again later")]
-    Server { status: u16, message: String },
+    Server {
+        /// The HTTP status code.
+        status: u16,
+        /// The server's message, or `HTTP <status>` when the body has none.
+        message: String,
+    },
+    /// The request got no HTTP response (or could not be built).
     #[error("{0}. Check your network and the server URL")]
     Network(#[source] TransportError),
+    /// The answer could not be read, or the request could not be formed. The
+    /// text says what; it never contains the response body.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
 }
@@ -39,14 +70,19 @@ pub use devauth_proto::{CreateToken, IssuedToken, MeToken, OrgRef, TokenInfo, To
 /// How long a token has left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
+    /// The token has no expiry time.
     Never,
+    /// Still valid for this long.
     In(Duration),
+    /// The expiry time has passed.
     Expired,
     /// The server sent a time this client cannot read.
     Unknown,
 }
 
 impl Expiry {
+    /// From an RFC 3339 `expires_at`, as of `now`; `None` means the token never
+    /// expires.
     pub fn from_rfc3339(expires_at: Option<&str>, now: OffsetDateTime) -> Expiry {
         match expires_at {
             None => Expiry::Never,
@@ -79,10 +115,13 @@ impl Expiry {
     }
 }
 
+/// Parses an RFC 3339 timestamp (surrounding whitespace ignored); `None` when
+/// it is not one.
 pub fn parse_time(raw: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(raw.trim(), &Rfc3339).ok()
 }
 
+/// Formats a time as RFC 3339, or as Unix seconds should that fail.
 pub fn format_time(t: OffsetDateTime) -> String {
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
@@ -126,6 +165,8 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
+    /// A client for `server` that sends `token` as the bearer token on every
+    /// request.
     pub fn new(transport: Arc<dyn Transport>, server: ServerUrl, token: Secret) -> Self {
         ApiClient {
             transport,
@@ -134,10 +175,12 @@ impl ApiClient {
         }
     }
 
+    /// The server this client talks to.
     pub fn server(&self) -> &ServerUrl {
         &self.server
     }
 
+    /// `GET /me`: the user, org, role and token behind the bearer token.
     pub async fn me(&self) -> Result<Me, ApiError> {
         let response = self.send(Method::GET, "me", None).await?;
         decode(expect_ok(response)?, "/me")
@@ -155,12 +198,16 @@ impl ApiClient {
         Ok(list.tokens)
     }
 
+    /// `POST /api/tokens`. The answer holds the new token's secret, which the
+    /// server shows only this once.
     pub async fn create_token(&self, new: &CreateToken) -> Result<IssuedToken, ApiError> {
         let body = serde_json::to_vec(new).map_err(|e| ApiError::Protocol(e.to_string()))?;
         let response = self.send(Method::POST, "api/tokens", Some(body)).await?;
         decode(expect_ok(response)?, "the new token")
     }
 
+    /// `DELETE /api/tokens/{id}`: revokes a token by its id (as
+    /// [`ApiClient::list_tokens`] shows it).
     pub async fn revoke_token(&self, id: &str) -> Result<(), ApiError> {
         let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
         let response = self

@@ -7,35 +7,78 @@ use crate::transport::TransportError;
 /// for the person at the keyboard and end with what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DeviceFlowError {
+    /// `access_denied`: the person denied the request.
     #[error("sign-in was denied in the browser{detail}. Start sign-in again if that was a mistake")]
-    Denied { detail: String },
+    Denied {
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// `expired_token`, or the code's lifetime ran out while polling.
     #[error(
         "the code expired before it was approved{detail}. Start sign-in again and approve \
          the new code within the time shown"
     )]
-    Expired { detail: String },
+    Expired {
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// `invalid_grant`: the server does not know the device code (already
+    /// used, or never issued).
     #[error(
         "the server no longer knows this sign-in request: it was already used or never \
          issued{detail}. Start sign-in again"
     )]
-    InvalidGrant { detail: String },
+    InvalidGrant {
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// `invalid_client`: the server does not accept the client id.
     #[error(
         "the server does not accept the client id `{client_id}`{detail}. Check the server \
          URL, or ask the server's admin to register this client"
     )]
-    InvalidClient { client_id: String, detail: String },
+    InvalidClient {
+        /// The client id that was sent.
+        client_id: String,
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// `invalid_scope`: the server refused the requested scope.
     #[error("the server refused the requested scope{detail}. Choose a scope it supports (--scope)")]
-    InvalidScope { detail: String },
+    InvalidScope {
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// `unauthorized_client` or `unsupported_grant_type`: this client may not
+    /// use the device grant.
     #[error("the server does not allow device sign-in for this client{detail}")]
-    Unsupported { detail: String },
+    Unsupported {
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// `invalid_request`: the server found the request malformed.
     #[error("the server rejected the request as malformed{detail}")]
-    InvalidRequest { detail: String },
+    InvalidRequest {
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// Any other OAuth error code.
     #[error("the server answered `{code}`{detail}")]
-    OAuth { code: String, detail: String },
+    OAuth {
+        /// The `error` code, cleaned for printing.
+        code: String,
+        /// The server's `error_description` as ` (server says: …)`, or empty.
+        detail: String,
+    },
+    /// A request got no HTTP response; also the code expiring while the server
+    /// could not be reached.
     #[error("{0}. Check your network, then start sign-in again")]
     Network(#[source] TransportError),
+    /// The server's answer could not be used (missing or malformed fields, an
+    /// unusable code or URL). The text never contains the response body.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// The `cancel` future completed first.
     #[error("sign-in cancelled")]
     Cancelled,
 }

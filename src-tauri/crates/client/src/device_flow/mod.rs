@@ -1,3 +1,6 @@
+//! The RFC 8628 device authorization grant: [`DeviceFlow::start`] asks for the
+//! codes, [`DeviceFlow::poll`] waits for the token.
+
 use std::fmt;
 use std::future::Future;
 mod errors;
@@ -24,8 +27,9 @@ pub use errors::DeviceFlowError;
 use errors::from_request_error;
 use poll_state::PollState;
 
-/// Registered public client ids at devauth-server.
+/// The CLI's client id, registered as a public client at devauth-server.
 pub const CLI_CLIENT_ID: &str = "devauth-cli";
+/// The desktop app's client id, registered likewise.
 pub const DESKTOP_CLIENT_ID: &str = "devauth-desktop";
 
 /// RFC 8628 §3.2: a response without `interval` means 5 seconds.
@@ -63,10 +67,12 @@ pub struct DeviceAuthorization {
 }
 
 impl DeviceAuthorization {
+    /// The code the person enters (or checks) on the verification page.
     pub fn user_code(&self) -> &str {
         &self.user_code
     }
 
+    /// The page where the person enters the code.
     pub fn verification_uri(&self) -> &str {
         &self.verification_uri
     }
@@ -83,10 +89,13 @@ impl DeviceAuthorization {
             .unwrap_or(&self.verification_uri)
     }
 
+    /// How long the codes are valid, as the server said (`expires_in`).
     pub fn expires_in(&self) -> Duration {
         self.response.expires_in()
     }
 
+    /// When the codes expire, by the flow's clock: when the request was sent
+    /// plus `expires_in`.
     pub fn expires_at(&self) -> SystemTime {
         self.expires_at
     }
@@ -115,17 +124,27 @@ pub enum PollEvent {
     /// Not approved yet.
     Pending,
     /// The server asked us to poll less often; this is the new interval.
-    SlowDown { interval: Duration },
+    SlowDown {
+        /// The new polling interval.
+        interval: Duration,
+    },
     /// The request did not reach the server; polling continues with back-off.
-    Retrying { error: String },
+    Retrying {
+        /// What went wrong with the request.
+        error: String,
+    },
 }
 
 /// A bearer token fresh from the token endpoint.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
+    /// The access token.
     pub access_token: Secret,
+    /// `token_type` as the server sent it, normally `Bearer`.
     pub token_type: String,
+    /// The token's lifetime (`expires_in`); `None` when the server sent none.
     pub expires_in: Option<Duration>,
+    /// The granted scopes (`scope`); empty when the server sent none.
     pub scopes: Vec<String>,
 }
 
@@ -149,6 +168,9 @@ pub struct DeviceFlow {
 }
 
 impl DeviceFlow {
+    /// A flow against `endpoints` as `client_id`. Token polls send
+    /// `Prefer: wait` with [`DEFAULT_PREFER_WAIT`]; see
+    /// [`DeviceFlow::with_prefer_wait`].
     pub fn new(
         transport: Arc<dyn Transport>,
         clock: Arc<dyn Clock>,
@@ -171,10 +193,12 @@ impl DeviceFlow {
         self
     }
 
+    /// The server endpoints this flow uses.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
     }
 
+    /// The OAuth client id this flow sends.
     pub fn client_id(&self) -> &str {
         &self.client_id
     }

@@ -1,3 +1,6 @@
+//! Server URLs ([`ServerUrl`]) and OAuth metadata ([`discover`]): RFC 8414,
+//! falling back to OpenID discovery, with the endpoints checked.
+
 mod server_url;
 
 use oauth2::http::{Method, StatusCode};
@@ -12,16 +15,22 @@ pub use server_url::{DEFAULT_SERVER, ServerUrl, UrlError, check_transport_securi
 /// Everything is optional so that servers which leave fields out still parse.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Metadata {
+    /// The server's issuer identifier.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// Where a device authorization starts; without it there is no device flow.
     #[serde(default)]
     pub device_authorization_endpoint: Option<String>,
+    /// Where the device code is exchanged for a token.
     #[serde(default)]
     pub token_endpoint: Option<String>,
+    /// RFC 7009 token revocation, when the server offers it.
     #[serde(default)]
     pub revocation_endpoint: Option<String>,
+    /// The grant types the server lists.
     #[serde(default)]
     pub grant_types_supported: Option<Vec<String>>,
+    /// The scopes the server lists.
     #[serde(default)]
     pub scopes_supported: Option<Vec<String>>,
 }
@@ -29,10 +38,15 @@ pub struct Metadata {
 /// Checked endpoints for one server, ready to use.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    /// The server the endpoints belong to.
     pub server: ServerUrl,
+    /// The device authorization endpoint.
     pub device_authorization: Url,
+    /// The token endpoint.
     pub token: Url,
+    /// The revocation endpoint; `None` when the server offers none.
     pub revocation: Option<Url>,
+    /// The scopes the server lists; empty when it lists none.
     pub scopes_supported: Vec<String>,
     /// The metadata document the endpoints came from.
     pub metadata_url: Url,
@@ -51,32 +65,52 @@ impl Endpoints {
     }
 }
 
+/// The server's OAuth metadata cannot be fetched or used.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DiscoveryError {
+    /// The server URL is not acceptable.
     #[error(transparent)]
     Url(#[from] UrlError),
+    /// A metadata request got no HTTP response.
     #[error("{source}. Check the server URL ({server}) and your network")]
     Unreachable {
+        /// The server, as its canonical URL.
         server: String,
+        /// What went wrong with the request.
         #[source]
         source: TransportError,
     },
+    /// No metadata location answered 200.
     #[error(
         "{server} publishes no OAuth metadata (tried {tried}). \
          Is this the right server URL?"
     )]
-    NotFound { server: String, tried: String },
+    NotFound {
+        /// The server, as its canonical URL.
+        server: String,
+        /// The paths tried, comma-separated.
+        tried: String,
+    },
+    /// Metadata that does not parse, or whose endpoints are missing, malformed
+    /// or plain http where that is not allowed.
     #[error("{server}: the metadata at {url} is not valid: {reason}")]
     BadMetadata {
+        /// The server, as its canonical URL.
         server: String,
+        /// Where the metadata came from.
         url: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// The metadata has no `device_authorization_endpoint`.
     #[error(
         "{server} does not offer device sign-in (no device_authorization_endpoint \
          in its metadata)"
     )]
-    NoDeviceFlow { server: String },
+    NoDeviceFlow {
+        /// The server, as its canonical URL.
+        server: String,
+    },
 }
 
 /// The metadata locations to try, in order. RFC 8414 puts the well-known

@@ -16,15 +16,27 @@ pub struct ServerUrl {
     canonical: String,
 }
 
+/// A server or endpoint URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
+    /// Not a usable URL: it does not parse, is not http(s), has no host, or
+    /// carries user info, a query or a fragment.
     #[error("`{input}` is not a valid server URL ({reason})")]
-    Invalid { input: String, reason: String },
+    Invalid {
+        /// The URL in question.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Plain `http://` to a host that is not loopback, without the override.
     #[error(
         "refusing plain http:// to {host}: the token would cross the network unencrypted. \
          Use https://, or pass --allow-insecure-http if you really mean it"
     )]
-    InsecureHttp { host: String },
+    InsecureHttp {
+        /// The host the URL points at.
+        host: String,
+    },
 }
 
 impl ServerUrl {
@@ -59,14 +71,17 @@ impl ServerUrl {
         Ok(ServerUrl { url, canonical })
     }
 
+    /// The canonical spelling, which is also the keychain account name.
     pub fn as_str(&self) -> &str {
         &self.canonical
     }
 
+    /// The parsed URL.
     pub fn url(&self) -> &Url {
         &self.url
     }
 
+    /// Whether the host is `localhost` or a loopback address.
     pub fn is_loopback(&self) -> bool {
         is_loopback(&self.url)
     }

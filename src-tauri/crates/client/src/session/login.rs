@@ -30,6 +30,7 @@ pub struct PendingLogin {
 }
 
 impl PendingLogin {
+    /// The codes and URLs to show the person.
     pub fn authorization(&self) -> &DeviceAuthorization {
         &self.authorization
     }
@@ -52,11 +53,14 @@ impl std::fmt::Debug for PendingLogin {
 /// The outcome of a sign-in.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
+    /// The server signed in to.
     pub server: ServerUrl,
     /// `None` when the server has no `/me` (a non-devauth server) or it
     /// could not be reached right after sign-in; `notes` says which.
     pub me: Option<Me>,
+    /// How long the new token has left.
     pub expiry: Expiry,
+    /// Where the token is kept, for people ("Secret Service keychain").
     pub storage: String,
     /// Things the person should know (old token revoked later, ...).
     pub notes: Vec<String>,

@@ -16,17 +16,27 @@ pub enum SignOut {
     NotSignedIn,
     /// The server could not be reached. The token is gone from normal use
     /// here but kept in the token store until a later run revokes it.
-    RevocationPending { reason: String },
+    RevocationPending {
+        /// Why the server could not be reached.
+        reason: String,
+    },
     /// The server refused or cannot revoke tokens. Removed from this machine;
     /// the token may still work until it expires.
-    NotRevoked { reason: String },
+    NotRevoked {
+        /// Why the token was not revoked.
+        reason: String,
+    },
 }
 
 /// One server's pending revocations after a retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryReport {
+    /// The server, as its canonical URL.
     pub server: String,
+    /// How many tokens this retry revoked.
     pub revoked: usize,
+    /// How many still wait to be revoked (0 when the retry failed before it
+    /// could count them; `error` says why).
     pub remaining: usize,
     /// Why some remain.
     pub error: Option<String>,

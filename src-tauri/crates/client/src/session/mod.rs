@@ -1,3 +1,6 @@
+//! [`Client`], where front ends start: one server, its stored token and the
+//! config file.
+
 mod login;
 mod logout;
 mod status;
@@ -30,13 +33,17 @@ pub struct Options {
     pub app_name: String,
     /// `--server`; `None` falls back to DEVAUTH_SERVER, the config, the default.
     pub server: Option<String>,
+    /// Accept plain http to a non-loopback server (`--allow-insecure-http`).
     pub allow_insecure_http: bool,
     /// Keep tokens in a plaintext file instead of the keychain.
     pub insecure_storage: bool,
+    /// The environment variables, captured once.
     pub env: Env,
 }
 
 impl Options {
+    /// The CLI's defaults: client id `devauth-cli`, the keychain, and the
+    /// server from `DEVAUTH_SERVER`, the config or the default.
     pub fn cli(env: Env) -> Options {
         Options {
             client_id: CLI_CLIENT_ID.to_string(),
@@ -48,6 +55,8 @@ impl Options {
         }
     }
 
+    /// The desktop app's defaults: those of [`Options::cli`] with client id
+    /// `devauth-desktop`.
     pub fn desktop(env: Env) -> Options {
         Options {
             client_id: DESKTOP_CLIENT_ID.to_string(),
@@ -63,7 +72,9 @@ impl Options {
 pub enum TokenSource {
     /// `DEVAUTH_TOKEN`.
     Env,
+    /// The OS keychain.
     Keychain,
+    /// The plaintext token file.
     File,
 }
 
@@ -108,11 +119,14 @@ impl Client {
         })
     }
 
+    /// Sends every HTTP request through `transport` instead of `reqwest`
+    /// (tests script the server this way).
     pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = transport;
         self
     }
 
+    /// Takes time and sleeping from `clock` instead of the wall clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -130,18 +144,22 @@ impl Client {
         self
     }
 
+    /// The server this client talks to.
     pub fn server(&self) -> &ServerUrl {
         &self.server
     }
 
+    /// Where the server URL came from.
     pub fn server_source(&self) -> ServerSource {
         self.server_source
     }
 
+    /// The options the client was made with.
     pub fn options(&self) -> &Options {
         &self.options
     }
 
+    /// The config file in use.
     pub fn config_file(&self) -> &ConfigFile {
         &self.config_file
     }

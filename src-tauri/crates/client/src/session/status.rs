@@ -10,7 +10,9 @@ use crate::token_store::{StoreInfo, active_keyring_store};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthState {
+    /// The server accepted the token (or has no `/me` to ask).
     SignedIn,
+    /// No token for this server.
     SignedOut,
     /// Past its expiry time.
     Expired,
@@ -40,13 +42,21 @@ pub struct StatusOrg {
 /// `devauth status`: what is known about the sign-in at one server.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
+    /// The server, as its canonical URL.
     pub server: String,
+    /// Where the server URL came from.
     pub server_source: ServerSource,
+    /// Whether the token works.
     pub state: AuthState,
+    /// Why the state is what it is, when there is more to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The user, from `/me`; when the server cannot be asked, as the last
+    /// sign-in recorded it (never for a `DEVAUTH_TOKEN` token).
     pub user: Option<StatusUser>,
+    /// The org, likewise.
     pub org: Option<StatusOrg>,
+    /// The user's role in the org, likewise.
     pub role: Option<String>,
     /// The token, as `/me` describes it.
     pub token: Option<MeToken<'static>>,
@@ -54,11 +64,13 @@ pub struct Status {
     pub expires_at: Option<String>,
     /// "expires in 90 days", "never expires", ...
     pub expires: Option<String>,
+    /// Where the token comes from; `None` when there is none.
     pub token_source: Option<TokenSource>,
     /// Where the token lives, for people ("Secret Service keychain").
     pub storage: Option<String>,
     /// The keyring store actually in use, when it is the keychain.
     pub keychain_store: Option<StoreInfo>,
+    /// Tokens from an earlier sign-out still wait to be revoked at this server.
     pub pending_revocation: bool,
 }
 

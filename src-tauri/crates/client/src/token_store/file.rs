@@ -40,6 +40,8 @@ struct Contents {
 }
 
 impl FileStore {
+    /// A store in the file at `path` that warns on stderr. Nothing is read or
+    /// created yet.
     pub fn new(path: PathBuf) -> Self {
         FileStore {
             path,
@@ -60,10 +62,13 @@ impl FileStore {
         self
     }
 
+    /// The token file.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The warning announced on first use: the token sits unencrypted in this
+    /// file.
     pub fn warning(&self) -> String {
         format!(
             "warning: the token is stored unencrypted in {} (insecure storage). Anyone who \

@@ -19,7 +19,9 @@ static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 /// Which `keyring` credential store is active.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoreInfo {
+    /// The store's vendor string, as `keyring` reports it.
     pub vendor: String,
+    /// The store's id, as `keyring` reports it.
     pub id: String,
 }
 
@@ -103,16 +105,20 @@ impl KeyringStore {
         }
     }
 
+    /// The time limit for each keychain call (5 s by default).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
+    /// The keychain service name entries are stored under (`devauth` by
+    /// default).
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
         self.service = service.into();
         self
     }
 
+    /// Which `keyring` store this is.
     pub fn info(&self) -> &StoreInfo {
         &self.info
     }

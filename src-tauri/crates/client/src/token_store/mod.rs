@@ -1,3 +1,7 @@
+//! Where tokens live: the OS keychain ([`KeyringStore`]) or, only when asked
+//! for, a plaintext file ([`FileStore`]); plus the tokens still to be revoked
+//! after an offline sign-out.
+
 mod file;
 mod keychain;
 
@@ -15,7 +19,9 @@ pub use keychain::{KeyringStore, StoreInfo, active_keyring_store};
 /// account for a server's token is the server's canonical URL.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
+    /// The token stored under `account`; `None` when there is none.
     async fn get(&self, account: &str) -> Result<Option<Secret>, StoreError>;
+    /// Stores `token` under `account`, replacing any earlier one.
     async fn set(&self, account: &str, token: &Secret) -> Result<(), StoreError>;
     /// Ok(true) when something was deleted.
     async fn delete(&self, account: &str) -> Result<bool, StoreError>;
@@ -23,6 +29,7 @@ pub trait TokenStore: Send + Sync {
     async fn probe(&self) -> Result<(), StoreError>;
     /// For people: "Secret Service keychain", "file /path (insecure)".
     fn describe(&self) -> String;
+    /// Which backend this is.
     fn kind(&self) -> StorageKind;
 }
 
@@ -30,6 +37,7 @@ pub trait TokenStore: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageKind {
+    /// The OS keychain; the default.
     #[default]
     Keychain,
     /// Plaintext file; only when asked for explicitly.
@@ -58,24 +66,46 @@ const FIX_LOCKED: &str = if cfg!(any(target_os = "macos", windows)) {
 /// Token storage failed. Messages name the fix.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
+    /// No usable keychain: no provider or session bus, or the platform store
+    /// failed.
     #[error("the OS keychain is not available: {reason}. {FIX_KEYCHAIN}")]
-    KeychainUnavailable { reason: String },
+    KeychainUnavailable {
+        /// What went wrong, for people.
+        reason: String,
+    },
+    /// The keychain refused access: it is locked or has no default collection.
     #[error("the OS keychain is locked or has no default collection ({reason}). {FIX_LOCKED}")]
-    KeychainLocked { reason: String },
+    KeychainLocked {
+        /// What the keychain reported.
+        reason: String,
+    },
+    /// A keychain call did not finish within the store's timeout.
     #[error(
         "the OS keychain did not answer within {secs} s; it may be waiting for an unlock \
          prompt. {FIX_LOCKED}"
     )]
-    KeychainTimeout { secs: u64 },
+    KeychainTimeout {
+        /// The timeout, in seconds.
+        secs: u64,
+    },
+    /// The active store is keyring's in-memory mock, which would lose the token.
     #[error(
         "the keychain in use is keyring's in-memory mock store, which keeps nothing; \
          refusing to store tokens there"
     )]
     MockStore,
+    /// Any other keychain failure; the text says what.
     #[error("keychain error: {0}")]
     Keychain(String),
+    /// The token file cannot be read, written or trusted (it is readable by
+    /// other users, say).
     #[error("credentials file {path}: {reason}")]
-    File { path: String, reason: String },
+    File {
+        /// The file's path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The keychain account that holds tokens still to be revoked at `server`
@@ -117,6 +147,8 @@ pub async fn set_pending_revocations(
     store.set(&account, &Secret::new(encoded)).await
 }
 
+/// Adds `token` to those waiting to be revoked at `server`, unless it is
+/// already there.
 pub async fn add_pending_revocation(
     store: &dyn TokenStore,
     server: &ServerUrl,

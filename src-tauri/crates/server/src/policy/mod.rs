@@ -38,7 +38,9 @@ use std::fmt;
 /// A token someone wants to act on, with its user's role in its org now.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
+    /// The token acted on.
     pub token: &'a Token,
+    /// Its user's role in its org now; `None` for service tokens and non-members.
     pub holder_role: Option<Role>,
 }
 
@@ -51,52 +53,78 @@ pub enum Act<'a> {
     ListOwnTokens,
     /// List every token of an org.
     ListOrgTokens {
+        /// The org whose tokens are listed.
         org_id: &'a str,
     },
+    /// See one token.
     ReadToken(Target<'a>),
     /// Mint a personal token for oneself with these (already inherited) scopes.
     MintPersonal {
+        /// The org the token will act in.
         org_id: &'a str,
+        /// The scopes it will carry.
         scopes: &'a [Scope],
     },
+    /// Mint a service token for an org with these (already inherited) scopes.
     MintService {
+        /// The org the token will act in.
         org_id: &'a str,
+        /// The scopes it will carry.
         scopes: &'a [Scope],
     },
     /// Replace a token and receive the new secret.
     Rotate(Target<'a>),
+    /// Revoke one token.
     Revoke(Target<'a>),
     /// Revoke all of one's own tokens (a token: those of its own org).
     RevokeAllMine,
     /// Revoke every token a member holds in an org.
     RevokeAllOf {
+        /// The org whose tokens are revoked.
         org_id: &'a str,
+        /// The member whose tokens are revoked.
         user_id: &'a str,
+        /// That member's role there now.
         role: Role,
     },
+    /// List an org's members.
     ListMembers {
+        /// The org.
         org_id: &'a str,
     },
+    /// Read an org's audit log.
     ReadAudit {
+        /// The org.
         org_id: &'a str,
     },
+    /// Add a member to an org.
     AddMember {
+        /// The org.
         org_id: &'a str,
+        /// The role the new member gets.
         role: Role,
     },
+    /// Change a member's role.
     ChangeRole {
+        /// The org.
         org_id: &'a str,
+        /// The member's role now.
         from: Role,
+        /// The role they get.
         to: Role,
     },
+    /// Remove a member from an org.
     RemoveMember {
+        /// The org.
         org_id: &'a str,
+        /// The member's role now.
         role: Role,
     },
     /// Look up or deny a device request by its user code.
     DecideDevice,
     /// Approve a device request into an org.
     ApproveDevice {
+        /// The org the device token will act in.
         org_id: &'a str,
     },
     /// Disable a user everywhere (the admin CLI).
@@ -109,6 +137,7 @@ pub enum Denied {
     /// The principal would have it by role, but its token lacks this scope
     /// (or its role does not grant it).
     MissingScope(Scope),
+    /// Not allowed at all; the text says why.
     Forbidden(String),
 }
 

@@ -9,7 +9,9 @@ use std::fmt;
 pub struct Scopes(pub(super) u8);
 
 impl Scopes {
+    /// No scopes.
     pub const NONE: Scopes = Scopes(0);
+    /// Every scope.
     pub const ALL: Scopes = Scopes(0b1111);
 
     fn bit(scope: Scope) -> u8 {
@@ -21,6 +23,7 @@ impl Scopes {
         }
     }
 
+    /// The set of `scopes`.
     pub fn of(scopes: &[Scope]) -> Scopes {
         Scopes(scopes.iter().fold(0, |bits, s| bits | Self::bit(*s)))
     }
@@ -35,18 +38,22 @@ impl Scopes {
         )
     }
 
+    /// Whether `scope` is in the set.
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & Self::bit(scope) != 0
     }
 
+    /// Whether every scope in this set is also in `other`.
     pub fn is_subset_of(self, other: Scopes) -> bool {
         self.0 & !other.0 == 0
     }
 
+    /// The scopes in both sets.
     pub fn intersect(self, other: Scopes) -> Scopes {
         Scopes(self.0 & other.0)
     }
 
+    /// Whether the set has no scopes.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -71,15 +78,19 @@ impl fmt::Debug for Scopes {
 /// may do owner-level acts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Power {
+    /// The scopes they have.
     pub scopes: Scopes,
+    /// Whether they may do owner-level acts.
     pub owner: bool,
 }
 
 impl Power {
+    /// Nothing at all.
     pub const NONE: Power = Power {
         scopes: Scopes::NONE,
         owner: false,
     };
+    /// Everything, owner-level acts included (the system).
     pub const ALL: Power = Power {
         scopes: Scopes::ALL,
         owner: true,
@@ -123,6 +134,7 @@ impl Power {
         }
     }
 
+    /// Whether `scope` is among its scopes.
     pub fn can(self, scope: Scope) -> bool {
         self.scopes.contains(scope)
     }

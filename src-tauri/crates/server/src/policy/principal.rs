@@ -11,20 +11,32 @@ pub enum Principal {
     /// there (role `None`: not a member, which still lets them revoke their
     /// own tokens), or with no org for what concerns only themselves.
     Session {
+        /// The signed-in user.
         user: Arc<User>,
+        /// The org they act in, if any.
         org: Option<Arc<Org>>,
+        /// Their role there; `None` when not a member or with no org.
         role: Option<Role>,
     },
     /// A user's personal or device token: its org only, the user's current
     /// role narrowed by the token's scopes.
     UserToken {
+        /// The token's user.
         user: Arc<User>,
+        /// The token's org.
         org: Arc<Org>,
+        /// The user's role in that org now.
         role: Role,
+        /// The token presented.
         token: Arc<Token>,
     },
     /// A service token: its org only, exactly its scopes.
-    Service { org: Arc<Org>, token: Arc<Token> },
+    Service {
+        /// The token's org.
+        org: Arc<Org>,
+        /// The token presented.
+        token: Arc<Token>,
+    },
     /// The admin CLI on the server host.
     System,
 }
@@ -48,6 +60,7 @@ impl Principal {
         }
     }
 
+    /// The user acting; `None` for service tokens and the system.
     pub fn user(&self) -> Option<&User> {
         match self {
             Principal::Session { user, .. } | Principal::UserToken { user, .. } => Some(user),
@@ -55,6 +68,7 @@ impl Principal {
         }
     }
 
+    /// That user's id.
     pub fn user_id(&self) -> Option<&str> {
         self.user().map(|u| u.id.as_str())
     }
@@ -68,6 +82,7 @@ impl Principal {
         }
     }
 
+    /// The id of the org this principal acts in.
     pub fn org_id(&self) -> Option<&str> {
         self.org().map(|o| o.id.as_str())
     }

@@ -18,16 +18,22 @@ use std::sync::Arc;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+/// A failed store call.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A uniqueness rule refused the write; the text says what already exists.
     #[error("{0}")]
     Conflict(String),
+    /// A database query or connection failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Bringing the schema up to date failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value does not parse (an unknown role, kind, status or scope).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The database cannot be set up as configured (no data directory, a directory that cannot be created).
     #[error("{0}")]
     Config(String),
     /// The store's own machinery failed around the database (the SQLite change
@@ -36,19 +42,24 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// A store call's result, failing with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Why and by whom tokens are revoked.
 #[derive(Debug, Clone)]
 pub struct Revocation {
+    /// When the tokens are revoked.
     pub at: Timestamp,
+    /// Who revokes them: the actor's label.
     pub by: String,
+    /// Why, as token lists show it.
     pub reason: String,
 }
 
 /// The outcome of redeeming an approved device code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
+    /// The token was stored and the request marked redeemed.
     Issued,
     /// Already redeemed, or never approved: nothing was issued.
     NotRedeemable,
@@ -61,8 +72,10 @@ pub enum Redemption {
 pub enum MembershipChange {
     /// Done; for a removal, how many tokens were revoked with it.
     Done {
+        /// Tokens revoked with a removal; 0 for a role change.
         revoked: u64,
     },
+    /// The user is not a member of the org: nothing was done.
     NotMember,
     /// The member's role changed meanwhile (to this one): nothing was done.
     Changed(Role),
@@ -73,7 +86,9 @@ pub enum MembershipChange {
 /// An approval or denial of a device request.
 #[derive(Debug, Clone)]
 pub struct DeviceDecision {
+    /// Approved or denied.
     pub status: DeviceStatus,
+    /// The user who decided.
     pub user_id: String,
     /// The org approved into (none for a denial).
     pub org_id: Option<String>,
@@ -84,19 +99,28 @@ pub struct DeviceDecision {
 /// A browser session about to be stored (the cookie value stays with the browser).
 #[derive(Debug, Clone)]
 pub struct NewSession {
+    /// SHA-256 of the cookie value, lowercase hex.
     pub id_hash: String,
+    /// The signed-in user.
     pub user_id: String,
+    /// When the user signed in.
     pub created_at: Timestamp,
+    /// When the session stops working.
     pub expires_at: Timestamp,
+    /// The IP the sign-in came from.
     pub ip: Option<String>,
+    /// The browser's `User-Agent`.
     pub user_agent: Option<String>,
 }
 
 /// Everything the first-run claim creates, in one transaction.
 #[derive(Debug, Clone)]
 pub struct SetupClaim {
+    /// The first owner.
     pub user: User,
+    /// The first org.
     pub org: Org,
+    /// The owner's first personal token.
     pub token: NewToken,
 }
 
@@ -106,6 +130,7 @@ pub struct SetupClaim {
 pub trait Store: Accounts + Tokens + Devices + Audit + Sessions + Setup + Changes {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
     /// Every table's rows as text. Test support (the hashed-at-rest check),
     /// not a backup tool: back up with the database's own tools.
@@ -115,9 +140,13 @@ pub trait Store: Accounts + Tokens + Devices + Audit + Sessions + Setup + Change
 /// Users, organizations and memberships.
 #[async_trait]
 pub trait Accounts: Send + Sync + 'static {
+    /// Stores a new user; a [`StoreError::Conflict`] when the email is taken.
     async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> Result<()>;
+    /// The user with this email, ignoring case and surrounding spaces.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// The user with this id.
     async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
+    /// Every user, by email.
     async fn list_users(&self) -> Result<Vec<User>>;
     /// Disables a user and revokes every token they hold; returns how many.
     async fn disable_user(
@@ -127,12 +156,18 @@ pub trait Accounts: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<Option<u64>>;
 
+    /// Stores a new org; a [`StoreError::Conflict`] when the slug is taken.
     async fn create_org(&self, org: &Org, audit: &NewAuditEvent) -> Result<()>;
+    /// The org with this slug.
     async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>>;
+    /// The org with this id.
     async fn org_by_id(&self, id: &str) -> Result<Option<Org>>;
+    /// Every org, by slug.
     async fn list_orgs(&self) -> Result<Vec<Org>>;
+    /// The orgs a user belongs to, with their role in each, by slug.
     async fn orgs_of_user(&self, user_id: &str) -> Result<Vec<(Org, Role)>>;
 
+    /// Adds a user to an org with `role`; a [`StoreError::Conflict`] when already a member.
     async fn add_member(
         &self,
         org_id: &str,
@@ -141,6 +176,7 @@ pub trait Accounts: Send + Sync + 'static {
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> Result<()>;
+    /// The user's role in the org; `None` when not a member.
     async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>>;
     /// Changes a member's role from `from` to `to`. Refused (and nothing
     /// changed) when the role is no longer `from`, or when it would leave the
@@ -164,17 +200,22 @@ pub trait Accounts: Send + Sync + 'static {
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<MembershipChange>;
+    /// An org's members, by email.
     async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
 }
 
 /// Tokens: stored as hashes, revoked, rotated, used.
 #[async_trait]
 pub trait Tokens: Send + Sync + 'static {
+    /// Stores a new token.
     async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()>;
+    /// The token with this id, revoked and expired ones included.
     async fn token_by_id(&self, id: &str) -> Result<Option<Token>>;
     /// The token with this hash and what it acts as now (user, org, live role).
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenAuth>>;
+    /// Tokens matching `query`, newest first, at most 1,000.
     async fn list_tokens(&self, query: &TokenQuery) -> Result<Vec<Token>>;
+    /// Revokes one token; false when it was revoked already.
     async fn revoke_token(&self, id: &str, rev: &Revocation, audit: &NewAuditEvent)
     -> Result<bool>;
     /// Revokes a user's active tokens (in one org, or all); returns how many.
@@ -193,6 +234,7 @@ pub trait Tokens: Send + Sync + 'static {
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<bool>;
+    /// Records when and from where a token was last used (not audited).
     async fn touch_token(&self, id: &str, at: Timestamp, ip: Option<&str>) -> Result<()>;
     /// Remembers that a token was used from `ip`; true (and audited) the first time.
     async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool>;
@@ -201,14 +243,17 @@ pub trait Tokens: Send + Sync + 'static {
 /// Device authorizations, from request to redemption.
 #[async_trait]
 pub trait Devices: Send + Sync + 'static {
+    /// Stores a new pending request (batched with other writes by group commit).
     async fn create_device_authorization(
         &self,
         device: &NewDeviceAuthorization,
         audit: &NewAuditEvent,
     ) -> Result<()>;
+    /// The request with this device-code hash.
     async fn device_by_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>>;
     /// The newest request with this user code.
     async fn device_by_user_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>>;
+    /// Records a poll of the token endpoint and the interval that now applies.
     async fn record_poll(&self, id: &str, at: Timestamp, interval_secs: i64) -> Result<()>;
     /// Approves or denies a pending, unexpired request; false when it was not pending.
     async fn decide_device(
@@ -218,6 +263,7 @@ pub trait Devices: Send + Sync + 'static {
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> Result<bool>;
+    /// Marks a pending or approved request expired.
     async fn expire_device(&self, id: &str) -> Result<()>;
     /// Turns an approved request into a token, at most once.
     async fn redeem_device(
@@ -232,16 +278,20 @@ pub trait Devices: Send + Sync + 'static {
 /// The audit log.
 #[async_trait]
 pub trait Audit: Send + Sync + 'static {
+    /// Writes one audit event on its own.
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
+    /// Events matching `query`, newest first.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 }
 
 /// Browser sessions.
 #[async_trait]
 pub trait Sessions: Send + Sync + 'static {
+    /// Stores a new browser session.
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     /// The active user behind a session (not ended, not expired, user not disabled).
     async fn session_user(&self, id_hash: &str, now: Timestamp) -> Result<Option<User>>;
+    /// Ends one session (signing out); nothing when it has ended already.
     async fn end_session(&self, id_hash: &str, now: Timestamp) -> Result<()>;
     /// Ends every browser session of a user; returns how many.
     async fn end_user_sessions(&self, user_id: &str, now: Timestamp) -> Result<u64>;
@@ -250,6 +300,7 @@ pub trait Sessions: Send + Sync + 'static {
 /// The first-run claim.
 #[async_trait]
 pub trait Setup: Send + Sync + 'static {
+    /// Whether the first-run claim has been made.
     async fn setup_claimed(&self) -> Result<bool>;
     /// Creates the first owner, org and token; false when setup was already claimed.
     async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;
@@ -278,6 +329,7 @@ pub mod prelude {
     pub use super::{Accounts, Audit, Changes, Devices, Sessions, Setup, Store, Tokens};
 }
 
+/// The store as the server holds it, whichever backend.
 pub type DynStore = Arc<dyn Store>;
 
 /// Opens the database named by `url` (a `postgres://` URL, a `sqlite:` URL or a

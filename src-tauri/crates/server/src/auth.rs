@@ -3,7 +3,7 @@
 //! What the principal may do is [`crate::policy`]'s to say.
 
 use crate::error::{Error, Result};
-use crate::model::{Actor, NewAuditEvent, RequestMeta, TokenAuth, TokenKind};
+use crate::model::{Actor, AuditAction, NewAuditEvent, RequestMeta, TokenAuth, TokenKind};
 use crate::policy::Principal;
 use crate::secret::{is_token_shaped, sha256_hex};
 use crate::state::AppState;
@@ -86,7 +86,7 @@ async fn record_use(state: &AppState, auth: &TokenAuth, meta: &RequestMeta, now:
             id: auth.token.id.clone(),
             hint: auth.token.hint.clone(),
         };
-        let audit = NewAuditEvent::new(now, actor, "token.new_ip", meta)
+        let audit = NewAuditEvent::new(now, actor, AuditAction::TokenNewIp, meta)
             .target(auth.token.id.clone())
             .org(auth.org.id.clone())
             .detail(format!("first use from {ip}"));

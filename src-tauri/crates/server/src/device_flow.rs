@@ -66,7 +66,7 @@ pub async fn start(
         created_at: now,
         expires_at: now + ttl,
     };
-    let audit = NewAuditEvent::new(now, Actor::Anonymous, "device.requested", meta)
+    let audit = NewAuditEvent::new(now, Actor::Anonymous, AuditAction::DeviceRequested, meta)
         .target(device.id.clone())
         .detail(format!(
             "client {client_id}, device {}",
@@ -227,7 +227,7 @@ async fn redeem(
         created_at: now,
         expires_at: Some(now + ttl),
     };
-    let audit = NewAuditEvent::new(now, Actor::Anonymous, "token.issued", meta)
+    let audit = NewAuditEvent::new(now, Actor::Anonymous, AuditAction::TokenIssued, meta)
         .target(new.id.clone())
         .org(org_id.clone())
         .detail(format!(
@@ -307,7 +307,7 @@ async fn find_request(
     };
     let Some(device) = found else {
         state.code_failures.record_failure(&keys, now);
-        let audit = NewAuditEvent::new(now, approver.clone(), "device.code_failed", meta)
+        let audit = NewAuditEvent::new(now, approver.clone(), AuditAction::DeviceCodeFailed, meta)
             .detail("unknown user code entered");
         state.store.append_audit(&audit).await?;
         return Err(Flow::UnknownUserCode.into());
@@ -369,7 +369,7 @@ pub async fn approve(
         None => format!("as {role}"),
         Some(limited) => format!("as {role}, limited to {limited}"),
     };
-    let audit = NewAuditEvent::new(now, actor, "device.approved", meta)
+    let audit = NewAuditEvent::new(now, actor, AuditAction::DeviceApproved, meta)
         .target(request.id.clone())
         .org(org.id.clone())
         .detail(format!(
@@ -431,7 +431,7 @@ pub async fn deny(
         return Err(not_pending(request.status));
     }
     let now = state.now();
-    let audit = NewAuditEvent::new(now, actor, "device.denied", meta)
+    let audit = NewAuditEvent::new(now, actor, AuditAction::DeviceDenied, meta)
         .target(request.id.clone())
         .detail(format!(
             "device {}",

@@ -2,7 +2,7 @@
 //! hashing, and creating accounts (used by setup, the admin CLI and the pages).
 
 use crate::error::{Error, Result};
-use crate::model::{Actor, NewAuditEvent, Org, RequestMeta, User};
+use crate::model::{Actor, AuditAction, NewAuditEvent, Org, RequestMeta, User};
 use crate::secret::{Secret, new_id};
 use crate::state::AppState;
 use argon2::Argon2;
@@ -183,7 +183,7 @@ pub async fn create_user(
 ) -> Result<User> {
     let user = new_user(state, email, name, password).await?;
     let audit =
-        NewAuditEvent::new(state.now(), actor, "user.created", meta).target(user.email.clone());
+        NewAuditEvent::new(state.now(), actor, AuditAction::UserCreated, meta).target(user.email.clone());
     state.store.create_user(&user, &audit).await?;
     Ok(user)
 }
@@ -215,7 +215,7 @@ pub async fn create_org(
     meta: &RequestMeta,
 ) -> Result<Org> {
     let org = new_org(state, slug, name)?;
-    let audit = NewAuditEvent::new(state.now(), actor, "org.created", meta)
+    let audit = NewAuditEvent::new(state.now(), actor, AuditAction::OrgCreated, meta)
         .target(org.slug.clone())
         .org(org.id.clone());
     state.store.create_org(&org, &audit).await?;
@@ -308,7 +308,7 @@ pub async fn sign_in(
     let valid = verify_password(stored, password).await;
     let Some(user) = user.filter(|u| valid && u.disabled_at.is_none()) else {
         state.auth_failures.record_failure(&keys, now);
-        let audit = NewAuditEvent::new(now, Actor::Anonymous, "login.failed", meta).target(email);
+        let audit = NewAuditEvent::new(now, Actor::Anonymous, AuditAction::LoginFailed, meta).target(email);
         state
             .store
             .append_audit(&audit)
@@ -320,7 +320,7 @@ pub async fn sign_in(
         id: user.id.clone(),
         email: user.email.clone(),
     };
-    let audit = NewAuditEvent::new(now, actor, "login.succeeded", meta);
+    let audit = NewAuditEvent::new(now, actor, AuditAction::LoginSucceeded, meta);
     if let Err(err) = state.store.append_audit(&audit).await {
         tracing::warn!(error = %err, "could not record a sign-in");
     }

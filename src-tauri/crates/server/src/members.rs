@@ -59,7 +59,7 @@ pub async fn add(
     )?;
     let user = find_user(state, who).await?;
     let now = state.now();
-    let audit = NewAuditEvent::new(now, by.actor(), "member.added", meta)
+    let audit = NewAuditEvent::new(now, by.actor(), AuditAction::MemberAdded, meta)
         .target(user.email.clone())
         .org(org.id.clone())
         .detail(format!("as {role}"));
@@ -123,7 +123,7 @@ pub async fn set_role(
             to: role,
         },
     )?;
-    let audit = NewAuditEvent::new(state.now(), by.actor(), "member.role_changed", meta)
+    let audit = NewAuditEvent::new(state.now(), by.actor(), AuditAction::MemberRoleChanged, meta)
         .target(user.email.clone())
         .org(org.id.clone())
         .detail(format!("{current} → {role}"));
@@ -174,7 +174,7 @@ pub async fn remove(
         by: actor.label(),
         reason: format!("removed from {}", org.slug),
     };
-    let audit = NewAuditEvent::new(now, actor, "member.removed", meta)
+    let audit = NewAuditEvent::new(now, actor, AuditAction::MemberRemoved, meta)
         .target(user.email.clone())
         .org(org.id.clone());
     let revoked = match state
@@ -220,7 +220,7 @@ pub async fn disable_user(
         by: actor.label(),
         reason: "user disabled".into(),
     };
-    let audit = NewAuditEvent::new(now, actor, "user.disabled", meta).target(user.email.clone());
+    let audit = NewAuditEvent::new(now, actor, AuditAction::UserDisabled, meta).target(user.email.clone());
     let revoked = state
         .store
         .disable_user(&user.id, &rev, &audit)

@@ -307,6 +307,83 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
 }
 
+/// What an audit event records. The text (`token.revoked`) is what the
+/// log stores and its filters match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// A device asked for a code.
+    DeviceRequested,
+    /// Someone typed a user code that matches no request.
+    DeviceCodeFailed,
+    /// A device request was approved into an org.
+    DeviceApproved,
+    /// A device request was denied.
+    DeviceDenied,
+    /// A sign-in on the pages failed.
+    LoginFailed,
+    /// A sign-in on the pages worked.
+    LoginSucceeded,
+    /// A user joined an org.
+    MemberAdded,
+    /// A member left (and their tokens there were revoked).
+    MemberRemoved,
+    /// A member's role changed.
+    MemberRoleChanged,
+    /// An org was made.
+    OrgCreated,
+    /// A setup claim came with a wrong setup token.
+    SetupClaimFailed,
+    /// The first owner claimed setup.
+    SetupClaimed,
+    /// A token was issued (created, rotated in, or redeemed by a device).
+    TokenIssued,
+    /// A token was used from an address it had not been used from before.
+    TokenNewIp,
+    /// A token was revoked.
+    TokenRevoked,
+    /// All of a user's tokens (in an org, or everywhere) were revoked.
+    TokenRevokedAll,
+    /// A token was replaced by a new one.
+    TokenRotated,
+    /// A user was made.
+    UserCreated,
+    /// A user was disabled (and their tokens revoked).
+    UserDisabled,
+}
+
+impl AuditAction {
+    /// The text the log stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::DeviceRequested => "device.requested",
+            AuditAction::DeviceCodeFailed => "device.code_failed",
+            AuditAction::DeviceApproved => "device.approved",
+            AuditAction::DeviceDenied => "device.denied",
+            AuditAction::LoginFailed => "login.failed",
+            AuditAction::LoginSucceeded => "login.succeeded",
+            AuditAction::MemberAdded => "member.added",
+            AuditAction::MemberRemoved => "member.removed",
+            AuditAction::MemberRoleChanged => "member.role_changed",
+            AuditAction::OrgCreated => "org.created",
+            AuditAction::SetupClaimFailed => "setup.claim_failed",
+            AuditAction::SetupClaimed => "setup.claimed",
+            AuditAction::TokenIssued => "token.issued",
+            AuditAction::TokenNewIp => "token.new_ip",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::TokenRevokedAll => "token.revoked_all",
+            AuditAction::TokenRotated => "token.rotated",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::UserDisabled => "user.disabled",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One audit record.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
@@ -344,7 +421,7 @@ pub struct NewAuditEvent {
     /// Who did it.
     pub actor: Actor,
     /// What happened, such as `token.revoked`.
-    pub action: &'static str,
+    pub action: AuditAction,
     /// What it happened to (a token or request id, an email, a slug), if any.
     pub target: Option<String>,
     /// The org it happened in, if any.
@@ -357,7 +434,7 @@ pub struct NewAuditEvent {
 
 impl NewAuditEvent {
     /// An event with no target, org or detail; `target`, `org` and `detail` add them.
-    pub fn new(at: Timestamp, actor: Actor, action: &'static str, meta: &RequestMeta) -> Self {
+    pub fn new(at: Timestamp, actor: Actor, action: AuditAction, meta: &RequestMeta) -> Self {
         Self {
             at,
             actor,

@@ -47,7 +47,7 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> R
             state
                 .store
                 .append_audit(
-                    &NewAuditEvent::new(now, Actor::Anonymous, "setup.claim_failed", meta)
+                    &NewAuditEvent::new(now, Actor::Anonymous, AuditAction::SetupClaimFailed, meta)
                         .detail("wrong setup token"),
                 )
                 .await?;
@@ -71,18 +71,18 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> R
         email: user.email.clone(),
     };
     let events = [
-        NewAuditEvent::new(now, actor.clone(), "setup.claimed", meta)
+        NewAuditEvent::new(now, actor.clone(), AuditAction::SetupClaimed, meta)
             .org(org.id.clone())
             .target(user.email.clone()),
-        NewAuditEvent::new(now, actor.clone(), "user.created", meta).target(user.email.clone()),
-        NewAuditEvent::new(now, actor.clone(), "org.created", meta)
+        NewAuditEvent::new(now, actor.clone(), AuditAction::UserCreated, meta).target(user.email.clone()),
+        NewAuditEvent::new(now, actor.clone(), AuditAction::OrgCreated, meta)
             .org(org.id.clone())
             .target(org.slug.clone()),
-        NewAuditEvent::new(now, actor.clone(), "member.added", meta)
+        NewAuditEvent::new(now, actor.clone(), AuditAction::MemberAdded, meta)
             .org(org.id.clone())
             .target(user.email.clone())
             .detail("as owner"),
-        NewAuditEvent::new(now, actor, "token.issued", meta)
+        NewAuditEvent::new(now, actor, AuditAction::TokenIssued, meta)
             .org(org.id.clone())
             .target(new.id.clone())
             .detail(format!("personal token `setup` ({})", new.hint)),

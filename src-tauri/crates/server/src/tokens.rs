@@ -239,7 +239,7 @@ pub async fn issue(
 ) -> Result<Issued> {
     let now = state.now();
     let (token, new) = mint(name, kind, user_id, org_id, scopes, now, expires_at);
-    let audit = NewAuditEvent::new(now, actor, "token.issued", meta)
+    let audit = NewAuditEvent::new(now, actor, AuditAction::TokenIssued, meta)
         .target(new.id.clone())
         .org(new.org_id.clone())
         .detail(format!("{kind} token `{}` ({})", new.name, new.hint));
@@ -357,7 +357,7 @@ pub async fn revoke_one(
         by: actor.label(),
         reason: reason.to_string(),
     };
-    let audit = NewAuditEvent::new(now, actor, "token.revoked", meta)
+    let audit = NewAuditEvent::new(now, actor, AuditAction::TokenRevoked, meta)
         .target(token.id.clone())
         .org(token.org_id.clone())
         .detail(format!(
@@ -395,7 +395,7 @@ pub async fn revoke_user(
         reason: reason.to_string(),
     };
     let mut audit =
-        NewAuditEvent::new(now, actor, "token.revoked_all", meta).target(target.to_string());
+        NewAuditEvent::new(now, actor, AuditAction::TokenRevokedAll, meta).target(target.to_string());
     if let Some(org) = org_id {
         audit = audit.org(org.to_string());
     }
@@ -452,7 +452,7 @@ pub async fn rotate(
         by: actor.label(),
         reason: format!("rotated to {}", new.id),
     };
-    let audit = NewAuditEvent::new(now, actor, "token.rotated", meta)
+    let audit = NewAuditEvent::new(now, actor, AuditAction::TokenRotated, meta)
         .target(old.id.clone())
         .org(old.org_id.clone())
         .detail(format!(

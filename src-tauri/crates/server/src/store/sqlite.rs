@@ -303,7 +303,7 @@ mod tests {
         let audit = NewAuditEvent::new(
             2_000,
             Actor::Anonymous,
-            "tokens.revoked",
+            crate::model::AuditAction::TokenRevokedAll,
             &RequestMeta::default(),
         );
         store.revoke_user_tokens("nobody", None, &rev, &audit).await
@@ -416,7 +416,7 @@ mod tests {
         let audit = NewAuditEvent::new(
             1_000,
             Actor::Anonymous,
-            "device.requested",
+            crate::model::AuditAction::DeviceRequested,
             &RequestMeta::default(),
         )
         .target(device.id.clone());

@@ -194,7 +194,7 @@ pub(crate) async fn insert_audit_rows(tx: &mut WriteTx, events: &[&NewAuditEvent
             e.actor.kind(),
             e.actor.id(),
             label,
-            e.action,
+            e.action.as_str(),
             &e.target,
             &e.org_id,
             &e.meta.ip,

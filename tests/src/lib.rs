@@ -432,7 +432,7 @@ impl TestServer {
         .expect("mint a token");
         (
             issued.token.expose().to_string(),
-            issued.info.token.id.clone(),
+            issued.info.token.id.to_string(),
         )
     }
 

@@ -962,7 +962,7 @@ async fn last_use_is_written_at_most_once_a_minute(backend: Backend) {
         srv.server
             .state
             .store
-            .token_by_id(&id)
+            .token_by_id(&id.as_str().into())
             .await
             .ok()
             .flatten()

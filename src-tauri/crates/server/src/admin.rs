@@ -503,7 +503,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                     .map(|v| {
                         let t = &v.token;
                         vec![
-                            t.id.clone(),
+                            t.id.to_string(),
                             t.hint.clone(),
                             t.name.clone(),
                             t.kind.to_string(),
@@ -558,7 +558,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                     id.ok_or_else(|| AdminError("give a token id (see `token list`)".into()))?;
                 let token = state
                     .store
-                    .token_by_id(&id)
+                    .token_by_id(&TokenId::from(id.as_str()))
                     .await?
                     .ok_or_else(|| AdminError(format!("no token `{id}`")))?;
                 if tokens::revoke_one(state, &token, Actor::System, &reason, &meta()).await? {

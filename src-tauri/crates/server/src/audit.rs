@@ -14,7 +14,7 @@ pub async fn list(
 ) -> Result<Vec<AuditEvent>> {
     let org_id = query
         .org_id
-        .as_deref()
+        .as_ref()
         .ok_or_else(|| Error::invalid("name the organization whose log to read"))?;
     policy::check(principal, Act::ReadAudit { org_id })?;
     Ok(state.store.list_audit(query).await?)

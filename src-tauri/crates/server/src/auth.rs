@@ -82,10 +82,7 @@ async fn record_use(state: &AppState, auth: &TokenAuth, meta: &RequestMeta, now:
         tracing::warn!(error = %err, "could not record token use");
     }
     if let (true, Some(ip)) = (writes.maybe_new_ip, ip) {
-        let actor = Actor::Token {
-            id: auth.token.id.clone(),
-            hint: auth.token.hint.clone(),
-        };
+        let actor = Actor::of_token(&auth.token);
         let audit = NewAuditEvent::new(now, actor, AuditAction::TokenNewIp, meta)
             .target(auth.token.id.clone())
             .org(auth.org.id.clone())

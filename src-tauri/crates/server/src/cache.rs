@@ -62,13 +62,13 @@ impl TokenCache {
             Event::UserTokensRevoked {
                 user_id, org_id, ..
             } => entries.retain(|_, (a, _)| {
-                !(a.token.user_id.as_deref() == Some(user_id.as_str())
-                    && org_id.as_deref().is_none_or(|o| o == a.org.id))
+                !(a.token.user_id.as_ref() == Some(user_id)
+                    && org_id.as_ref().is_none_or(|o| *o == a.org.id))
             }),
             Event::MembershipChanged {
                 user_id, org_id, ..
             } => entries.retain(|_, (a, _)| {
-                !(a.token.user_id.as_deref() == Some(user_id.as_str()) && a.org.id == *org_id)
+                !(a.token.user_id.as_ref() == Some(user_id) && a.org.id == *org_id)
             }),
         }
     }

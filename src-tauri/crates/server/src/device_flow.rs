@@ -213,7 +213,7 @@ async fn redeem(
     let token = secret::new_token();
     let ttl = state.config.token_ttl_days * 86_400;
     let new = NewToken {
-        id: new_id(),
+        id: TokenId::new(),
         hash: sha256_hex(token.expose()),
         hint: token_hint(token.expose()),
         name: device

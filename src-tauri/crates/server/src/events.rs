@@ -4,7 +4,7 @@
 //! broadcast channel and, with PostgreSQL, to every other replica through
 //! `NOTIFY devauth_events`.
 
-use crate::model::Role;
+use crate::model::{OrgId, Role, TokenId, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,25 +26,25 @@ pub enum Event {
     /// One token was revoked (or rotated away).
     TokenRevoked {
         /// The revoked token's id.
-        token_id: String,
+        token_id: TokenId,
         /// Why it was revoked.
         reason: String,
     },
     /// A user's tokens were revoked: in one org, or everywhere when `org_id` is `None`.
     UserTokensRevoked {
         /// The user whose tokens were revoked.
-        user_id: String,
+        user_id: UserId,
         /// The org they were revoked in; `None` for every org.
-        org_id: Option<String>,
+        org_id: Option<OrgId>,
         /// Why they were revoked.
         reason: String,
     },
     /// A member's role changed, or they left the org (`role: None`).
     MembershipChanged {
         /// The member.
-        user_id: String,
+        user_id: UserId,
         /// The org.
-        org_id: String,
+        org_id: OrgId,
         /// Their new role; `None` when they left.
         role: Option<Role>,
     },

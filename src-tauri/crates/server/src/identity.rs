@@ -2,7 +2,7 @@
 //! hashing, and creating accounts (used by setup, the admin CLI and the pages).
 
 use crate::error::{Error, Result};
-use crate::model::{Actor, AuditAction, NewAuditEvent, Org, RequestMeta, User};
+use crate::model::{Actor, AuditAction, NewAuditEvent, Org, OrgId, RequestMeta, User, UserId};
 use crate::secret::{Secret, new_id};
 use crate::state::AppState;
 use argon2::Argon2;
@@ -162,7 +162,7 @@ pub async fn new_user(
         None => None,
     };
     Ok(User {
-        id: new_id(),
+        id: UserId::new(),
         email,
         name,
         password_hash,
@@ -182,8 +182,8 @@ pub async fn create_user(
     meta: &RequestMeta,
 ) -> Result<User> {
     let user = new_user(state, email, name, password).await?;
-    let audit =
-        NewAuditEvent::new(state.now(), actor, AuditAction::UserCreated, meta).target(user.email.clone());
+    let audit = NewAuditEvent::new(state.now(), actor, AuditAction::UserCreated, meta)
+        .target(user.email.clone());
     state.store.create_user(&user, &audit).await?;
     Ok(user)
 }
@@ -198,7 +198,7 @@ pub fn new_org(state: &AppState, slug: Option<&str>, name: &str) -> Result<Org> 
     };
     check_slug(&slug)?;
     Ok(Org {
-        id: new_id(),
+        id: OrgId::new(),
         slug,
         name,
         created_at: state.now(),
@@ -308,7 +308,8 @@ pub async fn sign_in(
     let valid = verify_password(stored, password).await;
     let Some(user) = user.filter(|u| valid && u.disabled_at.is_none()) else {
         state.auth_failures.record_failure(&keys, now);
-        let audit = NewAuditEvent::new(now, Actor::Anonymous, AuditAction::LoginFailed, meta).target(email);
+        let audit =
+            NewAuditEvent::new(now, Actor::Anonymous, AuditAction::LoginFailed, meta).target(email);
         state
             .store
             .append_audit(&audit)
@@ -316,10 +317,7 @@ pub async fn sign_in(
             .map_err(Error::from)?;
         return Err(SignInError::Wrong);
     };
-    let actor = Actor::User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-    };
+    let actor = Actor::of_user(&user);
     let audit = NewAuditEvent::new(now, actor, AuditAction::LoginSucceeded, meta);
     if let Err(err) = state.store.append_audit(&audit).await {
         tracing::warn!(error = %err, "could not record a sign-in");

@@ -123,10 +123,15 @@ pub async fn set_role(
             to: role,
         },
     )?;
-    let audit = NewAuditEvent::new(state.now(), by.actor(), AuditAction::MemberRoleChanged, meta)
-        .target(user.email.clone())
-        .org(org.id.clone())
-        .detail(format!("{current} → {role}"));
+    let audit = NewAuditEvent::new(
+        state.now(),
+        by.actor(),
+        AuditAction::MemberRoleChanged,
+        meta,
+    )
+    .target(user.email.clone())
+    .org(org.id.clone())
+    .detail(format!("{current} → {role}"));
     match state
         .store
         .set_role(&org.id, &user.id, current, role, &audit)
@@ -220,7 +225,8 @@ pub async fn disable_user(
         by: actor.label(),
         reason: "user disabled".into(),
     };
-    let audit = NewAuditEvent::new(now, actor, AuditAction::UserDisabled, meta).target(user.email.clone());
+    let audit =
+        NewAuditEvent::new(now, actor, AuditAction::UserDisabled, meta).target(user.email.clone());
     let revoked = state
         .store
         .disable_user(&user.id, &rev, &audit)

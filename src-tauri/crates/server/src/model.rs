@@ -30,11 +30,85 @@ impl RoleExt for Role {
     }
 }
 
+/// Declares an id newtype: text on the wire and in the database, but a
+/// type of its own, so that a user's id cannot be passed where an org's is
+/// wanted.
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh random id.
+            pub fn new() -> Self {
+                Self(crate::secret::new_id())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                Self(text)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                Self(text.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The id of a user.
+    UserId
+);
+id_type!(
+    /// The id of an organization.
+    OrgId
+);
+id_type!(
+    /// The id of a token (not its secret).
+    TokenId
+);
+
 /// A person who signs in.
 #[derive(Clone)]
 pub struct User {
     /// Opaque row id.
-    pub id: String,
+    pub id: UserId,
     /// Sign-in email, unique without regard to case.
     pub email: String,
     /// Display name.
@@ -64,7 +138,7 @@ impl fmt::Debug for User {
 #[derive(Debug, Clone)]
 pub struct Org {
     /// Opaque row id.
-    pub id: String,
+    pub id: OrgId,
     /// Unique short name, used in URLs and the CLI.
     pub slug: String,
     /// Display name.
@@ -88,7 +162,7 @@ pub struct Member {
 #[derive(Debug, Clone)]
 pub struct Token {
     /// Opaque row id.
-    pub id: String,
+    pub id: TokenId,
     /// SHA-256 of the secret, lowercase hex.
     pub hash: String,
     /// The secret's ends (`dva_1a2b…9f0e`), for lists.
@@ -98,11 +172,11 @@ pub struct Token {
     /// Device, personal or service.
     pub kind: TokenKind,
     /// The user it acts for; `None` for service tokens.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// That user's email, joined in for lists.
     pub user_email: Option<String>,
     /// The org the token acts in.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// That org's slug, joined in for lists.
     pub org_slug: String,
     /// What the token is limited to (empty: the holder's full role).
@@ -150,7 +224,7 @@ impl Token {
 #[derive(Debug, Clone)]
 pub struct NewToken {
     /// Opaque row id.
-    pub id: String,
+    pub id: TokenId,
     /// SHA-256 of the secret, lowercase hex.
     pub hash: String,
     /// The secret's ends (`dva_1a2b…9f0e`), for lists.
@@ -160,9 +234,9 @@ pub struct NewToken {
     /// Device, personal or service.
     pub kind: TokenKind,
     /// The user it acts for; `None` for service tokens.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// The org the token acts in.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// What the token is limited to (empty: the holder's full role).
     pub scopes: Vec<Scope>,
     /// When it is issued.
@@ -208,13 +282,13 @@ pub struct DeviceAuthorization {
     /// When the codes stop working.
     pub expires_at: Timestamp,
     /// The user who approved or denied it.
-    pub approved_by: Option<String>,
+    pub approved_by: Option<UserId>,
     /// The org it was approved into.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// What the device token will carry (empty: the approver's full role).
     pub scopes: Vec<Scope>,
     /// The token it was redeemed for.
-    pub token_id: Option<String>,
+    pub token_id: Option<TokenId>,
 }
 
 /// A device authorization about to be stored; the caller holds the codes.
@@ -267,6 +341,22 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// A user, as the audit log names them.
+    pub fn of_user(user: &User) -> Actor {
+        Actor::User {
+            id: user.id.to_string(),
+            email: user.email.clone(),
+        }
+    }
+
+    /// A token, as the audit log names it.
+    pub fn of_token(token: &Token) -> Actor {
+        Actor::Token {
+            id: token.id.to_string(),
+            hint: token.hint.clone(),
+        }
+    }
+
     /// `user`, `token`, `system` or `anonymous`, as the audit log stores it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -469,7 +559,7 @@ impl NewAuditEvent {
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     /// Only events in this org.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// Only this action.
     pub action: Option<String>,
     /// Only this actor, by label or id.
@@ -488,9 +578,9 @@ pub struct AuditQuery {
 #[derive(Debug, Clone, Default)]
 pub struct TokenQuery {
     /// Only tokens of this org.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// Only tokens of this user.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Only tokens neither revoked nor expired at this time.
     pub active_at: Option<Timestamp>,
 }

@@ -66,15 +66,13 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> R
         now,
         Some(now + state.config.token_ttl_days * 86_400),
     );
-    let actor = Actor::User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-    };
+    let actor = Actor::of_user(&user);
     let events = [
         NewAuditEvent::new(now, actor.clone(), AuditAction::SetupClaimed, meta)
             .org(org.id.clone())
             .target(user.email.clone()),
-        NewAuditEvent::new(now, actor.clone(), AuditAction::UserCreated, meta).target(user.email.clone()),
+        NewAuditEvent::new(now, actor.clone(), AuditAction::UserCreated, meta)
+            .target(user.email.clone()),
         NewAuditEvent::new(now, actor.clone(), AuditAction::OrgCreated, meta)
             .org(org.id.clone())
             .target(org.slug.clone()),

@@ -9,7 +9,7 @@ use crate::identity::clean_text;
 use crate::metrics::Metrics;
 use crate::model::*;
 use crate::policy::{self, Act, Principal, Target};
-use crate::secret::{self, Secret, new_id, sha256_hex, token_hint};
+use crate::secret::{self, Secret, sha256_hex, token_hint};
 use crate::state::AppState;
 use crate::store::Revocation;
 
@@ -86,15 +86,15 @@ pub struct TokenRequest {
 pub fn mint(
     name: String,
     kind: TokenKind,
-    user_id: Option<String>,
-    org_id: String,
+    user_id: Option<UserId>,
+    org_id: OrgId,
     scopes: Vec<Scope>,
     created_at: Timestamp,
     expires_at: Option<Timestamp>,
 ) -> (Secret, NewToken) {
     let token = secret::new_token();
     let new = NewToken {
-        id: new_id(),
+        id: TokenId::new(),
         hash: sha256_hex(token.expose()),
         hint: token_hint(token.expose()),
         name,
@@ -108,7 +108,7 @@ pub fn mint(
     (token, new)
 }
 
-async fn stored_view(state: &AppState, id: &str) -> Result<TokenView> {
+async fn stored_view(state: &AppState, id: &TokenId) -> Result<TokenView> {
     let token = state
         .store
         .token_by_id(id)
@@ -129,9 +129,9 @@ pub async fn create(
     let org_id = principal
         .org_id()
         .ok_or_else(|| policy::outside_org(principal))?
-        .to_string();
+        .clone();
     let user_id = match req.kind {
-        TokenKind::Personal => principal.user_id().map(str::to_string),
+        TokenKind::Personal => principal.user_id().cloned(),
         _ => None,
     };
     mint_for(state, principal, org_id, user_id, req, meta).await
@@ -169,8 +169,8 @@ pub async fn create_as_system(
 async fn mint_for(
     state: &AppState,
     principal: &Principal,
-    org_id: String,
-    user_id: Option<String>,
+    org_id: OrgId,
+    user_id: Option<UserId>,
     req: TokenRequest,
     meta: &RequestMeta,
 ) -> Result<Issued> {
@@ -230,8 +230,8 @@ pub async fn issue(
     state: &AppState,
     name: String,
     kind: TokenKind,
-    user_id: Option<String>,
-    org_id: String,
+    user_id: Option<UserId>,
+    org_id: OrgId,
     scopes: Vec<Scope>,
     expires_at: Option<Timestamp>,
     actor: Actor,
@@ -264,19 +264,19 @@ pub async fn list(
             .ok_or_else(|| policy::outside_org(principal))?;
         policy::check(principal, Act::ListOrgTokens { org_id })?;
         TokenQuery {
-            org_id: Some(org_id.to_string()),
+            org_id: Some(org_id.clone()),
             ..Default::default()
         }
     } else {
         policy::check(principal, Act::ListOwnTokens)?;
         match (principal, principal.user_id()) {
             (Principal::Session { .. }, Some(user_id)) => TokenQuery {
-                user_id: Some(user_id.to_string()),
+                user_id: Some(user_id.clone()),
                 ..Default::default()
             },
             (_, Some(user_id)) => TokenQuery {
-                user_id: Some(user_id.to_string()),
-                org_id: principal.org_id().map(str::to_string),
+                user_id: Some(user_id.clone()),
+                org_id: principal.org_id().cloned(),
                 ..Default::default()
             },
             (_, None) => {
@@ -310,7 +310,7 @@ pub async fn get(state: &AppState, principal: &Principal, id: &str) -> Result<To
 async fn find(state: &AppState, id: &str) -> Result<Token> {
     state
         .store
-        .token_by_id(id)
+        .token_by_id(&TokenId::from(id))
         .await?
         .ok_or_else(|| Error::not_found("no token with this id"))
 }
@@ -381,9 +381,9 @@ pub async fn revoke_one(
 /// counted, announced); returns how many. `target` names the user in the audit log.
 pub async fn revoke_user(
     state: &AppState,
-    user_id: &str,
+    user_id: &UserId,
     target: &str,
-    org_id: Option<&str>,
+    org_id: Option<&OrgId>,
     actor: Actor,
     reason: &str,
     meta: &RequestMeta,
@@ -394,8 +394,8 @@ pub async fn revoke_user(
         by: actor.label(),
         reason: reason.to_string(),
     };
-    let mut audit =
-        NewAuditEvent::new(now, actor, AuditAction::TokenRevokedAll, meta).target(target.to_string());
+    let mut audit = NewAuditEvent::new(now, actor, AuditAction::TokenRevokedAll, meta)
+        .target(target.to_string());
     if let Some(org) = org_id {
         audit = audit.org(org.to_string());
     }
@@ -406,8 +406,8 @@ pub async fn revoke_user(
     Metrics::inc(&state.metrics.tokens_revoked, revoked);
     state
         .publish(Event::UserTokensRevoked {
-            user_id: user_id.to_string(),
-            org_id: org_id.map(str::to_string),
+            user_id: user_id.clone(),
+            org_id: org_id.cloned(),
             reason: reason.to_string(),
         })
         .await;
@@ -500,7 +500,7 @@ pub async fn revoke_all(
             })?;
             let org_id = match principal {
                 Principal::Session { .. } => None,
-                _ => principal.org_id().map(str::to_string),
+                _ => principal.org_id().cloned(),
             };
             (me.id.clone(), org_id, me.email.clone())
         }
@@ -508,7 +508,7 @@ pub async fn revoke_all(
             let org_id = principal
                 .org_id()
                 .ok_or_else(|| policy::outside_org(principal))?
-                .to_string();
+                .clone();
             let found = crate::members::lookup_user(state, who).await?;
             let role = match &found {
                 Some(user) => state.store.role_of(&org_id, &user.id).await?,
@@ -536,7 +536,7 @@ pub async fn revoke_all(
         state,
         &user_id,
         &target,
-        org_id.as_deref(),
+        org_id.as_ref(),
         actor,
         "revoke all",
         meta,
@@ -553,10 +553,7 @@ pub async fn revoke_presented(state: &AppState, token: &str, meta: &RequestMeta)
         return Ok(());
     };
     let t = auth.token;
-    let actor = Actor::Token {
-        id: t.id.clone(),
-        hint: t.hint.clone(),
-    };
+    let actor = Actor::of_token(&t);
     revoke_one(state, &t, actor, "revoked by its holder (RFC 7009)", meta).await?;
     Ok(())
 }

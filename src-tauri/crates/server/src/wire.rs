@@ -18,7 +18,7 @@ pub fn opt_time(ts: Option<Timestamp>) -> Option<proto::Time> {
 
 pub fn user(user: &User) -> proto::User {
     proto::User {
-        id: user.id.clone(),
+        id: user.id.to_string(),
         email: user.email.clone(),
         name: user.name.clone(),
         disabled_at: opt_time(user.disabled_at),
@@ -28,7 +28,7 @@ pub fn user(user: &User) -> proto::User {
 
 pub fn org(org: &Org) -> proto::Org {
     proto::Org {
-        id: org.id.clone(),
+        id: org.id.to_string(),
         slug: org.slug.clone(),
         name: org.name.clone(),
         created_at: time(org.created_at),
@@ -55,13 +55,13 @@ pub fn token(view: &TokenView) -> proto::TokenInfo {
 
 fn token_info(t: &Token, state: proto::TokenState) -> proto::TokenInfo {
     proto::TokenInfo {
-        id: t.id.clone(),
+        id: t.id.to_string(),
         hint: t.hint.clone(),
         name: t.name.clone(),
         kind: t.kind,
-        user_id: t.user_id.clone(),
+        user_id: t.user_id.as_ref().map(ToString::to_string),
         user_email: t.user_email.clone(),
-        org_id: t.org_id.clone(),
+        org_id: t.org_id.to_string(),
         org_slug: t.org_slug.clone(),
         scopes: t.scopes.clone(),
         created_at: time(t.created_at),

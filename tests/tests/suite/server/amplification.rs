@@ -187,7 +187,7 @@ impl World {
 
     async fn facts(&self, id: &str) -> Facts {
         let state = &self.srv.server.state;
-        let token = state.store.token_by_id(id).await.ok().flatten();
+        let token = state.store.token_by_id(&id.into()).await.ok().flatten();
         let token = token.unwrap_or_else(|| panic!("no token {id}"));
         let role = match &token.user_id {
             Some(user) => state
@@ -227,7 +227,7 @@ impl World {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("a secret of no token"));
-        auth.token.id.clone()
+        auth.token.id.to_string()
     }
 
     /// Records a token made by `maker` (with its facts from before the act),

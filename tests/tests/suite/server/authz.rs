@@ -140,7 +140,7 @@ impl Fixture {
     }
 
     async fn revoked(&self, id: &str) -> bool {
-        let token = self.state().store.token_by_id(id).await;
+        let token = self.state().store.token_by_id(&id.into()).await;
         let token = token
             .ok()
             .flatten()

@@ -117,21 +117,22 @@ impl Watch {
             tokio::select! {
                 _ = &mut notice, if !self.expiring_sent => return Some(self.expiring()),
                 event = self.rx.recv() => match event {
-                    Ok(Event::TokenRevoked { token_id, reason }) if token_id == self.token_id() => {
+                    Ok(Event::TokenRevoked { token_id, reason }) if *token_id == *self.token_id() => {
                         return Some(self.revoked(&reason));
                     }
                     Ok(Event::UserTokensRevoked { user_id, org_id, reason })
-                        if Some(user_id.as_str()) == self.principal.user_id()
-                            && org_id.as_deref().is_none_or(|o| Some(o) == self.principal.org_id()) =>
+                        if Some(&user_id) == self.principal.user_id()
+                            && org_id.as_ref().is_none_or(|o| Some(o) == self.principal.org_id()) =>
                     {
                         if !self.still_valid().await {
                             return Some(self.revoked(&reason));
                         }
                     }
                     Ok(Event::MembershipChanged { user_id, org_id, role })
-                        if Some(user_id.as_str()) == self.principal.user_id() && Some(org_id.as_str()) == self.principal.org_id() =>
+                        if Some(&user_id) == self.principal.user_id() && Some(&org_id) == self.principal.org_id() =>
                     {
-                        return Some(sse("membership.changed", &MembershipChangedEvent { org_id, role }));
+                        let event = MembershipChangedEvent { org_id: org_id.to_string(), role };
+                        return Some(sse("membership.changed", &event));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {

@@ -32,7 +32,7 @@ mod principal;
 pub use power::{Power, Scopes};
 pub use principal::Principal;
 
-use crate::model::{Role, Scope, Token, TokenKind};
+use crate::model::{OrgId, Role, Scope, Token, TokenKind, UserId};
 use std::fmt;
 
 /// A token someone wants to act on, with its user's role in its org now.
@@ -54,21 +54,21 @@ pub enum Act<'a> {
     /// List every token of an org.
     ListOrgTokens {
         /// The org whose tokens are listed.
-        org_id: &'a str,
+        org_id: &'a OrgId,
     },
     /// See one token.
     ReadToken(Target<'a>),
     /// Mint a personal token for oneself with these (already inherited) scopes.
     MintPersonal {
         /// The org the token will act in.
-        org_id: &'a str,
+        org_id: &'a OrgId,
         /// The scopes it will carry.
         scopes: &'a [Scope],
     },
     /// Mint a service token for an org with these (already inherited) scopes.
     MintService {
         /// The org the token will act in.
-        org_id: &'a str,
+        org_id: &'a OrgId,
         /// The scopes it will carry.
         scopes: &'a [Scope],
     },
@@ -81,33 +81,33 @@ pub enum Act<'a> {
     /// Revoke every token a member holds in an org.
     RevokeAllOf {
         /// The org whose tokens are revoked.
-        org_id: &'a str,
+        org_id: &'a OrgId,
         /// The member whose tokens are revoked.
-        user_id: &'a str,
+        user_id: &'a UserId,
         /// That member's role there now.
         role: Role,
     },
     /// List an org's members.
     ListMembers {
         /// The org.
-        org_id: &'a str,
+        org_id: &'a OrgId,
     },
     /// Read an org's audit log.
     ReadAudit {
         /// The org.
-        org_id: &'a str,
+        org_id: &'a OrgId,
     },
     /// Add a member to an org.
     AddMember {
         /// The org.
-        org_id: &'a str,
+        org_id: &'a OrgId,
         /// The role the new member gets.
         role: Role,
     },
     /// Change a member's role.
     ChangeRole {
         /// The org.
-        org_id: &'a str,
+        org_id: &'a OrgId,
         /// The member's role now.
         from: Role,
         /// The role they get.
@@ -116,7 +116,7 @@ pub enum Act<'a> {
     /// Remove a member from an org.
     RemoveMember {
         /// The org.
-        org_id: &'a str,
+        org_id: &'a OrgId,
         /// The member's role now.
         role: Role,
     },
@@ -125,7 +125,7 @@ pub enum Act<'a> {
     /// Approve a device request into an org.
     ApproveDevice {
         /// The org the device token will act in.
-        org_id: &'a str,
+        org_id: &'a OrgId,
     },
     /// Disable a user everywhere (the admin CLI).
     DisableUser,
@@ -169,7 +169,7 @@ pub fn outside_org(p: &Principal) -> Denied {
 }
 
 /// The principal's power in `org_id`, or why it has none there.
-fn power_for(p: &Principal, org_id: &str) -> Result<Power, Denied> {
+fn power_for(p: &Principal, org_id: &OrgId) -> Result<Power, Denied> {
     match p {
         Principal::System => Ok(Power::ALL),
         _ if p.org_id() != Some(org_id) => Err(outside_org(p)),
@@ -203,7 +203,7 @@ fn need_owner(power: Power) -> Result<(), Denied> {
 }
 
 /// The principal's power in `org_id` if it may change memberships there.
-fn membership_power(p: &Principal, org_id: &str) -> Result<Power, Denied> {
+fn membership_power(p: &Principal, org_id: &OrgId) -> Result<Power, Denied> {
     if matches!(p, Principal::Service { .. }) {
         return Err(forbidden(
             "service tokens cannot change memberships; use an owner's or admin's own token",
@@ -215,7 +215,7 @@ fn membership_power(p: &Principal, org_id: &str) -> Result<Power, Denied> {
 }
 
 fn same_user(p: &Principal, token: &Token) -> bool {
-    token.user_id.is_some() && token.user_id.as_deref() == p.user_id()
+    token.user_id.is_some() && token.user_id.as_ref() == p.user_id()
 }
 
 fn is_self(p: &Principal, token: &Token) -> bool {
@@ -232,7 +232,8 @@ pub fn check(p: &Principal, act: Act<'_>) -> Result<(), Denied> {
             _ => Ok(()),
         };
     }
-    let home = p.org_id().unwrap_or_default();
+    let none = OrgId::default();
+    let home = p.org_id().unwrap_or(&none);
     match act {
         Act::ReadProfile => need(p.power_in(home), Scope::ProfileRead),
         Act::ListOwnTokens => match p {

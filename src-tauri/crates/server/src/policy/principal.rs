@@ -1,7 +1,7 @@
 //! Who a request acts as ([`Principal`]), and its power in an org.
 
 use super::power::Power;
-use crate::model::{Actor, Org, Role, Scope, Token, User};
+use crate::model::{Actor, Org, OrgId, Role, Scope, Token, User, UserId};
 use std::sync::Arc;
 
 /// Who a request acts as.
@@ -69,8 +69,8 @@ impl Principal {
     }
 
     /// That user's id.
-    pub fn user_id(&self) -> Option<&str> {
-        self.user().map(|u| u.id.as_str())
+    pub fn user_id(&self) -> Option<&UserId> {
+        self.user().map(|u| &u.id)
     }
 
     /// The org this principal acts in; `None` for the system.
@@ -83,8 +83,8 @@ impl Principal {
     }
 
     /// The id of the org this principal acts in.
-    pub fn org_id(&self) -> Option<&str> {
-        self.org().map(|o| o.id.as_str())
+    pub fn org_id(&self) -> Option<&OrgId> {
+        self.org().map(|o| &o.id)
     }
 
     /// The token the request came with.
@@ -107,20 +107,16 @@ impl Principal {
     /// Who did it, for the audit log.
     pub fn actor(&self) -> Actor {
         match self {
-            Principal::Session { user, .. } | Principal::UserToken { user, .. } => Actor::User {
-                id: user.id.clone(),
-                email: user.email.clone(),
-            },
-            Principal::Service { token, .. } => Actor::Token {
-                id: token.id.clone(),
-                hint: token.hint.clone(),
-            },
+            Principal::Session { user, .. } | Principal::UserToken { user, .. } => {
+                Actor::of_user(user)
+            }
+            Principal::Service { token, .. } => Actor::of_token(token),
             Principal::System => Actor::System,
         }
     }
 
     /// What this principal can do in `org_id` now.
-    pub fn power_in(&self, org_id: &str) -> Power {
+    pub fn power_in(&self, org_id: &OrgId) -> Power {
         if !matches!(self, Principal::System) && self.org_id() != Some(org_id) {
             return Power::NONE;
         }

@@ -4,8 +4,12 @@
 //! be covered by the principal's own power.
 
 use super::*;
-use crate::model::{Org, User};
-use std::sync::Arc;
+use crate::model::{Org, OrgId, User, UserId};
+use std::sync::{Arc, LazyLock};
+
+static A: LazyLock<OrgId> = LazyLock::new(|| OrgId::from("a"));
+static B: LazyLock<OrgId> = LazyLock::new(|| OrgId::from("b"));
+static V: LazyLock<UserId> = LazyLock::new(|| UserId::from("v"));
 
 fn org(id: &str) -> Arc<Org> {
     Arc::new(Org {
@@ -34,7 +38,7 @@ fn token(id: &str, kind: TokenKind, user: Option<&str>, org: &str, scopes: Scope
         hint: String::new(),
         name: id.into(),
         kind,
-        user_id: user.map(str::to_string),
+        user_id: user.map(UserId::from),
         user_email: None,
         org_id: org.into(),
         org_slug: org.into(),
@@ -77,7 +81,7 @@ fn principals() -> Vec<Principal> {
 }
 
 fn own_power(p: &Principal) -> Power {
-    p.power_in("a")
+    p.power_in(&A)
 }
 
 #[test]
@@ -91,7 +95,7 @@ fn what_is_minted_is_covered_by_its_maker() {
                 asked
             };
             let personal = Act::MintPersonal {
-                org_id: "a",
+                org_id: &A,
                 scopes: &scopes,
             };
             if check(&p, personal).is_ok() {
@@ -99,19 +103,19 @@ fn what_is_minted_is_covered_by_its_maker() {
                 assert!(own_power(&p).covers(made), "{p:?} minted {scopes:?}");
             }
             let service = Act::MintService {
-                org_id: "a",
+                org_id: &A,
                 scopes: &scopes,
             };
             if check(&p, service).is_ok() {
                 assert!(own_power(&p).covers(Power::of_service(&scopes)), "{p:?}");
             }
             let elsewhere = Act::MintPersonal {
-                org_id: "b",
+                org_id: &B,
                 scopes: &scopes,
             };
             assert!(check(&p, elsewhere).is_err(), "{p:?}");
             let elsewhere = Act::MintService {
-                org_id: "b",
+                org_id: &B,
                 scopes: &scopes,
             };
             assert!(check(&p, elsewhere).is_err(), "{p:?}");
@@ -122,13 +126,13 @@ fn what_is_minted_is_covered_by_its_maker() {
 #[test]
 fn a_device_approved_gets_no_more_than_its_approver() {
     for p in principals() {
-        if check(&p, Act::ApproveDevice { org_id: "a" }).is_ok() {
+        if check(&p, Act::ApproveDevice { org_id: &A }).is_ok() {
             let made = Power::of_member(p.role().unwrap_or(Role::Viewer), &p.inherited_scopes());
             assert!(own_power(&p).covers(made), "{p:?}");
             assert!(p.user().is_some(), "{p:?}: approvals need a person");
         }
         assert!(
-            check(&p, Act::ApproveDevice { org_id: "b" }).is_err(),
+            check(&p, Act::ApproveDevice { org_id: &B }).is_err(),
             "{p:?}"
         );
     }
@@ -155,7 +159,11 @@ fn rotation_hands_secrets_only_to_their_owner_and_never_more_power() {
                             let theirs = Power::of_token(&target, t.holder_role);
                             assert!(own_power(&p).covers(theirs), "{p:?} rotated {target:?}");
                             if *kind != TokenKind::Service {
-                                assert_eq!(user, p.user_id(), "{p:?} got {target:?}'s secret");
+                                assert_eq!(
+                                    user,
+                                    p.user_id().map(|u| u.as_str()),
+                                    "{p:?} got {target:?}'s secret"
+                                );
                             } else {
                                 assert!(own_power(&p).can(Scope::OrgAdmin), "{p:?}");
                             }
@@ -173,26 +181,26 @@ fn owner_level_acts_need_an_unscoped_owner() {
         let owner_level = own_power(&p).owner;
         let acts = [
             Act::AddMember {
-                org_id: "a",
+                org_id: &A,
                 role: Role::Owner,
             },
             Act::ChangeRole {
-                org_id: "a",
+                org_id: &A,
                 from: Role::Owner,
                 to: Role::Admin,
             },
             Act::ChangeRole {
-                org_id: "a",
+                org_id: &A,
                 from: Role::Member,
                 to: Role::Owner,
             },
             Act::RemoveMember {
-                org_id: "a",
+                org_id: &A,
                 role: Role::Owner,
             },
             Act::RevokeAllOf {
-                org_id: "a",
-                user_id: "v",
+                org_id: &A,
+                user_id: &V,
                 role: Role::Owner,
             },
         ];
@@ -213,7 +221,7 @@ fn service_tokens_change_no_memberships_and_the_system_approves_nothing() {
         .filter(|p| matches!(p, Principal::Service { .. }))
     {
         let change = Act::ChangeRole {
-            org_id: "a",
+            org_id: &A,
             from: Role::Member,
             to: Role::Viewer,
         };

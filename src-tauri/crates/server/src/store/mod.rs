@@ -89,9 +89,9 @@ pub struct DeviceDecision {
     /// Approved or denied.
     pub status: DeviceStatus,
     /// The user who decided.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The org approved into (none for a denial).
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// What the device token will carry (empty: the approver's full role).
     pub scopes: Vec<Scope>,
 }
@@ -102,7 +102,7 @@ pub struct NewSession {
     /// SHA-256 of the cookie value, lowercase hex.
     pub id_hash: String,
     /// The signed-in user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// When the user signed in.
     pub created_at: Timestamp,
     /// When the session stops working.
@@ -151,7 +151,7 @@ pub trait Accounts: Send + Sync + 'static {
     /// Disables a user and revokes every token they hold; returns how many.
     async fn disable_user(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<Option<u64>>;
@@ -165,27 +165,27 @@ pub trait Accounts: Send + Sync + 'static {
     /// Every org, by slug.
     async fn list_orgs(&self) -> Result<Vec<Org>>;
     /// The orgs a user belongs to, with their role in each, by slug.
-    async fn orgs_of_user(&self, user_id: &str) -> Result<Vec<(Org, Role)>>;
+    async fn orgs_of_user(&self, user_id: &UserId) -> Result<Vec<(Org, Role)>>;
 
     /// Adds a user to an org with `role`; a [`StoreError::Conflict`] when already a member.
     async fn add_member(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         role: Role,
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> Result<()>;
     /// The user's role in the org; `None` when not a member.
-    async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>>;
+    async fn role_of(&self, org_id: &OrgId, user_id: &UserId) -> Result<Option<Role>>;
     /// Changes a member's role from `from` to `to`. Refused (and nothing
     /// changed) when the role is no longer `from`, or when it would leave the
     /// org without an owner; checked in the transaction, so concurrent changes
     /// cannot both take the last owner away.
     async fn set_role(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         from: Role,
         to: Role,
         audit: &NewAuditEvent,
@@ -194,14 +194,14 @@ pub trait Accounts: Send + Sync + 'static {
     /// that org; refused like [`Accounts::set_role`] for the last owner.
     async fn remove_member(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         expected: Role,
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<MembershipChange>;
     /// An org's members, by email.
-    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
+    async fn list_members(&self, org_id: &OrgId) -> Result<Vec<Member>>;
 }
 
 /// Tokens: stored as hashes, revoked, rotated, used.
@@ -210,34 +210,38 @@ pub trait Tokens: Send + Sync + 'static {
     /// Stores a new token.
     async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()>;
     /// The token with this id, revoked and expired ones included.
-    async fn token_by_id(&self, id: &str) -> Result<Option<Token>>;
+    async fn token_by_id(&self, id: &TokenId) -> Result<Option<Token>>;
     /// The token with this hash and what it acts as now (user, org, live role).
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenAuth>>;
     /// Tokens matching `query`, newest first, at most 1,000.
     async fn list_tokens(&self, query: &TokenQuery) -> Result<Vec<Token>>;
     /// Revokes one token; false when it was revoked already.
-    async fn revoke_token(&self, id: &str, rev: &Revocation, audit: &NewAuditEvent)
-    -> Result<bool>;
+    async fn revoke_token(
+        &self,
+        id: &TokenId,
+        rev: &Revocation,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
     /// Revokes a user's active tokens (in one org, or all); returns how many.
     async fn revoke_user_tokens(
         &self,
-        user_id: &str,
-        org_id: Option<&str>,
+        user_id: &UserId,
+        org_id: Option<&OrgId>,
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<u64>;
     /// Revokes `old_id` and stores `new` in its place, only if `old_id` is still active.
     async fn rotate_token(
         &self,
-        old_id: &str,
+        old_id: &TokenId,
         new: &NewToken,
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<bool>;
     /// Records when and from where a token was last used (not audited).
-    async fn touch_token(&self, id: &str, at: Timestamp, ip: Option<&str>) -> Result<()>;
+    async fn touch_token(&self, id: &TokenId, at: Timestamp, ip: Option<&str>) -> Result<()>;
     /// Remembers that a token was used from `ip`; true (and audited) the first time.
-    async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool>;
+    async fn record_token_ip(&self, id: &TokenId, ip: &str, audit: &NewAuditEvent) -> Result<bool>;
 }
 
 /// Device authorizations, from request to redemption.
@@ -294,7 +298,7 @@ pub trait Sessions: Send + Sync + 'static {
     /// Ends one session (signing out); nothing when it has ended already.
     async fn end_session(&self, id_hash: &str, now: Timestamp) -> Result<()>;
     /// Ends every browser session of a user; returns how many.
-    async fn end_user_sessions(&self, user_id: &str, now: Timestamp) -> Result<u64>;
+    async fn end_user_sessions(&self, user_id: &UserId, now: Timestamp) -> Result<u64>;
 }
 
 /// The first-run claim.

@@ -306,7 +306,9 @@ mod tests {
             crate::model::AuditAction::TokenRevokedAll,
             &RequestMeta::default(),
         );
-        store.revoke_user_tokens("nobody", None, &rev, &audit).await
+        store
+            .revoke_user_tokens(&"nobody".into(), None, &rev, &audit)
+            .await
     }
 
     /// A second store on the file is what the admin CLI is: its changes are

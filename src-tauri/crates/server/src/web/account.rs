@@ -84,9 +84,9 @@ async fn owner_of(state: &AppState, visitor: &Visitor, id: &str) -> Result<Princ
     let user = visitor.user.clone().ok_or(Error::Unauthenticated)?;
     let token = state
         .store
-        .token_by_id(id)
+        .token_by_id(&id.into())
         .await?
-        .filter(|t| t.user_id.as_deref() == Some(user.id.as_str()));
+        .filter(|t| t.user_id.as_ref() == Some(&user.id));
     let token = token.ok_or_else(|| Error::not_found("no such token among yours"))?;
     let org = state
         .store

@@ -111,7 +111,7 @@ impl TokenRow {
             (None, state) => state.to_string(),
         };
         Self {
-            id: t.id.clone(),
+            id: t.id.to_string(),
             name: t.name.clone(),
             kind: t.kind.to_string(),
             hint: t.hint.clone(),
@@ -244,7 +244,7 @@ pub struct MemberRow {
 impl MemberRow {
     pub fn new(member: &Member) -> Self {
         Self {
-            id: member.user.id.clone(),
+            id: member.user.id.to_string(),
             email: member.user.email.clone(),
             name: member.user.name.clone(),
             joined: when(member.joined_at),

@@ -40,7 +40,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
 
     async fn disable_user(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<Option<u64>> {
@@ -106,7 +106,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         rows.iter().map(org_from).collect()
     }
 
-    async fn orgs_of_user(&self, user_id: &str) -> Result<Vec<(Org, Role)>> {
+    async fn orgs_of_user(&self, user_id: &UserId) -> Result<Vec<(Org, Role)>> {
         let rows = self
             .db
             .fetch_all(
@@ -122,8 +122,8 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
 
     async fn add_member(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         role: Role,
         now: i64,
         audit: &NewAuditEvent,
@@ -134,7 +134,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         tx.commit().await
     }
 
-    async fn role_of(&self, org_id: &str, user_id: &str) -> Result<Option<Role>> {
+    async fn role_of(&self, org_id: &OrgId, user_id: &UserId) -> Result<Option<Role>> {
         let row = self
             .db
             .fetch_optional(
@@ -147,8 +147,8 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
 
     async fn set_role(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         from: Role,
         to: Role,
         audit: &NewAuditEvent,
@@ -173,8 +173,8 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
 
     async fn remove_member(
         &self,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         expected: Role,
         rev: &Revocation,
         audit: &NewAuditEvent,
@@ -197,7 +197,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         Ok(MembershipChange::Done { revoked })
     }
 
-    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
+    async fn list_members(&self, org_id: &OrgId) -> Result<Vec<Member>> {
         let rows = self
             .db
             .fetch_all(

@@ -44,6 +44,34 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
     }
 }
 
+macro_rules! id_arg {
+    ($($id:ty),*) => {$(
+        impl<'a> From<&'a $id> for Arg<'a> {
+            fn from(v: &'a $id) -> Self {
+                Arg::Text(Some(v.as_str()))
+            }
+        }
+
+        impl<'a> From<&'a Option<$id>> for Arg<'a> {
+            fn from(v: &'a Option<$id>) -> Self {
+                Arg::Text(v.as_ref().map(|id| id.as_str()))
+            }
+        }
+
+        impl<'a> From<Option<&'a $id>> for Arg<'a> {
+            fn from(v: Option<&'a $id>) -> Self {
+                Arg::Text(v.map(|id| id.as_str()))
+            }
+        }
+    )*};
+}
+
+id_arg!(
+    crate::model::UserId,
+    crate::model::OrgId,
+    crate::model::TokenId
+);
+
 impl From<i64> for Arg<'_> {
     fn from(v: i64) -> Self {
         Arg::Int(Some(v))

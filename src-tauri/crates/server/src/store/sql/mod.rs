@@ -63,7 +63,7 @@ fn scopes_of(text: Option<String>) -> Result<Vec<Scope>> {
 
 pub(crate) fn user_from(row: &Row) -> Result<User> {
     Ok(User {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         email: row.text("email")?,
         name: row.text("name")?,
         password_hash: row.opt_text("password_hash")?,
@@ -74,7 +74,7 @@ pub(crate) fn user_from(row: &Row) -> Result<User> {
 
 pub(crate) fn org_from(row: &Row) -> Result<Org> {
     Ok(Org {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         slug: row.text("slug")?,
         name: row.text("name")?,
         created_at: row.int("created_at")?,
@@ -83,14 +83,14 @@ pub(crate) fn org_from(row: &Row) -> Result<Org> {
 
 pub(crate) fn token_from(row: &Row) -> Result<Token> {
     Ok(Token {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         hash: row.text("hash")?,
         hint: row.text("hint")?,
         name: row.text("name")?,
         kind: parse(row.text("kind")?)?,
-        user_id: row.opt_text("user_id")?,
+        user_id: row.opt_text("user_id")?.map(Into::into),
         user_email: row.opt_text("user_email")?,
-        org_id: row.text("org_id")?,
+        org_id: row.text("org_id")?.into(),
         org_slug: row.text("org_slug")?,
         scopes: scopes_of(row.opt_text("scopes")?)?,
         created_at: row.int("created_at")?,
@@ -115,10 +115,10 @@ pub(crate) fn device_from(row: &Row) -> Result<DeviceAuthorization> {
         last_poll_at: row.opt_int("last_poll_at")?,
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
-        approved_by: row.opt_text("approved_by")?,
-        org_id: row.opt_text("org_id")?,
+        approved_by: row.opt_text("approved_by")?.map(Into::into),
+        org_id: row.opt_text("org_id")?.map(Into::into),
         scopes: scopes_of(row.opt_text("scopes")?)?,
-        token_id: row.opt_text("token_id")?,
+        token_id: row.opt_text("token_id")?.map(Into::into),
     })
 }
 
@@ -266,8 +266,8 @@ pub(crate) async fn insert_org_row(tx: &mut WriteTx, o: &Org) -> Result<()> {
 
 pub(crate) async fn insert_member_row(
     tx: &mut WriteTx,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     role: Role,
     at: i64,
 ) -> Result<()> {
@@ -283,8 +283,8 @@ pub(crate) async fn insert_member_row(
 /// Revokes active tokens of a user (in one org or all), service tokens excepted.
 pub(crate) async fn revoke_user_rows(
     tx: &mut WriteTx,
-    user_id: &str,
-    org_id: Option<&str>,
+    user_id: &UserId,
+    org_id: Option<&OrgId>,
     rev: &Revocation,
 ) -> Result<u64> {
     let done = tx
@@ -396,8 +396,8 @@ impl<C> SqlStore<C> {
     /// stays. `Some` is the reason to change nothing.
     pub(crate) async fn guard_membership(
         tx: &mut WriteTx,
-        org_id: &str,
-        user_id: &str,
+        org_id: &OrgId,
+        user_id: &UserId,
         expected: Role,
         leaves_owners: bool,
     ) -> Result<Option<MembershipChange>> {

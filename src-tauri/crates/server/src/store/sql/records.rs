@@ -130,7 +130,7 @@ impl<C: Send + Sync + 'static> Sessions for SqlStore<C> {
         Ok(())
     }
 
-    async fn end_user_sessions(&self, user_id: &str, now: i64) -> Result<u64> {
+    async fn end_user_sessions(&self, user_id: &UserId, now: i64) -> Result<u64> {
         let _turn = self.write_turn().await;
         let done = self
             .db

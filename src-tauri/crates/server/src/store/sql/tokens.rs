@@ -18,7 +18,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         tx.commit().await
     }
 
-    async fn token_by_id(&self, id: &str) -> Result<Option<Token>> {
+    async fn token_by_id(&self, id: &TokenId) -> Result<Option<Token>> {
         let sql = format!("{TOKEN_SELECT}WHERE t.id = $1");
         let row = self.db.fetch_optional(&sql, args![id]).await?;
         row.as_ref().map(token_from).transpose()
@@ -83,7 +83,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
 
     async fn revoke_token(
         &self,
-        id: &str,
+        id: &TokenId,
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<bool> {
@@ -106,8 +106,8 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
 
     async fn revoke_user_tokens(
         &self,
-        user_id: &str,
-        org_id: Option<&str>,
+        user_id: &UserId,
+        org_id: Option<&OrgId>,
         rev: &Revocation,
         audit: &NewAuditEvent,
     ) -> Result<u64> {
@@ -121,7 +121,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
 
     async fn rotate_token(
         &self,
-        old_id: &str,
+        old_id: &TokenId,
         new: &NewToken,
         rev: &Revocation,
         audit: &NewAuditEvent,
@@ -144,7 +144,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         Ok(true)
     }
 
-    async fn touch_token(&self, id: &str, at: i64, ip: Option<&str>) -> Result<()> {
+    async fn touch_token(&self, id: &TokenId, at: i64, ip: Option<&str>) -> Result<()> {
         let _turn = self.write_turn().await;
         self.db
             .execute(
@@ -155,7 +155,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         Ok(())
     }
 
-    async fn record_token_ip(&self, id: &str, ip: &str, audit: &NewAuditEvent) -> Result<bool> {
+    async fn record_token_ip(&self, id: &TokenId, ip: &str, audit: &NewAuditEvent) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let done = tx
             .execute(

@@ -282,6 +282,20 @@ pub async fn lookup(
     find_request(state, user_code, &principal.actor(), meta).await
 }
 
+/// The request behind a user code, if it can still be decided.
+async fn pending(
+    state: &AppState,
+    principal: &Principal,
+    user_code: &str,
+    meta: &RequestMeta,
+) -> Result<PendingRequest> {
+    let request = lookup(state, principal, user_code, meta).await?;
+    if request.status != DeviceStatus::Pending {
+        return Err(not_pending(request.status));
+    }
+    Ok(request)
+}
+
 async fn find_request(
     state: &AppState,
     user_code: &str,
@@ -348,12 +362,8 @@ pub async fn approve(
     org_slug: &str,
     meta: &RequestMeta,
 ) -> Result<PendingRequest> {
-    policy::check(principal, Act::DecideDevice)?;
+    let request = pending(state, principal, user_code, meta).await?;
     let actor = principal.actor();
-    let request = find_request(state, user_code, &actor, meta).await?;
-    if request.status != DeviceStatus::Pending {
-        return Err(not_pending(request.status));
-    }
     let acting = acting_in(state, principal, org_slug).await?;
     let org = acting
         .org()
@@ -421,15 +431,11 @@ pub async fn deny(
     user_code: &str,
     meta: &RequestMeta,
 ) -> Result<PendingRequest> {
-    policy::check(principal, Act::DecideDevice)?;
+    let request = pending(state, principal, user_code, meta).await?;
     let Some(user) = principal.user() else {
         return Err(policy::outside_org(principal).into());
     };
     let actor = principal.actor();
-    let request = find_request(state, user_code, &actor, meta).await?;
-    if request.status != DeviceStatus::Pending {
-        return Err(not_pending(request.status));
-    }
     let now = state.now();
     let audit = NewAuditEvent::new(now, actor, AuditAction::DeviceDenied, meta)
         .target(request.id.clone())

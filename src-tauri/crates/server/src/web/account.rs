@@ -2,7 +2,7 @@
 //! revoking one, revoking all (and signing out every browser).
 
 use super::page::{
-    csrf_failed, error_page, layout, message, refuse_post, status_of, to_login, with_fault,
+    error_page, form_user, layout, message, refuse_post, status_of, to_login, with_fault,
 };
 use super::session::{Visitor, WebForm};
 use super::views::*;
@@ -211,11 +211,9 @@ pub async fn revoke_all(
     mut visitor: Visitor,
     form: WebForm,
 ) -> Response {
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    let Some(user) = visitor.user.clone() else {
-        return visitor.finish(to_login("/account"));
+    let user = match form_user(&visitor, &form, "/account") {
+        Ok(user) => user,
+        Err(refusal) => return refusal,
     };
     if form.get("confirm") != Some("yes") {
         return render(

@@ -3,7 +3,7 @@
 //! approve into) and the result, all through the approval service.
 
 use super::page::{
-    capitalize, csrf_failed, error_page, layout, message, status_of, to_login, with_fault,
+    capitalize, error_page, form_user, layout, message, status_of, to_login, with_fault,
 };
 use super::session::{Visitor, WebForm};
 use super::views::*;
@@ -80,11 +80,9 @@ pub async fn device_submit(
     visitor: Visitor,
     form: WebForm,
 ) -> Response {
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    let Some(user) = visitor.user.clone() else {
-        return visitor.finish(to_login("/device"));
+    let user = match form_user(&visitor, &form, "/device") {
+        Ok(user) => user,
+        Err(refusal) => return refusal,
     };
     let code = form.text("user_code");
     let principal = Principal::session(user.clone());
@@ -168,11 +166,9 @@ pub async fn device_decide(
     visitor: Visitor,
     form: WebForm,
 ) -> Response {
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    let Some(user) = visitor.user.clone() else {
-        return visitor.finish(to_login("/device"));
+    let user = match form_user(&visitor, &form, "/device") {
+        Ok(user) => user,
+        Err(refusal) => return refusal,
     };
     let code = form.text("user_code");
     let principal = Principal::session(user.clone());

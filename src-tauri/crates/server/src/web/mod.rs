@@ -98,19 +98,9 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
 
 /// Headers every HTML page gets.
 pub fn page_headers(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(
+    // The request layer adds the rest (no framing, no referrer, nosniff, no-store).
+    response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }

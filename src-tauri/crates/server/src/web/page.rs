@@ -5,9 +5,11 @@
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::error::Error;
+use crate::model::User;
 use crate::request::Fault;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use std::sync::Arc;
 
 pub fn layout(visitor: &Visitor, title: &str) -> Layout {
     Layout {
@@ -74,6 +76,20 @@ pub fn refuse_post(visitor: &Visitor, form: &WebForm, next: &str) -> Option<Resp
         return Some(visitor.finish(to_login(next)));
     }
     None
+}
+
+/// The signed-in user behind a form, or what to answer instead (see
+/// [`refuse_post`]).
+// The refusal is a whole page, as axum's own rejections are responses.
+#[allow(clippy::result_large_err)]
+pub fn form_user(visitor: &Visitor, form: &WebForm, next: &str) -> Result<Arc<User>, Response> {
+    if let Some(refusal) = refuse_post(visitor, form, next) {
+        return Err(refusal);
+    }
+    visitor
+        .user
+        .clone()
+        .ok_or_else(|| visitor.finish(to_login(next)))
 }
 
 pub fn to_login(next: &str) -> Response {

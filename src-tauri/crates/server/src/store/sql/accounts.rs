@@ -3,8 +3,8 @@
 
 use super::db::args;
 use super::{
-    SqlStore, USER_SELECT, insert_audit, insert_member_row, insert_org_row, insert_user_row,
-    org_from, parse, revoke_user_rows, user_from,
+    SqlStore, USER_SELECT, insert_member_row, insert_org_row, insert_user_row, org_from, parse,
+    revoke_user_rows, user_from,
 };
 use crate::model::*;
 use crate::store::{Accounts, MembershipChange, Result, Revocation};
@@ -15,8 +15,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
     async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_user_row(&mut tx, user).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await
+        tx.commit_with(audit).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
@@ -61,16 +60,14 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         )
         .await?;
         let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        tx.commit_with(&audit).await?;
         Ok(Some(revoked))
     }
 
     async fn create_org(&self, org: &Org, audit: &NewAuditEvent) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_org_row(&mut tx, org).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await
+        tx.commit_with(audit).await
     }
 
     async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>> {
@@ -130,8 +127,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_member_row(&mut tx, org_id, user_id, role, now).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await
+        tx.commit_with(audit).await
     }
 
     async fn role_of(&self, org_id: &OrgId, user_id: &UserId) -> Result<Option<Role>> {
@@ -166,8 +162,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         )
         .await?;
         tx.bump_generation().await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit_with(audit).await?;
         Ok(MembershipChange::Done { revoked: 0 })
     }
 
@@ -192,8 +187,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         .await?;
         let revoked = revoke_user_rows(&mut tx, user_id, Some(org_id), rev).await?;
         let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        tx.commit_with(&audit).await?;
         Ok(MembershipChange::Done { revoked })
     }
 

@@ -4,8 +4,8 @@
 
 use super::db::{Db, args};
 use super::{
-    DEVICE_SELECT, SqlStore, WriteTx, device_from, insert_audit, insert_audit_rows,
-    insert_token_row, unique_violation, values_list_with,
+    DEVICE_SELECT, SqlStore, WriteTx, device_from, insert_audit_rows, insert_token_row,
+    unique_violation, values_list_with,
 };
 use crate::model::*;
 use crate::store::{DeviceDecision, Devices, Redemption, Result, StoreError};
@@ -226,8 +226,7 @@ impl<C: Send + Sync + 'static> Devices for SqlStore<C> {
         if done == 0 {
             return Ok(false);
         }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit_with(audit).await?;
         Ok(true)
     }
 
@@ -287,8 +286,7 @@ impl<C: Send + Sync + 'static> Devices for SqlStore<C> {
             args![&token.id, id],
         )
         .await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit_with(audit).await?;
         Ok(Redemption::Issued)
     }
 }

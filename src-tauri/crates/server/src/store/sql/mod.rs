@@ -363,6 +363,12 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records `audit` with the change, then commits both.
+    pub(crate) async fn commit_with(mut self, audit: &NewAuditEvent) -> Result<()> {
+        insert_audit(&mut self, audit).await?;
+        self.commit().await
+    }
+
     pub(crate) async fn rollback(self) -> Result<()> {
         Ok(self.tx.rollback().await?)
     }

@@ -60,9 +60,8 @@ where
 #[async_trait]
 impl<C: Send + Sync + 'static> Audit for SqlStore<C> {
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        insert_audit(&mut tx, event).await?;
-        tx.commit().await
+        let tx = self.begin_write().await?;
+        tx.commit_with(event).await
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>> {

@@ -3,19 +3,39 @@
 
 use super::db::args;
 use super::{
-    SqlStore, TOKEN_SELECT, insert_audit, insert_token_row, parse, revoke_user_rows, token_from,
+    SqlStore, TOKEN_SELECT, WriteTx, insert_token_row, parse, revoke_user_rows, token_from,
 };
 use crate::model::*;
 use crate::store::{Result, Revocation, Tokens};
 use async_trait::async_trait;
+
+/// Revokes a token that is not revoked yet (with `unexpired`, nor past its
+/// expiry); false when it was.
+async fn revoke_active(
+    tx: &mut WriteTx,
+    id: &TokenId,
+    rev: &Revocation,
+    unexpired: bool,
+) -> Result<bool> {
+    let sql = if unexpired {
+        "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
+         WHERE id = $4 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)"
+    } else {
+        "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
+         WHERE id = $4 AND revoked_at IS NULL"
+    };
+    Ok(tx
+        .execute(sql, args![rev.at, &rev.by, &rev.reason, id])
+        .await?
+        > 0)
+}
 
 #[async_trait]
 impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
     async fn insert_token(&self, token: &NewToken, audit: &NewAuditEvent) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_token_row(&mut tx, token).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await
+        tx.commit_with(audit).await
     }
 
     async fn token_by_id(&self, id: &TokenId) -> Result<Option<Token>> {
@@ -88,19 +108,11 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         audit: &NewAuditEvent,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = tx
-            .execute(
-                "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
-                 WHERE id = $4 AND revoked_at IS NULL",
-                args![rev.at, &rev.by, &rev.reason, id],
-            )
-            .await?;
-        if done == 0 {
+        if !revoke_active(&mut tx, id, rev, false).await? {
             return Ok(false);
         }
         tx.bump_generation().await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit_with(audit).await?;
         Ok(true)
     }
 
@@ -114,8 +126,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         let mut tx = self.begin_write().await?;
         let revoked = revoke_user_rows(&mut tx, user_id, org_id, rev).await?;
         let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await?;
+        tx.commit_with(&audit).await?;
         Ok(revoked)
     }
 
@@ -127,20 +138,12 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         audit: &NewAuditEvent,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = tx
-            .execute(
-                "UPDATE tokens SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
-                 WHERE id = $4 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
-                args![rev.at, &rev.by, &rev.reason, old_id],
-            )
-            .await?;
-        if done == 0 {
+        if !revoke_active(&mut tx, old_id, rev, true).await? {
             return Ok(false);
         }
         insert_token_row(&mut tx, new).await?;
         tx.bump_generation().await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit_with(audit).await?;
         Ok(true)
     }
 
@@ -167,8 +170,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         if done == 0 {
             return Ok(false);
         }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit_with(audit).await?;
         Ok(true)
     }
 }

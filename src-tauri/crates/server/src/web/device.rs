@@ -9,13 +9,14 @@ use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::device_flow::{self, PendingRequest, not_pending};
 use crate::error::{Error, Flow};
-use crate::model::DeviceStatus;
+use crate::model::{DeviceStatus, User};
 use crate::policy::Principal;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 pub struct CodeQuery {
@@ -72,6 +73,15 @@ fn already_decided(visitor: &Visitor, status: DeviceStatus) -> Response {
     )
 }
 
+/// Who decides a device form's code: the signed-in user, the code typed,
+/// and the user as a principal; or what to answer instead.
+#[allow(clippy::result_large_err)] // the refusal is a whole page
+fn decider(visitor: &Visitor, form: &WebForm) -> Result<(Arc<User>, String, Principal), Response> {
+    let user = form_user(visitor, form, "/device")?;
+    let principal = Principal::session(user.clone());
+    Ok((user, form.text("user_code"), principal))
+}
+
 /// The page: looks up a typed code (fields `user_code`, `csrf_token`) and shows the confirm page.
 #[utoipa::path(post, path = "/device", operation_id = "page_device_submit", tag = "pages",
     responses((status = 200, description = "the confirm page: the device, its IP and time, the org to approve into", content_type = "text/html"), (status = 400, description = "an unknown code", content_type = "text/html"), (status = 409, description = "a decided or expired code", content_type = "text/html"), (status = 429, description = "too many wrong codes", content_type = "text/html")))]
@@ -80,12 +90,10 @@ pub async fn device_submit(
     visitor: Visitor,
     form: WebForm,
 ) -> Response {
-    let user = match form_user(&visitor, &form, "/device") {
-        Ok(user) => user,
+    let (user, code, principal) = match decider(&visitor, &form) {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    let code = form.text("user_code");
-    let principal = Principal::session(user.clone());
     let request = match device_flow::lookup(&state, &principal, &code, &visitor.meta).await {
         Ok(request) => request,
         Err(err) => return code_error(&visitor, &code, err),
@@ -166,12 +174,10 @@ pub async fn device_decide(
     visitor: Visitor,
     form: WebForm,
 ) -> Response {
-    let user = match form_user(&visitor, &form, "/device") {
-        Ok(user) => user,
+    let (user, code, principal) = match decider(&visitor, &form) {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    let code = form.text("user_code");
-    let principal = Principal::session(user.clone());
     let result = match form.get("action") {
         Some("approve") => {
             device_flow::approve(&state, &principal, &code, &form.text("org"), &visitor.meta).await

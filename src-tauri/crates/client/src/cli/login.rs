@@ -1,5 +1,7 @@
 use devauth_client::clock::{Clock, TokioClock};
+use std::future::Future;
 use std::io::{IsTerminal, Write};
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use devauth_client::device_flow::PollEvent;
@@ -26,6 +28,18 @@ pub async fn run(client: &Client, args: LoginArgs) -> Result<i32, Error> {
         org: args.org,
         scopes: (!args.scopes.is_empty()).then_some(args.scopes),
     };
+    // Listen for Ctrl-C before offering it: a signal that came between the
+    // message and the first wait would kill the process instead.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut early = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = ctrl_c.as_mut().poll(cx) {
+            early = Some(result);
+        }
+        Poll::Ready(())
+    })
+    .await;
     let pending = client.begin_login(&request).await?;
     let auth = pending.authorization();
     let minutes = auth.expires_in().as_secs().div_ceil(60);
@@ -71,7 +85,11 @@ pub async fn run(client: &Client, args: LoginArgs) -> Result<i32, Error> {
         eprintln!("{line}");
     };
     let cancel = async {
-        if tokio::signal::ctrl_c().await.is_err() {
+        let interrupted = match early {
+            Some(result) => result,
+            None => ctrl_c.await,
+        };
+        if interrupted.is_err() {
             // No signal handling available: never cancel from here.
             std::future::pending::<()>().await;
         }

@@ -9,6 +9,7 @@ use devauth_client::api::{Expiry, parse_time};
 use devauth_client::config::Env;
 use devauth_client::error::Error;
 use devauth_client::session::{AuthState, LoginRequest, PendingLogin, SignOut, SignedIn, Status};
+use devauth_client::text;
 use devauth_client::token_store::StoreError;
 use devauth_client::{Client, Options};
 
@@ -141,10 +142,10 @@ fn profile_of_sign_in(signed_in: &SignedIn, now: SystemTime) -> Profile {
     let user = me.and_then(|m| m.user.as_ref());
     let org = me.map(|m| &m.org);
     Profile {
-        name: user.map(|u| u.name.to_string()),
-        email: user.map(|u| u.email.to_string()),
+        name: user.map(|u| text::name(&u.name)),
+        email: user.map(|u| text::name(&u.email)),
         org_slug: org.map(|o| o.slug.to_string()),
-        org_name: org.map(|o| o.name.to_string()),
+        org_name: org.map(|o| text::name(&o.name)),
         role: me.map(|m| m.role.to_string()),
         expires_at: match signed_in.expiry {
             Expiry::In(left) => Some(now + left),

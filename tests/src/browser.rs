@@ -103,10 +103,15 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.client
-            .goto(url)
+        self.try_goto(url)
             .await
             .unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    /// Navigates to `url`; the error says why the page did not load (a
+    /// redirect to a host that does not resolve, for one).
+    pub async fn try_goto(&self, url: &str) -> Result<(), String> {
+        self.client.goto(url).await.map_err(|e| e.to_string())
     }
 
     pub async fn url(&self) -> String {

@@ -11,6 +11,7 @@
 //!   (the `devauth-harness` binary runs it); [`remote`] is its HTTP client.
 //! - [`cli`]: the real `devauth` binary as a child process; [`keyring`]: the
 //!   real Secret Service keychain of `.ci/with-keyring.sh`, for the CLI tests.
+//! - [`process`]: the real `devauth-server` binary as a child process.
 //! - [`Backend`]: which store a test runs on; [`backends`] lists the ones this
 //!   run must cover (PostgreSQL is required when `DEVAUTH_REQUIRE_POSTGRES=1`).
 
@@ -30,6 +31,7 @@ pub mod browser;
 pub mod cli;
 pub mod desktop;
 pub mod keyring;
+pub mod process;
 pub mod remote;
 pub mod scenarios;
 pub mod web;

@@ -4,7 +4,7 @@
 
 use devauth_harness::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 devauth_harness::on_both_backends!(admin_cli, logs_never_contain_secrets);
@@ -380,39 +380,13 @@ async fn admin_cli(backend: Backend) {
 /// checks that the log has none of the secrets that passed through.
 async fn logs_never_contain_secrets(backend: Backend) {
     let (db, _dir) = fresh_database(backend).await;
-    let mut child = Command::new(server_binary())
-        .arg("serve")
-        .env("DEVAUTH_DATABASE_URL", &db)
-        .env("DEVAUTH_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "trace")
-        .env_remove("DEVAUTH_SETUP_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let mut lines = BufReader::new(stdout).lines();
-    let mut console = Vec::new();
-    let (mut url, mut setup_token) = (String::new(), String::new());
-    while url.is_empty() || setup_token.is_empty() {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("server exited early: {console:?}"));
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            url = rest.trim().to_string();
-        }
-        if let Some(rest) = line.strip_prefix("setup token: ") {
-            setup_token = rest.trim().to_string();
-        }
-        console.push(line);
-    }
+    let server = process::ServerProcess::start(&db, &[("RUST_LOG", "trace")]);
+    let setup_token = server
+        .wait_for_line("setup token: ")
+        .expect("the server prints its setup token")
+        .trim()
+        .to_string();
+    let url = server.url.clone();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let http = reqwest::Client::new();
     let post_json = |path: &str, token: Option<&str>, body: Value| {
@@ -496,13 +470,14 @@ async fn logs_never_contain_secrets(backend: Backend) {
         .await;
 
     // SIGTERM: graceful stop, exit 0.
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(killed.is_ok_and(|s| s.success()));
-    let status = child.wait().expect("waiting for the process");
-    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
-    let log = log.join().unwrap_or_default();
+    let console = server.console();
+    let stopped = server.stop();
+    assert!(
+        stopped.status.success(),
+        "graceful shutdown exits 0: {:?}",
+        stopped.status
+    );
+    let log = stopped.log;
     assert!(
         log.contains("request_id"),
         "the log has request lines: {log}"
@@ -538,33 +513,11 @@ async fn a_server_fault_is_logged_once_with_its_request_id() {
     use sqlx::Connection;
     let dir = TempDir::new();
     let path = dir.path().join("devauth.db");
-    let mut child = Command::new(server_binary())
-        .arg("serve")
-        .env(
-            "DEVAUTH_DATABASE_URL",
-            format!("sqlite://{}", path.display()),
-        )
-        .env("DEVAUTH_ADDR", "127.0.0.1:0")
-        .env("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn devauth-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-    let url = lines
-        .find_map(|line| line.strip_prefix("listening on ").map(str::to_string))
-        .expect("the server listens");
-    // Keep reading: a server whose stdout is closed fails to print.
-    std::thread::spawn(move || lines.for_each(drop));
-    let remote = devauth_harness::remote::Remote::new(url.trim()).expect("a client");
+    let server = process::ServerProcess::start(
+        &format!("sqlite://{}", path.display()),
+        &[("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN)],
+    );
+    let (url, remote) = (server.url.clone(), server.remote.clone());
     let claim = json!({"setup_token": SETUP_TOKEN, "email": "o@x.io", "name": "O",
                        "password": PASSWORD, "org_name": "Acme"});
     let claimed = remote
@@ -606,13 +559,66 @@ async fn a_server_fault_is_logged_once_with_its_request_id() {
         body.contains("server_error") && !body.contains("gone"),
         "{body}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = log.join().unwrap_or_default();
+    let log = server.kill().log;
     let faults: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("internal error"))
         .collect();
     assert_eq!(faults.len(), 1, "one log line per fault:\n{log}");
     assert!(faults[0].contains("fault-test-1"), "{}", faults[0]);
+}
+
+/// Forwarding settings that would mislead are refused at start, naming the
+/// setting: the old all-or-nothing switch (anyone could pick their address)
+/// and a proxy list that does not parse.
+#[test]
+fn misleading_forwarding_settings_are_refused() {
+    let dir = TempDir::new();
+    let db = format!("sqlite://{}", dir.path().join("devauth.db").display());
+    let old = process::ServerProcess::run_to_exit(&db, &[("DEVAUTH_TRUST_FORWARDED_FOR", "1")]);
+    assert_ne!(old.code, 0, "{}", old.stderr);
+    assert!(
+        old.stderr.contains("DEVAUTH_TRUST_FORWARDED_FOR")
+            && old.stderr.contains("DEVAUTH_TRUSTED_PROXIES"),
+        "the message names the replacement: {}",
+        old.stderr
+    );
+    let bad =
+        process::ServerProcess::run_to_exit(&db, &[("DEVAUTH_TRUSTED_PROXIES", "10.0.0.0/33")]);
+    assert_ne!(bad.code, 0, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("DEVAUTH_TRUSTED_PROXIES") && bad.stderr.contains("10.0.0.0/33"),
+        "{}",
+        bad.stderr
+    );
+}
+
+/// Forwarding headers from a peer that is not a trusted proxy are ignored and
+/// reported once in the log, however many requests carry them; from a trusted
+/// proxy they are not reported.
+#[tokio::test]
+async fn untrusted_forwarding_headers_are_reported_once() {
+    let dir = TempDir::new();
+    let db = format!("sqlite://{}", dir.path().join("devauth.db").display());
+    let count_reports = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("not in DEVAUTH_TRUSTED_PROXIES"))
+            .count()
+    };
+    for (proxies, expected) in [("", 1), ("127.0.0.1", 0)] {
+        let server = process::ServerProcess::start(&db, &[("DEVAUTH_TRUSTED_PROXIES", proxies)]);
+        for i in 0..3 {
+            let answer = server
+                .remote
+                .http()
+                .get(format!("{}/healthz", server.url))
+                .header("x-forwarded-for", format!("198.51.100.{i}"))
+                .send()
+                .await
+                .expect("healthz answers");
+            assert_eq!(answer.status(), 200);
+        }
+        let log = server.stop().log;
+        assert_eq!(count_reports(&log), expected, "proxies {proxies:?}:\n{log}");
+    }
 }

@@ -6,6 +6,7 @@
 use devauth_harness::browser::{Browser, Viewport, browser_available};
 use devauth_harness::*;
 use devauth_server::Config;
+use devauth_server::client_ip::TrustedProxies;
 use devauth_server::model::Role;
 use serde_json::json;
 
@@ -80,11 +81,11 @@ async fn full_approval_in_the_browser() {
     if !browser_available() {
         return;
     }
-    // Trust X-Forwarded-For so the device can appear to come from another network.
+    // The test is the loopback proxy, so the device can appear to come from another network.
     let srv = spawn_server_with(
         Backend::Sqlite,
         Config {
-            trust_forwarded_for: true,
+            trusted_proxies: TrustedProxies::parse("127.0.0.1").expect("loopback is a range"),
             ..Config::default()
         },
     )
@@ -382,4 +383,96 @@ async fn confirm_page_fits_a_phone() {
     browser.close().await;
     let _ = json!(null);
     srv.stop().await;
+}
+
+/// Where sign-in sends a visitor next (`?next=`) is proved the way it matters:
+/// a real browser follows the redirect and must still be on this server, for
+/// every payload known to slip past string checks (tabs and newlines that
+/// browsers drop, backslashes they read as slashes, `//`, encoded slashes,
+/// whitespace, userinfo, other schemes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_never_leaves_this_server_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let payloads = [
+        "//evil.example/x",
+        "///evil.example/x",
+        "/\\evil.example/x",
+        "\\\\evil.example/x",
+        "/\\/evil.example/x",
+        "/\t/evil.example/x",
+        "/\n/evil.example/x",
+        "/\r\n/evil.example/x",
+        "/\t\\evil.example/x",
+        " //evil.example/x",
+        "/ /evil.example/x",
+        "/.//evil.example/x",
+        "/..//evil.example/x",
+        "/%2F/evil.example/x",
+        "/%2f%2fevil.example/x",
+        "/%5Cevil.example/x",
+        "/%09/evil.example/x",
+        "//evil.example@127.0.0.1/x",
+        "/@evil.example/x",
+        "https://evil.example/x",
+        "http:evil.example/x",
+        "http:/evil.example/x",
+        "javascript:alert(document.domain)",
+        "data:text/html,<h1>evil</h1>",
+        "\u{FF0F}\u{FF0F}evil.example/x",
+        "/\u{3000}/evil.example/x",
+        "#//evil.example",
+    ];
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    let origin = format!("{}/", srv.url);
+    for payload in payloads {
+        let next: String = form_urlencoded_component(payload);
+        let went = browser
+            .try_goto(&srv.at(&format!("/login?next={next}")))
+            .await;
+        let landed = browser.url().await;
+        assert!(
+            went.is_ok(),
+            "next={payload:?} left this server: {went:?} at {landed}"
+        );
+        assert!(
+            landed.starts_with(&origin),
+            "next={payload:?} sent the browser to {landed}"
+        );
+    }
+    // A local path still works, query and all.
+    browser
+        .goto(&srv.at("/login?next=%2Fdevice%3Fuser_code%3DBCDF-GHJK"))
+        .await;
+    assert_eq!(
+        browser.url().await,
+        format!("{origin}device?user_code=BCDF-GHJK")
+    );
+    browser.close().await;
+
+    // The same through the sign-in form (its hidden `next`), for the payload
+    // that was once reported.
+    let fresh = Browser::start(Viewport::Desktop).await;
+    fresh
+        .goto(&srv.at("/login?next=%2F%09%2Fevil.example%2Fx"))
+        .await;
+    fresh.sign_in(OWNER_EMAIL, PASSWORD).await;
+    let landed = fresh.url().await;
+    assert!(landed.starts_with(&origin), "signed in, then to {landed}");
+    fresh.close().await;
+    srv.stop().await;
+}
+
+fn form_urlencoded_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -6,8 +6,7 @@
 use devauth_harness::scenarios::{self, Credential, Member, Outcome, SCENARIOS, Target};
 use devauth_harness::*;
 use devauth_server::model::{Actor, RequestMeta};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 devauth_harness::on_both_backends!(every_scenario_passes_against_a_fresh_server);
@@ -68,48 +67,6 @@ async fn every_scenario_passes_against_a_fresh_server(backend: Backend) {
         .map(|tokens| tokens.iter().filter(|t| t.revoked_at.is_none()).count());
     assert_eq!(active.ok(), Some(0), "{table}");
     let _ = server.stop().await;
-}
-
-/// A `devauth-server serve` process, killed on drop.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(database_url: &str, setup_token: &str) -> ServerProcess {
-        let mut child = Command::new(server_binary())
-            .arg("serve")
-            .env("DEVAUTH_DATABASE_URL", database_url)
-            .env("DEVAUTH_ADDR", "127.0.0.1:0")
-            .env("DEVAUTH_SETUP_TOKEN", setup_token)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn devauth-server");
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .and_then(Result::ok)
-                .unwrap_or_else(|| panic!("devauth-server exited before listening"));
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.trim().to_string();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, url }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct HarnessRun {
@@ -179,7 +136,7 @@ fn the_harness_binary_passes_against_the_server_binary() {
         String::from_utf8_lossy(&added.stderr)
     );
 
-    let server = ServerProcess::start(&db, SETUP_TOKEN);
+    let server = process::ServerProcess::start(&db, &[("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN)]);
     let run = run_harness(
         &[
             "--server",

@@ -6,6 +6,7 @@ use devauth_server::model::Role;
 use reqwest::Method;
 use serde_json::json;
 
+mod abuse;
 mod amplification;
 mod authz;
 mod openapi;

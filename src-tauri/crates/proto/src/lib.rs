@@ -13,6 +13,7 @@
 //! - [`device`]: approving device requests, and the setup claim.
 //! - [`oauth`]: RFC 8414 metadata, RFC 8628 and RFC 6749 answers, errors.
 //! - [`events`]: what `GET /api/events` sends.
+//! - [`text`]: which characters may appear in names people read.
 //!
 //! Times are RFC 3339 text in UTC ([`Time`]). Secrets are [`Secret`]: sent
 //! as plain strings, never shown by `Debug`.
@@ -24,6 +25,7 @@ pub mod device;
 pub mod events;
 pub mod oauth;
 pub mod orgs;
+pub mod text;
 pub mod vocabulary;
 
 pub use account::*;

@@ -1,6 +1,7 @@
 //! Server settings. The binary fills these from flags and `DEVAUTH_*`
 //! variables; the desktop app and tests build them directly.
 
+use crate::client_ip::TrustedProxies;
 use crate::secret::Secret;
 
 /// How a server runs; [`Config::default`] suits local use.
@@ -24,8 +25,9 @@ pub struct Config {
     pub device_code_ttl_secs: i64,
     /// Minimum polling interval handed to devices, seconds.
     pub poll_interval_secs: i64,
-    /// Take the client IP from the last `X-Forwarded-For` hop (behind a trusted proxy only).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name
+    /// the client (`DEVAUTH_TRUSTED_PROXIES`); empty: the peer is the client.
+    pub trusted_proxies: TrustedProxies,
     /// Most token polls held open at once for `Prefer: wait`; beyond it polls answer at once.
     pub max_waiters: usize,
 }
@@ -42,7 +44,7 @@ impl Default for Config {
             clients: vec!["devauth-desktop".into(), "devauth-cli".into()],
             device_code_ttl_secs: 600,
             poll_interval_secs: 5,
-            trust_forwarded_for: false,
+            trusted_proxies: TrustedProxies::default(),
             max_waiters: 1000,
         }
     }

@@ -19,7 +19,8 @@ pub const MAX_DEVICE_NAME_CHARS: usize = 64;
 
 pub use devauth_proto::{DeviceAuthorizationResponse, TokenResponse};
 
-/// Checks a device name from a request: at most 64 characters, no control characters.
+/// Checks a device name from a request: at most 64 characters, no control
+/// or invisible characters (a confirm page must show the name as it is).
 pub fn clean_device_name(name: Option<&str>) -> Result<Option<String>> {
     let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
@@ -29,11 +30,7 @@ pub fn clean_device_name(name: Option<&str>) -> Result<Option<String>> {
             "device_name is longer than {MAX_DEVICE_NAME_CHARS} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "device_name must not contain control characters",
-        ));
-    }
+    crate::identity::refuse_hidden("device_name", name)?;
     Ok(Some(name.to_string()))
 }
 
@@ -304,7 +301,7 @@ async fn find_request(
 ) -> Result<PendingRequest> {
     let now = state.now();
     let user_key = format!("user:{}", approver.id().unwrap_or("-"));
-    let ip_key = format!("ip:{}", meta.ip.as_deref().unwrap_or("-"));
+    let ip_key = format!("ip:{}", meta.ip_key());
     let keys = [user_key.as_str(), ip_key.as_str()];
     state
         .code_failures

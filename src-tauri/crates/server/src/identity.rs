@@ -20,7 +20,9 @@ pub fn clean_email(input: &str) -> Result<String> {
         && email.matches('@').count() == 1
         && !email.starts_with('@')
         && !email.ends_with('@')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || devauth_proto::text::is_invisible(c));
     if valid {
         Ok(email.to_string())
     } else {
@@ -42,12 +44,24 @@ pub fn clean_text(field: &str, input: &str, max: usize) -> Result<String> {
             "`{field}` is longer than {max} characters"
         )));
     }
-    if text.chars().any(char::is_control) {
-        return Err(Error::invalid(format!(
-            "`{field}` must not contain control characters"
-        )));
-    }
+    refuse_hidden(field, text)?;
     Ok(text.to_string())
+}
+
+/// Names people read carry no control characters and no invisible ones
+/// (bidi controls, zero-width characters: see [`devauth_proto::text`]),
+/// which could make a name read as another.
+pub fn refuse_hidden(field: &str, text: &str) -> Result<()> {
+    match devauth_proto::text::first_hidden(text) {
+        None => Ok(()),
+        Some(c) if c.is_control() => Err(Error::invalid(format!(
+            "`{field}` must not contain control characters"
+        ))),
+        Some(c) => Err(Error::invalid(format!(
+            "`{field}` must not contain invisible formatting characters (found U+{:04X})",
+            c as u32
+        ))),
+    }
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -237,6 +251,10 @@ mod tests {
         assert!(clean_email("a b@c").is_err());
         assert!(clean_text("name", "  ", 10).is_err());
         assert!(clean_text("name", "a\u{7}b", 10).is_err());
+        let hidden = clean_text("name", "Ada\u{202E}dap", 20).expect_err("a bidi override");
+        assert!(hidden.to_string().contains("U+202E"), "{hidden}");
+        assert!(clean_text("name", "zero\u{200B}width", 20).is_err());
+        assert!(clean_text("name", "Zoë 日本 🙂", 20).is_ok());
         assert!(clean_text("name", "abcdefghijk", 10).is_err());
     }
 
@@ -292,7 +310,7 @@ pub async fn sign_in(
     meta: &RequestMeta,
 ) -> std::result::Result<User, SignInError> {
     let now = state.now();
-    let ip_key = format!("login-ip:{}", meta.ip.as_deref().unwrap_or("-"));
+    let ip_key = format!("login-ip:{}", meta.ip_key());
     let email_key = format!("login-email:{}", email.to_lowercase());
     let keys = [ip_key.as_str(), email_key.as_str()];
     state

@@ -7,6 +7,7 @@
 //! - [`server`]: opening the store, the setup token, binding, graceful stop.
 //! - [`router`]: the whole server as one router, composed there only;
 //!   `request`: the request layer (request id, client IP, the log line);
+//!   [`client_ip`]: who the client is behind the operator's proxies;
 //!   [`route_table`]: routes that remember their paths.
 //! - `http`: the JSON and OAuth routes and their extractors: `http::oauth`
 //!   (RFC endpoints), `http::me`, `http::tokens`, `http::orgs`,
@@ -41,6 +42,7 @@ pub mod admin;
 pub(crate) mod audit;
 pub mod auth;
 pub mod cache;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub(crate) mod device_flow;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use devauth_server::admin::{self, AdminCommand};
+use devauth_server::client_ip::TrustedProxies;
 use devauth_server::secret::Secret;
 use devauth_server::{Config, serve};
 use std::process::ExitCode;
@@ -62,9 +63,10 @@ struct ServeArgs {
         default_value = "devauth-desktop,devauth-cli"
     )]
     clients: Vec<String>,
-    /// Take the client IP from X-Forwarded-For (only behind a trusted reverse proxy).
-    #[arg(long, env = "DEVAUTH_TRUST_FORWARDED_FOR")]
-    trust_forwarded_for: bool,
+    /// Your reverse proxies (addresses or CIDR ranges, comma-separated): only
+    /// their Forwarded / X-Forwarded-For headers name the client.
+    #[arg(long, env = "DEVAUTH_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: String,
 }
 
 fn init_logging(default: &str) {
@@ -88,6 +90,21 @@ async fn main() -> ExitCode {
     match command {
         Command::Serve(args) => {
             init_logging("info");
+            if std::env::var_os("DEVAUTH_TRUST_FORWARDED_FOR").is_some() {
+                eprintln!(
+                    "devauth-server: DEVAUTH_TRUST_FORWARDED_FOR is no longer read: it let anyone \
+                     who reaches the port pick their address. Set DEVAUTH_TRUSTED_PROXIES to your \
+                     proxies' addresses instead (e.g. DEVAUTH_TRUSTED_PROXIES=10.0.0.0/8), and unset it."
+                );
+                return ExitCode::FAILURE;
+            }
+            let trusted_proxies = match TrustedProxies::parse(&args.trusted_proxies) {
+                Ok(proxies) => proxies,
+                Err(err) => {
+                    eprintln!("devauth-server: DEVAUTH_TRUSTED_PROXIES: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let config = Config {
                 database_url: cli.database_url,
                 addr: args.addr,
@@ -101,7 +118,7 @@ async fn main() -> ExitCode {
                     .map(|c| c.trim().to_string())
                     .filter(|c| !c.is_empty())
                     .collect(),
-                trust_forwarded_for: args.trust_forwarded_for,
+                trusted_proxies,
                 ..Config::default()
             };
             match serve(config).await {

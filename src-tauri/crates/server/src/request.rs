@@ -4,10 +4,11 @@
 //! writes its one log line — with the detail of a server fault, if the answer
 //! carries one ([`Fault`]).
 
+use crate::client_ip;
 use crate::model::RequestMeta;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
-use axum::http::{HeaderValue, header, request::Parts};
+use axum::http::{HeaderName, HeaderValue, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::convert::Infallible;
@@ -59,6 +60,7 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         .and_then(valid_request_id)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
+    report_untrusted_forwarding(&req, &state);
     let method = req.method().clone();
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("(unmatched)", MatchedPath::as_str);
@@ -102,23 +104,45 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
     response
 }
 
-fn client_ip(parts: &Parts, trust_forwarded: bool) -> Option<String> {
-    if trust_forwarded
-        && let Some(hop) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-    {
-        return Some(hop.to_string());
+/// The client's address: the peer, or behind a trusted proxy the first
+/// untrusted hop of its forwarding headers (see [`crate::client_ip`]).
+fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    let headers = &parts.headers;
+    let trusted = &state.config.trusted_proxies;
+    if !trusted.trusts(peer) {
+        return Some(client_ip::canonical(peer).to_string());
     }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string())
+    let lines = |name| {
+        headers
+            .get_all(name)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+    };
+    let ip = client_ip::client_ip(
+        peer,
+        trusted,
+        lines(header::FORWARDED),
+        lines(X_FORWARDED_FOR),
+    );
+    Some(ip.to_string())
 }
+
+/// Forwarding headers from a peer that is not a trusted proxy are ignored;
+/// the first such request is logged (see [`AppState::untrusted_forwarding`]).
+fn report_untrusted_forwarding(req: &Request, state: &AppState) {
+    let headers = req.headers();
+    if !(headers.contains_key(header::FORWARDED) || headers.contains_key(X_FORWARDED_FOR)) {
+        return;
+    }
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
+        && !state.config.trusted_proxies.trusts(peer.ip())
+    {
+        state.untrusted_forwarding(peer.ip());
+    }
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Where a request came from: IP, user agent, request id.
 pub struct Meta(pub RequestMeta);
@@ -134,7 +158,7 @@ impl FromRequestParts<AppState> for Meta {
 /// The request's [`RequestMeta`], for extractors that build on it.
 pub fn meta_of(parts: &Parts, state: &AppState) -> RequestMeta {
     RequestMeta {
-        ip: client_ip(parts, state.config.trust_forwarded_for),
+        ip: client_ip(parts, state),
         user_agent: parts
             .headers
             .get(header::USER_AGENT)

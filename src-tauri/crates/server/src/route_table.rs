@@ -4,6 +4,7 @@
 
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::MethodRouter;
 
 /// Routes and their paths, in the order they were added.
@@ -30,6 +31,13 @@ impl Routes {
     pub fn merge(mut self, other: Routes) -> Routes {
         self.router = self.router.merge(other.router);
         self.paths.extend(other.paths);
+        self
+    }
+
+    /// Caps the bodies of the routes added so far at `max` bytes (413 beyond),
+    /// in place of the server-wide limit.
+    pub fn limit_bodies(mut self, max: usize) -> Routes {
+        self.router = self.router.layer(DefaultBodyLimit::max(max));
         self
     }
 

@@ -27,7 +27,7 @@ pub struct Claimed {
 
 pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> Result<Claimed> {
     let now = state.now();
-    let ip_key = format!("setup-ip:{}", meta.ip.as_deref().unwrap_or("-"));
+    let ip_key = format!("setup-ip:{}", meta.ip_key());
     state
         .auth_failures
         .check(&[&ip_key], now)

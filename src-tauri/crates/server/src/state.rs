@@ -10,8 +10,10 @@ use crate::rate_limit::FailureLimiter;
 use crate::secret::Secret;
 use crate::store::DynStore;
 use crate::usage::UsageTracker;
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The state every handler, page and CLI command shares; derefs to [`Inner`].
 #[derive(Clone)]
@@ -37,6 +39,8 @@ pub struct Inner {
     pub bus: Arc<EventBus>,
     /// Validated tokens, dropped as soon as an event says they may have changed.
     pub cache: TokenCache,
+    /// Whether untrusted forwarding headers have been reported (once).
+    forwarding_reported: AtomicBool,
 }
 
 impl AppState {
@@ -61,7 +65,23 @@ impl AppState {
             usage: UsageTracker::default(),
             bus: Arc::new(EventBus::default()),
             cache: TokenCache::default(),
+            forwarding_reported: AtomicBool::new(false),
         }))
+    }
+
+    /// Notes that a request from `peer`, which is not a trusted proxy, carried
+    /// forwarding headers (ignored). Logged once per server: behind a proxy
+    /// that is not listed, every client shares the proxy's address.
+    pub(crate) fn untrusted_forwarding(&self, peer: IpAddr) {
+        if !self.forwarding_reported.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "devauth::http",
+                peer = %peer,
+                "requests carry Forwarded/X-Forwarded-For headers from a peer that is not in \
+                 DEVAUTH_TRUSTED_PROXIES; they are ignored and the peer counts as the client. \
+                 Behind a reverse proxy, list its address there"
+            );
+        }
     }
 
     /// The current time, from the injected clock.

@@ -4,6 +4,7 @@ use super::{Client, TokenSource};
 use crate::api::{ApiError, Expiry, MeToken, parse_time};
 use crate::config::ServerSource;
 use crate::error::{Error, exit};
+use crate::text;
 use crate::token_store::{StoreInfo, active_keyring_store};
 
 /// Whether the token for this server works.
@@ -146,13 +147,13 @@ impl Client {
         if source != TokenSource::Env {
             status.user = account.user_email.as_ref().map(|email| StatusUser {
                 id: String::new(),
-                email: Some(email.clone()),
-                name: account.user_name.clone(),
+                email: Some(text::name(email)),
+                name: account.user_name.as_deref().map(text::name),
             });
             status.org = account.org.as_ref().map(|slug| StatusOrg {
                 id: String::new(),
                 slug: Some(slug.clone()),
-                name: account.org_name.clone(),
+                name: account.org_name.as_deref().map(text::name),
             });
             status.role = account.role.clone();
             status.expires_at = account.token_expires_at.clone();
@@ -175,13 +176,13 @@ impl Client {
                 status.state = AuthState::SignedIn;
                 status.user = me.user.map(|u| StatusUser {
                     id: u.id.into_owned(),
-                    email: Some(u.email.into_owned()),
-                    name: Some(u.name.into_owned()),
+                    email: Some(text::name(&u.email)),
+                    name: Some(text::name(&u.name)),
                 });
                 status.org = Some(StatusOrg {
                     id: me.org.id.into_owned(),
                     slug: Some(me.org.slug.into_owned()),
-                    name: Some(me.org.name.into_owned()),
+                    name: Some(text::name(&me.org.name)),
                 });
                 status.role = Some(me.role.into_owned());
                 status.expires_at = me.token.expires_at.clone();

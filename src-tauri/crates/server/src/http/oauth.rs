@@ -21,6 +21,7 @@ pub fn routes() -> Routes {
         .add("/oauth/device_authorization", post(device_authorization))
         .add("/oauth/token", post(token))
         .add("/oauth/revoke", post(revoke))
+        .limit_bodies(super::OAUTH_MAX_BODY_BYTES)
 }
 
 /// RFC 8414 metadata: where to start, poll and revoke.

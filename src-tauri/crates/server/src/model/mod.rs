@@ -397,6 +397,17 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
 }
 
+impl RequestMeta {
+    /// The key per-IP limits count this client under: its address, an IPv6
+    /// client's /64, or `-` when there is no address.
+    pub fn ip_key(&self) -> String {
+        self.ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .map_or_else(|| "-".to_string(), crate::client_ip::limit_key)
+    }
+}
+
 /// What an audit event records. The text (`token.revoked`) is what the
 /// log stores and its filters match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -15,6 +15,7 @@ use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use devauth_proto::text::visible;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -132,16 +133,22 @@ fn confirm_page(
     let page = ConfirmPage {
         layout: layout(visitor, "Confirm sign-in"),
         user_code: shown,
+        // What the requester wrote is shown as it renders: nothing invisible
+        // (names are refused with such characters; user agents are not).
         device_name: request
             .device_name
-            .clone()
-            .unwrap_or_else(|| "(unnamed device)".into()),
+            .as_deref()
+            .map_or_else(|| "(unnamed device)".into(), visible),
         client_id: request.client_id.clone(),
         requester_ip: request
             .requester_ip
             .clone()
             .unwrap_or_else(|| "unknown".into()),
-        user_agent: request.user_agent.clone().unwrap_or_default(),
+        user_agent: request
+            .user_agent
+            .as_deref()
+            .map(visible)
+            .unwrap_or_default(),
         requested: format!(
             "{} ({})",
             when(request.requested_at),

@@ -10,6 +10,7 @@ use crate::request::Fault;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::sync::Arc;
+use url::Url;
 
 pub fn layout(visitor: &Visitor, title: &str) -> Layout {
     Layout {
@@ -50,20 +51,39 @@ pub fn csrf_failed(visitor: &Visitor) -> Response {
     )
 }
 
-/// Only same-site paths: `/x`, never `//host` or `https://…`.
+/// Where to go after sign-in: `next` only if it resolves, as a browser
+/// resolves it (WHATWG URL: tabs and newlines dropped, `\` read as `/`,
+/// `//host` another origin), to a path of this server; then the resolved
+/// path, query and fragment, never the text as given. Anything else: the
+/// account page.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.contains("\r")
-                && !n.contains('\n') =>
-        {
-            n.to_string()
-        }
-        _ => "/account".to_string(),
+    const FALLBACK: &str = "/account";
+    // The origin does not matter, only whether `next` keeps it.
+    const BASE: &str = "https://devauth.invalid/";
+    let Some(next) = next.filter(|n| n.starts_with('/')) else {
+        return FALLBACK.to_string();
+    };
+    let (Ok(base), true) = (Url::parse(BASE), next.len() <= 2048) else {
+        return FALLBACK.to_string();
+    };
+    let Ok(resolved) = base.join(next) else {
+        return FALLBACK.to_string();
+    };
+    let path = resolved.path();
+    // `//x` as a path would be read as a host by whoever follows it.
+    if resolved.origin() != base.origin() || path.starts_with("//") || !path.starts_with('/') {
+        return FALLBACK.to_string();
     }
+    let mut local = path.to_string();
+    if let Some(query) = resolved.query() {
+        local.push('?');
+        local.push_str(query);
+    }
+    if let Some(fragment) = resolved.fragment() {
+        local.push('#');
+        local.push_str(fragment);
+    }
+    local
 }
 
 /// What a signed-in form must answer instead of acting: the CSRF page when its
@@ -140,6 +160,8 @@ pub fn capitalize(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(
@@ -150,5 +172,29 @@ mod tests {
         assert_eq!(super::safe_next(Some("https://evil.example")), "/account");
         assert_eq!(super::safe_next(Some("/\\evil.example")), "/account");
         assert_eq!(super::safe_next(None), "/account");
+        // The payload once reported: a tab between the slashes.
+        assert_eq!(super::safe_next(Some("/\t/evil.example/x")), "/account");
+        assert_eq!(super::safe_next(Some("/.//evil.example")), "/account");
+        // Local paths come back as a browser would request them.
+        assert_eq!(
+            super::safe_next(Some("/a/../tokens?x=1#y")),
+            "/tokens?x=1#y"
+        );
+        assert_eq!(super::safe_next(Some("/a b")), "/a%20b");
+    }
+
+    proptest! {
+        /// Whatever `next` is, the answer is a path of this server that no
+        /// browser reads as another host: one `/`, then not `/` or `\\`,
+        /// no character a URL parser would drop, no `\\` in the path.
+        #[test]
+        fn next_always_lands_on_this_server(next in "[/\\\\a-z.:@%09\t\n\r ?#]{0,24}") {
+            let got = super::safe_next(Some(&next));
+            prop_assert!(got.starts_with('/'), "{got}");
+            prop_assert!(!got.starts_with("//") && !got.starts_with("/\\"), "{got}");
+            prop_assert!(!got.contains(['\t', '\n', '\r', ' ']), "{got:?}");
+            let path = got.split(['?', '#']).next().unwrap_or_default();
+            prop_assert!(!path.contains('\\'), "{got:?}");
+        }
     }
 }

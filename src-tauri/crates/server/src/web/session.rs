@@ -188,6 +188,9 @@ impl WebForm {
     }
 }
 
+/// Most fields a page's form may send (the token form's scope boxes are the most).
+const WEB_FORM_MAX_FIELDS: usize = 64;
+
 impl<S: Send + Sync> FromRequest<S> for WebForm {
     type Rejection = ApiError;
 
@@ -195,10 +198,15 @@ impl<S: Send + Sync> FromRequest<S> for WebForm {
         let body = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|r| ApiError::invalid_request(r.body_text()).with_status(r.status()))?;
-        Ok(WebForm(
-            form_urlencoded::parse(&body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
+        let mut pairs = Vec::new();
+        for (key, value) in form_urlencoded::parse(&body) {
+            if pairs.len() == WEB_FORM_MAX_FIELDS {
+                return Err(ApiError::invalid_request(format!(
+                    "more than {WEB_FORM_MAX_FIELDS} form fields"
+                )));
+            }
+            pairs.push((key.into_owned(), value.into_owned()));
+        }
+        Ok(WebForm(pairs))
     }
 }

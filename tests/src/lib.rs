@@ -208,7 +208,16 @@ pub const SETUP_TOKEN: &str = "setup_test_0123456789";
 
 pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
     let (database_url, dir) = fresh_database(backend).await;
-    let clock = ManualClock::default();
+    start_on(backend, database_url, dir, ManualClock::default(), config).await
+}
+
+async fn start_on(
+    backend: Backend,
+    database_url: String,
+    dir: Option<TempDir>,
+    clock: ManualClock,
+    config: Config,
+) -> TestServer {
     let config = Config {
         database_url: Some(database_url.clone()),
         addr: "127.0.0.1:0".into(),
@@ -221,9 +230,11 @@ pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
     let server = devauth_server::start(config, Arc::new(clock.clone()))
         .await
         .expect("server did not start");
-    let remote = remote::Remote::new(&server.url).expect("an HTTP client");
+    // The bound address: the public URL may name a proxy in front.
+    let url = format!("http://{}", server.addr);
+    let remote = remote::Remote::new(&url).expect("an HTTP client");
     TestServer {
-        url: server.url.clone(),
+        url,
         clock,
         server,
         http: remote.http().clone(),
@@ -231,6 +242,29 @@ pub async fn spawn_server_with(backend: Backend, config: Config) -> TestServer {
         backend,
         database_url,
         _dir: dir,
+    }
+}
+
+impl TestServer {
+    /// Another server on this one's database and clock: a second replica
+    /// (it must stop before this one, which owns a SQLite file).
+    pub async fn replica(&self, config: Config) -> TestServer {
+        let clock = self.clock.clone();
+        start_on(self.backend, self.database_url.clone(), None, clock, config).await
+    }
+
+    /// Stops this server and starts a new one on the same database and clock.
+    pub async fn restart(self, config: Config) -> TestServer {
+        let TestServer {
+            server,
+            clock,
+            backend,
+            database_url,
+            _dir,
+            ..
+        } = self;
+        let _ = server.stop().await;
+        start_on(backend, database_url, _dir, clock, config).await
     }
 }
 

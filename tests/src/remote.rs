@@ -247,6 +247,8 @@ pub struct Visitor {
     remote: Remote,
     /// The cookies a browser would send back.
     pub cookies: BTreeMap<String, String>,
+    /// Headers sent with every request (a proxy's `X-Forwarded-For`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Visitor {
@@ -254,7 +256,14 @@ impl Visitor {
         Visitor {
             remote: remote.clone(),
             cookies: BTreeMap::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same visitor, seen through a proxy that says it comes from `ip`.
+    pub fn from_ip(mut self, ip: &str) -> Visitor {
+        self.headers.push(("x-forwarded-for".into(), ip.into()));
+        self
     }
 
     async fn finish(
@@ -262,10 +271,11 @@ impl Visitor {
         what: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<Answer, String> {
-        let answer = self
-            .remote
-            .send(what, request.header("cookie", cookie_header(&self.cookies)))
-            .await?;
+        let mut request = request.header("cookie", cookie_header(&self.cookies));
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let answer = self.remote.send(what, request).await?;
         keep_cookies(&mut self.cookies, &answer.headers);
         Ok(answer)
     }

@@ -28,6 +28,16 @@ pub struct Config {
     /// The reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name
     /// the client (`DEVAUTH_TRUSTED_PROXIES`); empty: the peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// Device authorizations one address may start per minute
+    /// (`DEVAUTH_DEVICE_STARTS_PER_MINUTE`); 0: no limit.
+    pub device_starts_per_minute: i64,
+    /// Password checks (argon2id, 19 MiB each) run at once; 0: one per CPU.
+    pub password_checks: usize,
+    /// Sign-ins that may wait for a password check; beyond it they are 503.
+    pub password_queue: usize,
+    /// When set, `/metrics` answers only `Authorization: Bearer` this token
+    /// (`DEVAUTH_METRICS_TOKEN`).
+    pub metrics_token: Option<Secret>,
     /// Most token polls held open at once for `Prefer: wait`; beyond it polls answer at once.
     pub max_waiters: usize,
 }
@@ -46,6 +56,10 @@ impl Default for Config {
             poll_interval_secs: 5,
             trusted_proxies: TrustedProxies::default(),
             max_waiters: 1000,
+            device_starts_per_minute: 60,
+            password_checks: 0,
+            password_queue: 32,
+            metrics_token: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::model::*;
 use crate::policy::{self, Act, Principal};
+use crate::rate_limit;
 use crate::secret::{self, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint};
 use crate::state::AppState;
 use crate::store::{DeviceDecision, Redemption};
@@ -46,6 +47,15 @@ pub async fn start(
         );
     }
     let device_name = clean_device_name(device_name)?;
+    let per_minute = state.config.device_starts_per_minute;
+    if per_minute > 0 {
+        let budget = rate_limit::Budget {
+            name: "device-start-ip",
+            max: per_minute,
+            window_secs: 60,
+        };
+        rate_limit::count(state, budget, &meta.ip_key()).await?;
+    }
     let device_code = secret::new_device_code();
     let user_code = secret::new_user_code();
     let now = state.now();
@@ -300,13 +310,15 @@ async fn find_request(
     meta: &RequestMeta,
 ) -> Result<PendingRequest> {
     let now = state.now();
-    let user_key = format!("user:{}", approver.id().unwrap_or("-"));
-    let ip_key = format!("ip:{}", meta.ip_key());
-    let keys = [user_key.as_str(), ip_key.as_str()];
-    state
-        .code_failures
-        .check(&keys, now)
-        .map_err(Error::rate_limited)?;
+    let ip = meta.ip_key();
+    let reservation = rate_limit::reserve(
+        state,
+        &[
+            (rate_limit::USER_CODE_PER_USER, approver.id().unwrap_or("-")),
+            (rate_limit::USER_CODE_PER_IP, &ip),
+        ],
+    )
+    .await?;
     let found = match normalize_user_code(user_code) {
         Some(code) => {
             state
@@ -317,12 +329,13 @@ async fn find_request(
         None => None,
     };
     let Some(device) = found else {
-        state.code_failures.record_failure(&keys, now);
+        reservation.keep();
         let audit = NewAuditEvent::new(now, approver.clone(), AuditAction::DeviceCodeFailed, meta)
             .detail("unknown user code entered");
         state.store.append_audit(&audit).await?;
         return Err(Flow::UnknownUserCode.into());
     };
+    reservation.give_back(state).await;
     let status = if device.status == DeviceStatus::Pending && now >= device.expires_at {
         DeviceStatus::Expired
     } else {

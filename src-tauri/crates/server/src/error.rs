@@ -35,6 +35,12 @@ pub enum Error {
         /// Seconds until the next try is allowed; at least 1.
         retry_after: i64,
     },
+    /// Too much work is queued (password checks); try again in `retry_after` seconds.
+    #[error("the server is busy; try again in {retry_after} seconds")]
+    Busy {
+        /// Seconds to wait; at least 1.
+        retry_after: i64,
+    },
     /// The first-run claim came with a wrong setup token.
     #[error(
         "the setup token is wrong; it was printed when the server started (or set in DEVAUTH_SETUP_TOKEN)"

@@ -1,14 +1,12 @@
-//! Users, organizations and passwords: validation of what people type, argon2id
-//! hashing, and creating accounts (used by setup, the admin CLI and the pages).
+//! Users, organizations and sign-in: validation of what people type, and
+//! creating accounts (used by setup, the admin CLI and the pages); the
+//! password checks themselves are [`crate::password`].
 
 use crate::error::{Error, Result};
 use crate::model::{Actor, AuditAction, NewAuditEvent, Org, OrgId, RequestMeta, User, UserId};
+use crate::rate_limit;
 use crate::secret::{Secret, new_id};
 use crate::state::AppState;
-use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
 
 /// Shortest password accepted, characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -125,40 +123,6 @@ pub fn check_password(password: &Secret) -> Result<()> {
     Ok(())
 }
 
-/// argon2id with the crate's recommended parameters, off the async threads.
-pub async fn hash_password(password: &Secret) -> Result<String> {
-    let password = password.clone();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(Error::internal)
-    })
-    .await
-    .map_err(Error::internal)?
-}
-
-/// Checks a password against a stored hash. With no hash (unknown email, no
-/// password set) it still does the same work, so timing does not reveal accounts.
-pub async fn verify_password(stored: Option<String>, password: &Secret) -> bool {
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
-    let password = password.clone();
-    let known = stored.is_some();
-    let stored = stored.unwrap_or_else(|| DUMMY.to_string());
-    tokio::task::spawn_blocking(move || {
-        let Ok(parsed) = PasswordHash::new(&stored) else {
-            return false;
-        };
-        let ok = Argon2::default()
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok();
-        ok && known
-    })
-    .await
-    .unwrap_or(false)
-}
-
 /// A new user record, password hashed (not yet stored).
 pub async fn new_user(
     state: &AppState,
@@ -171,7 +135,7 @@ pub async fn new_user(
     let password_hash = match password {
         Some(password) => {
             check_password(password)?;
-            Some(hash_password(password).await?)
+            Some(state.passwords.hash(password).await?)
         }
         None => None,
     };
@@ -267,16 +231,6 @@ mod tests {
         assert!(check_slug("Acme").is_err());
         assert!(check_slug("-acme").is_err());
     }
-
-    #[tokio::test]
-    async fn passwords_verify_and_unknown_accounts_never_do() {
-        let password = Secret::new("correct horse");
-        let hash = hash_password(&password).await.ok();
-        assert!(hash.as_deref().is_some_and(|h| h.starts_with("$argon2id$")));
-        assert!(verify_password(hash.clone(), &password).await);
-        assert!(!verify_password(hash, &Secret::new("wrong horse")).await);
-        assert!(!verify_password(None, &password).await);
-    }
 }
 
 /// Why a sign-in did not work.
@@ -285,6 +239,11 @@ pub enum SignInError {
     /// Too many failures from this address or for this account lately.
     Limited {
         /// Seconds until the next try is allowed.
+        retry_after: i64,
+    },
+    /// Too many password checks are waiting; try again in `retry_after` seconds.
+    Busy {
+        /// Seconds to wait.
         retry_after: i64,
     },
     /// The email and password do not belong to an active user (which of
@@ -303,29 +262,51 @@ impl From<Error> for SignInError {
 /// Checks an email and password, rate limited per address and per account;
 /// a failure is counted and audited (`login.failed`), a success audited
 /// (`login.succeeded`). An unknown email costs the same work as a known one.
+/// `known_browser` is the mark of a browser that signed in to this account
+/// before: it counts against a budget of its own, so that failures
+/// elsewhere cannot lock the account's owner out of it.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &Secret,
+    known_browser: Option<&str>,
     meta: &RequestMeta,
 ) -> std::result::Result<User, SignInError> {
     let now = state.now();
-    let ip_key = format!("login-ip:{}", meta.ip_key());
-    let email_key = format!("login-email:{}", email.to_lowercase());
-    let keys = [ip_key.as_str(), email_key.as_str()];
-    state
-        .auth_failures
-        .check(&keys, now)
-        .map_err(|retry_after| SignInError::Limited { retry_after })?;
+    let ip = meta.ip_key();
+    let mut account = email.trim().to_lowercase();
+    if let Some(mark) = known_browser {
+        account = format!("{account}\0browser:{mark}");
+    }
+    let attempts = [
+        (rate_limit::SIGN_IN_PER_IP, ip.as_str()),
+        (rate_limit::SIGN_IN_PER_ACCOUNT, account.as_str()),
+    ];
+    let reservation = rate_limit::reserve(state, &attempts)
+        .await
+        .map_err(|err| match err {
+            Error::RateLimited { retry_after } => SignInError::Limited { retry_after },
+            err => SignInError::Failed(err),
+        })?;
     let user = state
         .store
         .user_by_email(email)
         .await
         .map_err(Error::from)?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let valid = verify_password(stored, password).await;
+    let valid = match state.passwords.verify(stored, password).await {
+        Ok(valid) => valid,
+        Err(err) => {
+            // Turned away (busy) or failed: the attempt never happened.
+            reservation.give_back(state).await;
+            return Err(match err {
+                Error::Busy { retry_after } => SignInError::Busy { retry_after },
+                err => SignInError::Failed(err),
+            });
+        }
+    };
     let Some(user) = user.filter(|u| valid && u.disabled_at.is_none()) else {
-        state.auth_failures.record_failure(&keys, now);
+        reservation.keep();
         let audit =
             NewAuditEvent::new(now, Actor::Anonymous, AuditAction::LoginFailed, meta).target(email);
         state
@@ -335,6 +316,7 @@ pub async fn sign_in(
             .map_err(Error::from)?;
         return Err(SignInError::Wrong);
     };
+    reservation.give_back(state).await;
     let actor = Actor::of_user(&user);
     let audit = NewAuditEvent::new(now, actor, AuditAction::LoginSucceeded, meta);
     if let Err(err) = state.store.append_audit(&audit).await {

@@ -26,7 +26,8 @@
 //! - [`events`]: changes announced in-process and to other replicas.
 //! - [`members`]: org membership and roles, with revocation cascades.
 //! - `audit`: reading the audit log.
-//! - [`identity`]: users, orgs, input validation, argon2id passwords.
+//! - [`identity`]: users, orgs, input validation, sign-in;
+//!   [`password`]: argon2id behind a gate sized to the CPUs.
 //! - `setup`: the first-run claim.
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
 //! - [`model`]: the data types everything above passes around.
@@ -53,6 +54,7 @@ pub mod identity;
 pub mod members;
 pub(crate) mod metrics;
 pub mod model;
+pub mod password;
 pub mod policy;
 pub(crate) mod rate_limit;
 pub(crate) mod request;

@@ -67,6 +67,18 @@ struct ServeArgs {
     /// their Forwarded / X-Forwarded-For headers name the client.
     #[arg(long, env = "DEVAUTH_TRUSTED_PROXIES", default_value = "")]
     trusted_proxies: String,
+    /// Device authorizations one address may start per minute; 0: no limit.
+    #[arg(long, env = "DEVAUTH_DEVICE_STARTS_PER_MINUTE", default_value_t = 60)]
+    device_starts_per_minute: i64,
+    /// Password checks run at once (argon2id, 19 MiB each); 0: one per CPU.
+    #[arg(long, env = "DEVAUTH_PASSWORD_CHECKS", default_value_t = 0)]
+    password_checks: usize,
+    /// Sign-ins that may wait for a password check; beyond it they are 503.
+    #[arg(long, env = "DEVAUTH_PASSWORD_QUEUE", default_value_t = 32)]
+    password_queue: usize,
+    /// Protect /metrics: it answers only `Authorization: Bearer` this token.
+    #[arg(long, env = "DEVAUTH_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 fn init_logging(default: &str) {
@@ -119,6 +131,13 @@ async fn main() -> ExitCode {
                     .filter(|c| !c.is_empty())
                     .collect(),
                 trusted_proxies,
+                device_starts_per_minute: args.device_starts_per_minute.max(0),
+                password_checks: args.password_checks,
+                password_queue: args.password_queue,
+                metrics_token: args
+                    .metrics_token
+                    .filter(|t| !t.is_empty())
+                    .map(Secret::new),
                 ..Config::default()
             };
             match serve(config).await {

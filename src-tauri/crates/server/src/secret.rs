@@ -216,3 +216,55 @@ mod tests {
         );
     }
 }
+
+/// A key the servers on one database share (`server_keys`), for MACs the
+/// browser carries: CSRF tokens, known-browser cookies. `Debug` hides it.
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerKey([redacted])")
+    }
+}
+
+impl ServerKey {
+    /// 256 fresh random bits, as hex (what the store keeps).
+    pub fn generate_hex() -> String {
+        let mut bytes = [0u8; 32];
+        #[allow(clippy::expect_used)]
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        hex(&bytes)
+    }
+
+    /// The key stored as hex; `None` when it is not 64 hex digits.
+    pub fn from_hex(text: &str) -> Option<ServerKey> {
+        if text.len() != 64 {
+            return None;
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(ServerKey(key))
+    }
+
+    /// HMAC-SHA256 of the parts (each followed by a NUL, so that no two
+    /// lists of parts share a message), as hex.
+    pub fn mac(&self, parts: &[&str]) -> String {
+        use hmac::Mac;
+        #[allow(clippy::expect_used)]
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any size");
+        for part in parts {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// Whether `given` is the MAC of `parts`, in constant time.
+    pub fn verify(&self, parts: &[&str], given: &str) -> bool {
+        self.mac(parts).as_bytes().ct_eq(given.as_bytes()).into()
+    }
+}

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::identity::{check_password, new_org, new_user};
 use crate::metrics::Metrics;
 use crate::model::*;
+use crate::rate_limit;
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::store::SetupClaim;
@@ -27,12 +28,10 @@ pub struct Claimed {
 
 pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> Result<Claimed> {
     let now = state.now();
-    let ip_key = format!("setup-ip:{}", meta.ip_key());
-    state
-        .auth_failures
-        .check(&[&ip_key], now)
-        .map_err(Error::rate_limited)?;
+    let ip = meta.ip_key();
+    let reservation = rate_limit::reserve(state, &[(rate_limit::SETUP_PER_IP, &ip)]).await?;
     if state.store.setup_claimed().await? {
+        reservation.give_back(state).await;
         return Err(Error::conflict(
             "setup has already been claimed; sign in instead",
         ));
@@ -43,7 +42,7 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> R
             _ => false,
         };
         if !valid {
-            state.auth_failures.record_failure(&[&ip_key], now);
+            reservation.keep();
             state
                 .store
                 .append_audit(
@@ -54,6 +53,7 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> R
             return Err(Error::WrongSetupToken);
         }
     }
+    reservation.give_back(state).await;
     check_password(&req.password)?;
     let user = new_user(state, &req.email, &req.name, Some(&req.password)).await?;
     let org = new_org(state, None, &req.org_name)?;

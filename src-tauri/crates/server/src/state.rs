@@ -4,10 +4,11 @@
 use crate::cache::TokenCache;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::error::Error;
 use crate::events::{Envelope, Event, EventBus};
 use crate::metrics::Metrics;
-use crate::rate_limit::FailureLimiter;
-use crate::secret::Secret;
+use crate::password::PasswordGate;
+use crate::secret::{Secret, ServerKey};
 use crate::store::DynStore;
 use crate::usage::UsageTracker;
 use std::net::IpAddr;
@@ -30,15 +31,15 @@ pub struct Inner {
     /// The setup token in force while setup is unclaimed.
     pub(crate) setup_token: Option<Secret>,
     pub(crate) metrics: Metrics,
-    /// Wrong user codes, per approving user and per IP.
-    pub(crate) code_failures: FailureLimiter,
-    /// Wrong setup tokens and failed logins, per IP and per account.
-    pub(crate) auth_failures: FailureLimiter,
     pub(crate) usage: UsageTracker,
+    /// Admission to argon2id: one check per CPU, a bounded queue.
+    pub passwords: PasswordGate,
     /// In-process events; mirrored to other replicas through the store.
     pub bus: Arc<EventBus>,
     /// Validated tokens, dropped as soon as an event says they may have changed.
     pub cache: TokenCache,
+    /// The key the servers on this database share, loaded on first use.
+    key: tokio::sync::OnceCell<ServerKey>,
     /// Whether untrusted forwarding headers have been reported (once).
     forwarding_reported: AtomicBool,
 }
@@ -53,6 +54,7 @@ impl AppState {
         public_url: String,
         setup_token: Option<Secret>,
     ) -> Self {
+        let passwords = PasswordGate::new(config.password_checks, config.password_queue);
         Self(Arc::new(Inner {
             store,
             clock,
@@ -60,11 +62,11 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').to_string(),
             setup_token,
             metrics: Metrics::default(),
-            code_failures: FailureLimiter::new(5, 60),
-            auth_failures: FailureLimiter::new(10, 300),
             usage: UsageTracker::default(),
+            passwords,
             bus: Arc::new(EventBus::default()),
             cache: TokenCache::default(),
+            key: tokio::sync::OnceCell::new(),
             forwarding_reported: AtomicBool::new(false),
         }))
     }
@@ -82,6 +84,23 @@ impl AppState {
                  Behind a reverse proxy, list its address there"
             );
         }
+    }
+
+    /// The key the servers on this database share for the MACs browsers
+    /// carry (CSRF tokens, known-browser cookies): created by the first
+    /// server that needs it, then read once per process.
+    pub(crate) async fn server_key(&self) -> Result<&ServerKey, Error> {
+        self.key
+            .get_or_try_init(|| async {
+                let fresh = ServerKey::generate_hex();
+                let stored = self
+                    .store
+                    .server_key("browser-mac", &fresh, self.now())
+                    .await?;
+                ServerKey::from_hex(&stored)
+                    .ok_or_else(|| Error::internal("the stored server key is not 64 hex digits"))
+            })
+            .await
     }
 
     /// The current time, from the injected clock.

@@ -35,6 +35,8 @@ impl Devauth {
             addr: "127.0.0.1:0".into(),
             setup_token: Some(Secret::new(SETUP_TOKEN)),
             max_waiters: 10_000,
+            // The bench starts thousands of flows from one address.
+            device_starts_per_minute: 0,
             ..Config::default()
         };
         let server = devauth_server::start(config, Arc::new(SystemClock)).await?;

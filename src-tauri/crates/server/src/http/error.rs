@@ -61,6 +61,7 @@ pub fn status_and_code(err: &Error) -> (StatusCode, &'static str) {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        Error::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         Error::WrongSetupToken => (StatusCode::FORBIDDEN, "invalid_setup_token"),
         Error::Flow(flow) => match flow {
             Flow::InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid_client"),
@@ -85,7 +86,9 @@ impl From<Error> for ApiError {
         let mut api = ApiError::new(status, code, err.to_string());
         api.fault = err.fault();
         match err {
-            Error::RateLimited { retry_after } => api.retry_after = Some(retry_after),
+            Error::RateLimited { retry_after } | Error::Busy { retry_after } => {
+                api.retry_after = Some(retry_after)
+            }
             Error::Flow(Flow::SlowDown { interval }) => {
                 api.extra = Some(("interval", interval.into()))
             }

@@ -1,11 +1,14 @@
 //! Liveness, readiness and metrics.
 
+use super::ApiError;
+use crate::error::Error;
 use crate::route_table::Routes;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use devauth_proto::ErrorBody;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -38,14 +41,26 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Prometheus text.
+/// Prometheus text; with `DEVAUTH_METRICS_TOKEN` set, only for
+/// `Authorization: Bearer` that token.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"), (status = 401, description = "`DEVAUTH_METRICS_TOKEN` is set and was not sent", body = ErrorBody)))]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.config.metrics_token {
+        let given = crate::auth::bearer(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        );
+        if !given.is_some_and(|given| expected.ct_eq(given)) {
+            return ApiError::from(Error::Unauthenticated).into_response();
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 /// This document: OpenAPI 3.1, derived from the handlers and the wire types.

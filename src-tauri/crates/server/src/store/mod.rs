@@ -1,5 +1,5 @@
 //! Persistence behind one trait, [`Store`] (the areas [`Accounts`], [`Tokens`],
-//! [`Devices`], [`Audit`], [`Sessions`], [`Setup`], and the change signalling
+//! [`Devices`], [`Audit`], [`Sessions`], [`Setup`], [`Limits`], and the change signalling
 //! of [`Changes`]), with a SQLite and a PostgreSQL backend that run the same
 //! SQL (`sql/`). Every method is one transaction: a change and its audit
 //! event commit together or not at all. Handlers never know which backend
@@ -127,7 +127,7 @@ pub struct SetupClaim {
 /// The whole store: persistence by area, and change signalling. Callers
 /// bring the area traits into scope with `use crate::store::prelude::*`.
 #[async_trait]
-pub trait Store: Accounts + Tokens + Devices + Audit + Sessions + Setup + Changes {
+pub trait Store: Accounts + Tokens + Devices + Audit + Sessions + Setup + Limits + Changes {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
@@ -306,8 +306,36 @@ pub trait Sessions: Send + Sync + 'static {
 pub trait Setup: Send + Sync + 'static {
     /// Whether the first-run claim has been made.
     async fn setup_claimed(&self) -> Result<bool>;
+    /// The key `name` every server on this database shares: the stored one,
+    /// or `fresh` stored now if there is none yet (the first server wins).
+    async fn server_key(&self, name: &str, fresh: &str, now: Timestamp) -> Result<String>;
     /// Creates the first owner, org and token; false when setup was already claimed.
     async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;
+}
+
+/// One rate limit window of a key, after a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Hits counted in the window so far, this one included.
+    pub hits: i64,
+    /// When the window began.
+    pub started: Timestamp,
+    /// When it ends.
+    pub ends: Timestamp,
+}
+
+/// Rate limit windows, shared by every server on the database.
+#[async_trait]
+pub trait Limits: Send + Sync + 'static {
+    /// Counts one hit on `key`: in its current window, or in a new one of
+    /// `window_secs` when the last one has ended. One atomic statement.
+    async fn hit(&self, key: &str, now: Timestamp, window_secs: i64) -> Result<Window>;
+    /// Takes back a hit counted in the window that began at `started` (an
+    /// attempt that succeeded, or was refused anyway); nothing if that window
+    /// is over.
+    async fn unhit(&self, key: &str, started: Timestamp) -> Result<()>;
+    /// Deletes the windows that ended before `before`; answers how many.
+    async fn purge_limits(&self, before: Timestamp) -> Result<u64>;
 }
 
 /// How changes reach other server processes on the same database, apart

@@ -2,25 +2,57 @@
 //!
 //! The session cookie holds 256 random bits; the database keeps only their
 //! SHA-256. Before sign-in a browser gets a random pre-session cookie instead.
-//! The CSRF token of every form is derived from whichever cookie the browser
-//! has, so it is tied to that browser's session and changes at sign-in.
+//! The CSRF token of every form is an HMAC, under the key the servers share
+//! (`server_keys`), of whichever cookie the browser has, so it is tied to
+//! that browser's session, changes at sign-in, and cannot be computed from
+//! a cookie someone planted. A browser that signed in successfully keeps a
+//! known-browser cookie (an HMAC of the email), which gives it a sign-in
+//! budget of its own: guessing someone's password elsewhere cannot lock
+//! them out of the browser they use. Served over https, the cookies carry
+//! the `__Host-` prefix (no `Domain`, `Secure`, `Path=/`), which a sibling
+//! subdomain cannot set.
 
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::model::{RequestMeta, User};
-use crate::secret::{hex, sha256_hex};
+use crate::secret::{ServerKey, hex, sha256_hex};
 use crate::state::AppState;
 use crate::store::NewSession;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, header, request::Parts};
 use axum::response::Response;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
-pub const SESSION_COOKIE: &str = "devauth_session";
-pub const PRESESSION_COOKIE: &str = "devauth_presession";
+/// The cookies' names: plain over http, `__Host-` over https.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieNames {
+    /// The signed-in session.
+    pub session: &'static str,
+    /// The pre-session (CSRF seed before sign-in).
+    pub presession: &'static str,
+    /// The known-browser mark.
+    pub known: &'static str,
+}
+
+/// Over plain http (local use): browsers refuse `__Host-` cookies there.
+pub const PLAIN_COOKIES: CookieNames = CookieNames {
+    session: "devauth_session",
+    presession: "devauth_presession",
+    known: "devauth_known",
+};
+
+/// Over https.
+pub const HOST_COOKIES: CookieNames = CookieNames {
+    session: "__Host-devauth_session",
+    presession: "__Host-devauth_presession",
+    known: "__Host-devauth_known",
+};
+
 /// How long a browser session lasts, seconds.
 pub const SESSION_SECS: i64 = 12 * 3600;
+/// How long a browser stays known after a successful sign-in, seconds
+/// (400 days, the most browsers keep a cookie).
+pub const KNOWN_SECS: i64 = 400 * 86_400;
 
 fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
@@ -32,7 +64,10 @@ fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim())
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn random_hex() -> String {
@@ -50,6 +85,10 @@ pub struct Visitor {
     /// The pre-session cookie, and whether it is new (to be set on the response).
     presession: String,
     new_presession: bool,
+    /// The known-browser cookie as sent: `nonce.mac`.
+    known: Option<String>,
+    key: ServerKey,
+    names: CookieNames,
     secure: bool,
 }
 
@@ -58,7 +97,11 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let meta = crate::request::meta_of(parts, state);
-        let session = cookie(parts, SESSION_COOKIE).map(str::to_string);
+        let secure = state.public_url.starts_with("https://");
+        let names = if secure { HOST_COOKIES } else { PLAIN_COOKIES };
+        let session = cookie(parts, names.session)
+            .filter(|v| is_hex(v, 64))
+            .map(str::to_string);
         let user = match &session {
             Some(id) => state
                 .store
@@ -67,17 +110,23 @@ impl FromRequestParts<AppState> for Visitor {
                 .map(Arc::new),
             None => None,
         };
-        let (presession, new_presession) = match cookie(parts, PRESESSION_COOKIE) {
-            Some(value) => (value.to_string(), false),
-            None => (random_hex(), true),
+        let (presession, new_presession) = match cookie(parts, names.presession) {
+            Some(value) if is_hex(value, 64) => (value.to_string(), false),
+            _ => (random_hex(), true),
         };
+        let known = cookie(parts, names.known)
+            .filter(|v| v.len() <= 128)
+            .map(str::to_string);
         Ok(Visitor {
             session: user.as_ref().and(session),
             user,
             meta,
             presession,
             new_presession,
-            secure: state.public_url.starts_with("https://"),
+            known,
+            key: state.server_key().await?.clone(),
+            names,
+            secure,
         })
     }
 }
@@ -86,12 +135,20 @@ impl Visitor {
     /// The token every form of this page must send back.
     pub fn csrf_token(&self) -> String {
         let seed = self.session.as_deref().unwrap_or(&self.presession);
-        sha256_hex(&format!("devauth-csrf\0{seed}"))
+        self.key.mac(&["csrf", seed])
     }
 
     pub fn csrf_ok(&self, given: Option<&str>) -> bool {
-        let expected = self.csrf_token();
-        given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())))
+        let seed = self.session.as_deref().unwrap_or(&self.presession);
+        given.is_some_and(|g| self.key.verify(&["csrf", seed], g))
+    }
+
+    /// The mark of a browser that signed in as `email` before: its nonce,
+    /// when the cookie's MAC is right for that email.
+    pub fn known_as(&self, email: &str) -> Option<&str> {
+        let (nonce, mac) = self.known.as_deref()?.split_once('.')?;
+        let email = email.trim().to_lowercase();
+        (is_hex(nonce, 32) && self.key.verify(&["known", &email, nonce], mac)).then_some(nonce)
     }
 
     fn cookie_attrs(&self, max_age: i64) -> String {
@@ -99,17 +156,22 @@ impl Visitor {
         format!("; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 
+    fn set_cookie(&self, response: &mut Response, name: &str, value: &str, max_age: i64) {
+        let cookie = format!("{name}={value}{}", self.cookie_attrs(max_age));
+        if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+
     /// Sets the pre-session cookie when this browser has none yet.
     pub fn finish(&self, mut response: Response) -> Response {
         if self.new_presession {
-            let value = format!(
-                "{PRESESSION_COOKIE}={}{}",
-                self.presession,
-                self.cookie_attrs(30 * 86_400)
+            self.set_cookie(
+                &mut response,
+                self.names.presession,
+                &self.presession,
+                30 * 86_400,
             );
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
         }
         super::page_headers(&mut response);
         response
@@ -135,10 +197,12 @@ impl Visitor {
                 user_agent: self.meta.user_agent.clone(),
             })
             .await?;
-        let value = format!("{SESSION_COOKIE}={id}{}", self.cookie_attrs(SESSION_SECS));
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+        self.set_cookie(response, self.names.session, &id, SESSION_SECS);
+        // This browser is now known for this account (a fresh nonce each time).
+        let nonce = &random_hex()[..32];
+        let email = user.email.trim().to_lowercase();
+        let mark = format!("{nonce}.{}", self.key.mac(&["known", &email, nonce]));
+        self.set_cookie(response, self.names.known, &mark, KNOWN_SECS);
         self.session = Some(id);
         self.user = Some(Arc::new(user));
         Ok(())
@@ -156,10 +220,7 @@ impl Visitor {
                 .await?;
         }
         self.user = None;
-        let value = format!("{SESSION_COOKIE}={}", self.cookie_attrs(0));
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+        self.set_cookie(response, self.names.session, "", 0);
         Ok(())
     }
 }

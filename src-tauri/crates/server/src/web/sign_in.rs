@@ -9,7 +9,7 @@ use crate::identity::{self, SignInError};
 use crate::secret::Secret;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -66,7 +66,8 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
         visitor.finish(render(status, &page))
     };
     let password = Secret::new(form.text("password"));
-    let user = match identity::sign_in(&state, &email, &password, &visitor.meta).await {
+    let known = visitor.known_as(&email);
+    let user = match identity::sign_in(&state, &email, &password, known, &visitor.meta).await {
         Ok(user) => user,
         Err(SignInError::Limited { retry_after }) => {
             return retry(
@@ -74,6 +75,17 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
             );
+        }
+        Err(SignInError::Busy { retry_after }) => {
+            let mut response = retry(
+                &visitor,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy checking other sign-ins. Try again in a moment.".into(),
+            );
+            if let Ok(value) = retry_after.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
         }
         Err(SignInError::Wrong) => {
             return retry(

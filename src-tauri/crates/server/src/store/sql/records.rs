@@ -20,6 +20,7 @@ const DUMP_TABLES: &[&str] = &[
     "audit_events",
     "setup_state",
     "sessions",
+    "rate_limits",
 ];
 
 #[async_trait]
@@ -154,6 +155,26 @@ impl<C: Send + Sync + 'static> Setup for SqlStore<C> {
             .transpose()?
             .flatten()
             .is_some())
+    }
+
+    async fn server_key(&self, name: &str, fresh: &str, now: i64) -> Result<String> {
+        {
+            let _turn = self.write_turn().await;
+            self.db
+                .execute(
+                    "INSERT INTO server_keys (name, value, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                    args![name, fresh, now],
+                )
+                .await?;
+        }
+        let row = self
+            .db
+            .fetch_optional("SELECT value FROM server_keys WHERE name = $1", args![name])
+            .await?;
+        row.map(|r| r.text("value")).transpose()?.ok_or_else(|| {
+            crate::store::StoreError::Internal(format!("server key {name} is missing"))
+        })
     }
 
     async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool> {

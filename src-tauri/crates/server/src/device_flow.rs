@@ -49,12 +49,10 @@ pub async fn start(
     let device_name = clean_device_name(device_name)?;
     let per_minute = state.config.device_starts_per_minute;
     if per_minute > 0 {
-        let budget = rate_limit::Budget {
-            name: "device-start-ip",
-            max: per_minute,
-            window_secs: 60,
-        };
-        rate_limit::count(state, budget, &meta.ip_key()).await?;
+        state
+            .device_starts
+            .count(&meta.ip_key(), per_minute, state.now())
+            .map_err(Error::rate_limited)?;
     }
     let device_code = secret::new_device_code();
     let user_code = secret::new_user_code();
@@ -310,15 +308,6 @@ async fn find_request(
     meta: &RequestMeta,
 ) -> Result<PendingRequest> {
     let now = state.now();
-    let ip = meta.ip_key();
-    let reservation = rate_limit::reserve(
-        state,
-        &[
-            (rate_limit::USER_CODE_PER_USER, approver.id().unwrap_or("-")),
-            (rate_limit::USER_CODE_PER_IP, &ip),
-        ],
-    )
-    .await?;
     let found = match normalize_user_code(user_code) {
         Some(code) => {
             state
@@ -328,14 +317,18 @@ async fn find_request(
         }
         None => None,
     };
+    let ip = meta.ip_key();
+    let attempts = [
+        (rate_limit::USER_CODE_PER_USER, approver.id().unwrap_or("-")),
+        (rate_limit::USER_CODE_PER_IP, ip.as_str()),
+    ];
+    rate_limit::judge(state, &attempts, found.is_none()).await?;
     let Some(device) = found else {
-        reservation.keep();
         let audit = NewAuditEvent::new(now, approver.clone(), AuditAction::DeviceCodeFailed, meta)
             .detail("unknown user code entered");
         state.store.append_audit(&audit).await?;
         return Err(Flow::UnknownUserCode.into());
     };
-    reservation.give_back(state).await;
     let status = if device.status == DeviceStatus::Pending && now >= device.expires_at {
         DeviceStatus::Expired
     } else {

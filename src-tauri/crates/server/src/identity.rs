@@ -298,7 +298,7 @@ pub async fn sign_in(
         Ok(valid) => valid,
         Err(err) => {
             // Turned away (busy) or failed: the attempt never happened.
-            reservation.give_back(state).await;
+            reservation.succeeded().await;
             return Err(match err {
                 Error::Busy { retry_after } => SignInError::Busy { retry_after },
                 err => SignInError::Failed(err),
@@ -306,7 +306,7 @@ pub async fn sign_in(
         }
     };
     let Some(user) = user.filter(|u| valid && u.disabled_at.is_none()) else {
-        reservation.keep();
+        reservation.failed().await;
         let audit =
             NewAuditEvent::new(now, Actor::Anonymous, AuditAction::LoginFailed, meta).target(email);
         state
@@ -316,7 +316,7 @@ pub async fn sign_in(
             .map_err(Error::from)?;
         return Err(SignInError::Wrong);
     };
-    reservation.give_back(state).await;
+    reservation.succeeded().await;
     let actor = Actor::of_user(&user);
     let audit = NewAuditEvent::new(now, actor, AuditAction::LoginSucceeded, meta);
     if let Err(err) = state.store.append_audit(&audit).await {

@@ -28,10 +28,7 @@ pub struct Claimed {
 
 pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> Result<Claimed> {
     let now = state.now();
-    let ip = meta.ip_key();
-    let reservation = rate_limit::reserve(state, &[(rate_limit::SETUP_PER_IP, &ip)]).await?;
     if state.store.setup_claimed().await? {
-        reservation.give_back(state).await;
         return Err(Error::conflict(
             "setup has already been claimed; sign in instead",
         ));
@@ -41,8 +38,9 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> R
             (Some(expected), Some(given)) => expected.ct_eq(given.expose()),
             _ => false,
         };
+        let ip = meta.ip_key();
+        rate_limit::judge(state, &[(rate_limit::SETUP_PER_IP, &ip)], !valid).await?;
         if !valid {
-            reservation.keep();
             state
                 .store
                 .append_audit(
@@ -53,7 +51,6 @@ pub async fn claim(state: &AppState, req: ClaimRequest, meta: &RequestMeta) -> R
             return Err(Error::WrongSetupToken);
         }
     }
-    reservation.give_back(state).await;
     check_password(&req.password)?;
     let user = new_user(state, &req.email, &req.name, Some(&req.password)).await?;
     let org = new_org(state, None, &req.org_name)?;

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::events::{Envelope, Event, EventBus};
 use crate::metrics::Metrics;
 use crate::password::PasswordGate;
+use crate::rate_limit::FloodLimiter;
 use crate::secret::{Secret, ServerKey};
 use crate::store::DynStore;
 use crate::usage::UsageTracker;
@@ -32,6 +33,8 @@ pub struct Inner {
     pub(crate) setup_token: Option<Secret>,
     pub(crate) metrics: Metrics,
     pub(crate) usage: UsageTracker,
+    /// Device authorizations per address, this minute.
+    pub(crate) device_starts: FloodLimiter,
     /// Admission to argon2id: one check per CPU, a bounded queue.
     pub passwords: PasswordGate,
     /// In-process events; mirrored to other replicas through the store.
@@ -63,6 +66,7 @@ impl AppState {
             setup_token,
             metrics: Metrics::default(),
             usage: UsageTracker::default(),
+            device_starts: FloodLimiter::default(),
             passwords,
             bus: Arc::new(EventBus::default()),
             cache: TokenCache::default(),

@@ -313,27 +313,35 @@ pub trait Setup: Send + Sync + 'static {
     async fn claim_setup(&self, claim: &SetupClaim, audit: &[NewAuditEvent]) -> Result<bool>;
 }
 
-/// One rate limit window of a key, after a hit.
+/// A key's place in its budget's window, just taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// Hits counted in the window so far, this one included.
-    pub hits: i64,
-    /// When the window began.
+pub struct Place {
+    /// Failures counted in the window.
+    pub failures: i64,
+    /// Attempts being checked now, this one included.
+    pub inflight: i64,
+    /// When the window began (which settling names).
     pub started: Timestamp,
     /// When it ends.
     pub ends: Timestamp,
 }
 
-/// Rate limit windows, shared by every server on the database.
+/// Budgets for guessable attempts, shared by every server on the database.
 #[async_trait]
 pub trait Limits: Send + Sync + 'static {
-    /// Counts one hit on `key`: in its current window, or in a new one of
-    /// `window_secs` when the last one has ended. One atomic statement.
-    async fn hit(&self, key: &str, now: Timestamp, window_secs: i64) -> Result<Window>;
-    /// Takes back a hit counted in the window that began at `started` (an
-    /// attempt that succeeded, or was refused anyway); nothing if that window
-    /// is over.
-    async fn unhit(&self, key: &str, started: Timestamp) -> Result<()>;
+    /// For each `(key, window_secs)`, atomically counts one attempt in flight:
+    /// in the key's current window, or in a new one when the last has ended.
+    /// One statement; the places come back in the order asked.
+    async fn take_places(&self, keys: &[(&str, i64)], now: Timestamp) -> Result<Vec<Place>>;
+    /// For each `(key, window_secs)`, atomically counts one failure (of a
+    /// check already made); the windows after it, in the order asked.
+    async fn add_failures(&self, keys: &[(&str, i64)], now: Timestamp) -> Result<Vec<Place>>;
+    /// The keys' open windows as they are (nothing counted when none is open).
+    async fn read_places(&self, keys: &[(&str, i64)], now: Timestamp) -> Result<Vec<Place>>;
+    /// Settles attempts taken by [`Limits::take_places`] (key and window
+    /// start): no longer in flight, and a failure if `failed`. Nothing for a
+    /// window that is over.
+    async fn settle_places(&self, places: &[(&str, Timestamp)], failed: bool) -> Result<()>;
     /// Deletes the windows that ended before `before`; answers how many.
     async fn purge_limits(&self, before: Timestamp) -> Result<u64>;
 }

@@ -268,6 +268,12 @@ impl TestServer {
     }
 }
 
+/// The body of `POST /api/setup/claim` that makes `email` the owner of a new org Acme.
+pub fn claim_body(setup_token: &str, email: &str, name: &str, password: &str) -> Value {
+    json!({"setup_token": setup_token, "email": email, "name": name,
+           "password": password, "org_name": "Acme"})
+}
+
 /// An answer from the in-process server: the scenario suite's [`remote::Answer`]
 /// (status, headers, body as JSON, or a JSON string when it is not JSON).
 pub use remote::Answer as Reply;
@@ -317,16 +323,87 @@ impl TestServer {
             .expect("an answer")
     }
 
+    /// The status of `GET path`.
+    pub async fn get_status(&self, path: &str, token: Option<&str>) -> u16 {
+        self.get(path, token).await.status
+    }
+
+    /// The status of `DELETE path`.
+    pub async fn delete_status(&self, path: &str, token: Option<&str>) -> u16 {
+        self.delete(path, token).await.status
+    }
+
+    /// `POST /api/tokens` as `token`: creates the token `body` describes.
+    pub async fn create_token(&self, token: &str, body: Value) -> Reply {
+        self.post_json("/api/tokens", Some(token), body).await
+    }
+
+    /// `POST /api/tokens/{id}/rotate` as `token`.
+    pub async fn rotate(&self, token: &str, id: &str) -> Reply {
+        let path = format!("/api/tokens/{id}/rotate");
+        self.post_json(&path, Some(token), json!({})).await
+    }
+
+    /// `PATCH /api/orgs/{org}/members/{email}` as `token`: gives the member `role`.
+    pub async fn set_role(&self, token: &str, org: &str, email: &str, role: &str) -> Reply {
+        let path = format!("/api/orgs/{org}/members/{email}");
+        let body = json!({ "role": role });
+        self.send_json(reqwest::Method::PATCH, &path, Some(token), body)
+            .await
+    }
+
+    /// `DELETE /api/orgs/{org}/members/{email}` as `token`.
+    pub async fn remove_member(&self, token: &str, org: &str, email: &str) -> Reply {
+        let path = format!("/api/orgs/{org}/members/{email}");
+        self.delete(&path, Some(token)).await
+    }
+
+    /// `POST /api/device/lookup` as `token`.
+    pub async fn lookup(&self, token: &str, user_code: &str) -> Reply {
+        let body = json!({ "user_code": user_code });
+        self.post_json("/api/device/lookup", Some(token), body)
+            .await
+    }
+
+    /// `POST /api/device/approve` as `token`: approves `user_code` into `org`.
+    pub async fn approve(&self, token: &str, user_code: &str, org: &str) -> Reply {
+        let body = json!({ "user_code": user_code, "org": org });
+        self.post_json("/api/device/approve", Some(token), body)
+            .await
+    }
+
+    /// `POST /api/device/deny` as `token`.
+    pub async fn deny(&self, token: &str, user_code: &str) -> Reply {
+        let body = json!({ "user_code": user_code });
+        self.post_json("/api/device/deny", Some(token), body).await
+    }
+
+    /// Creates a token as [`Self::create_token`] does, which must succeed; returns its secret.
+    pub async fn new_token(&self, token: &str, body: Value) -> String {
+        let reply = self.create_token(token, body).await;
+        assert_eq!(reply.status, 201, "token creation failed: {}", reply.body);
+        reply.body["token"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// The audit log's events with `action` (every org), newest first, read from the store.
+    pub async fn audit_events(
+        &self,
+        action: &str,
+        limit: i64,
+    ) -> Vec<devauth_server::model::AuditEvent> {
+        let query = devauth_server::model::AuditQuery {
+            action: Some(action.into()),
+            limit,
+            ..Default::default()
+        };
+        let events = self.server.state.store.list_audit(&query).await;
+        events.unwrap_or_default()
+    }
+
     /// Claims setup as the owner of org `acme`; returns the owner's token.
     pub async fn claim(&self) -> String {
-        let reply = self
-            .post_json(
-                "/api/setup/claim",
-                None,
-                json!({"setup_token": SETUP_TOKEN, "email": OWNER_EMAIL, "name": "Olive Owner",
-                       "password": PASSWORD, "org_name": "Acme"}),
-            )
-            .await;
+        let body = claim_body(SETUP_TOKEN, OWNER_EMAIL, "Olive Owner", PASSWORD);
+        let reply = self.post_json("/api/setup/claim", None, body).await;
         assert_eq!(reply.status, 201, "setup claim failed: {}", reply.body);
         let claimed: devauth_proto::SetupClaimed = reply.parse().expect("the setup claim's answer");
         claimed.token.expose().to_string()
@@ -360,6 +437,12 @@ impl TestServer {
         )
         .await
         .unwrap_or_else(|e| panic!("add member {email}: {e}"));
+    }
+
+    /// Adds `email` to `org` with `role` (as [`Self::add_member`]) and returns a personal token of theirs.
+    pub async fn enrol(&self, email: &str, org: &str, role: Role) -> String {
+        self.add_member(email, org, role).await;
+        self.personal_token(email, org).await
     }
 
     /// Adds an org (as the system).
@@ -409,13 +492,7 @@ impl TestServer {
     pub async fn device_token(&self, approver_token: &str, org: &str) -> String {
         let started = self.start_device("devauth-cli", "test laptop").await;
         let code = started["user_code"].as_str().unwrap_or_default();
-        let approve = self
-            .post_json(
-                "/api/device/approve",
-                Some(approver_token),
-                json!({"user_code": code, "org": org}),
-            )
-            .await;
+        let approve = self.approve(approver_token, code, org).await;
         assert_eq!(approve.status, 200, "approve failed: {}", approve.body);
         let reply = self
             .poll(

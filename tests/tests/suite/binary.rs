@@ -36,6 +36,17 @@ fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
+/// A command line split on whitespace, for the arguments that have none.
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// Sends `request` and reads its answer as JSON (`null` when it is not JSON).
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let answer = request.send().await.expect("the request got an answer");
+    answer.json().await.unwrap_or(Value::Null)
+}
+
 fn ok(db: &str, args: &[&str]) -> String {
     let run = cli(db, args, None);
     assert_eq!(run.code, 0, "{args:?} failed: {}", run.stderr);
@@ -79,15 +90,7 @@ async fn admin_cli(backend: Backend) {
     assert!(ok(&db, &["migrate"]).contains("up to date"));
     let run = cli(
         &db,
-        &[
-            "user",
-            "add",
-            "--email",
-            "Ada@Example.com",
-            "--name",
-            "Ada",
-            "--password-stdin",
-        ],
+        &words("user add --email Ada@Example.com --name Ada --password-stdin"),
         Some("a long password\n"),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -109,58 +112,22 @@ async fn admin_cli(backend: Backend) {
     );
     ok(
         &db,
-        &[
-            "member",
-            "add",
-            "--org",
-            "acme",
-            "--user",
-            "ada@example.com",
-            "--role",
-            "admin",
-        ],
+        &words("member add --org acme --user ada@example.com --role admin"),
     );
     fails(
         &db,
-        &[
-            "member",
-            "add",
-            "--org",
-            "nope",
-            "--user",
-            "ada@example.com",
-        ],
+        &words("member add --org nope --user ada@example.com"),
         "no organization `nope`",
     );
     fails(
         &db,
-        &[
-            "member",
-            "add",
-            "--org",
-            "acme",
-            "--user",
-            "ada@example.com",
-            "--role",
-            "root",
-        ],
+        &words("member add --org acme --user ada@example.com --role root"),
         "root",
     );
 
     let token = ok(
         &db,
-        &[
-            "token",
-            "create",
-            "--user",
-            "ada@example.com",
-            "--org",
-            "acme",
-            "--name",
-            "ci",
-            "--expires",
-            "30d",
-        ],
+        &words("token create --user ada@example.com --org acme --name ci --expires 30d"),
     );
     let token = token.trim().to_string();
     assert!(
@@ -169,51 +136,19 @@ async fn admin_cli(backend: Backend) {
     );
     fails(
         &db,
-        &[
-            "token",
-            "create",
-            "--user",
-            "ada@example.com",
-            "--org",
-            "acme",
-            "--name",
-            "x",
-            "--expires",
-            "soon",
-        ],
+        &words("token create --user ada@example.com --org acme --name x --expires soon"),
         "expires must be",
     );
     fails(
         &db,
-        &[
-            "token",
-            "create",
-            "--user",
-            "ada@example.com",
-            "--org",
-            "acme",
-            "--name",
-            "x",
-            "--scope",
-            "root",
-        ],
+        &words("token create --user ada@example.com --org acme --name x --scope root"),
         "unknown scope",
     );
     let service = ok(
         &db,
-        &[
-            "token",
-            "create",
-            "--service",
-            "--org",
-            "acme",
-            "--name",
-            "deploy",
-            "--scope",
-            "profile:read",
-            "--expires",
-            "never",
-        ],
+        &words(
+            "token create --service --org acme --name deploy --scope profile:read --expires never",
+        ),
     );
 
     let listed: Value =
@@ -269,16 +204,7 @@ async fn admin_cli(backend: Backend) {
         backend,
         &srv,
         &db,
-        &[
-            "member",
-            "set-role",
-            "--org",
-            "acme",
-            "--user",
-            "ada@example.com",
-            "--role",
-            "viewer",
-        ],
+        &words("member set-role --org acme --user ada@example.com --role viewer"),
     )
     .await;
     let members: Value =
@@ -287,15 +213,7 @@ async fn admin_cli(backend: Backend) {
     assert_eq!(members[0]["role"], "viewer");
     // The running server cached this token's validation as an owner: the CLI's
     // change (another process) must show on the next request.
-    let me_now: Value = http
-        .get(format!("{}/me", srv.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("the request got an answer")
-        .json()
-        .await
-        .unwrap_or(Value::Null);
+    let me_now = json_of(http.get(format!("{}/me", srv.url)).bearer_auth(&token)).await;
     assert_eq!(me_now["role"], "viewer", "{me_now}");
     let id = ci["id"].as_str().unwrap_or_default();
     assert!(
@@ -309,16 +227,7 @@ async fn admin_cli(backend: Backend) {
 
     let second = ok(
         &db,
-        &[
-            "token",
-            "create",
-            "--user",
-            "ada@example.com",
-            "--org",
-            "acme",
-            "--name",
-            "two",
-        ],
+        &words("token create --user ada@example.com --org acme --name two"),
     );
     assert!(
         ok(
@@ -330,16 +239,7 @@ async fn admin_cli(backend: Backend) {
     assert_eq!(me(second.trim().to_string()).await, 401);
     let third = ok(
         &db,
-        &[
-            "token",
-            "create",
-            "--user",
-            "ada@example.com",
-            "--org",
-            "acme",
-            "--name",
-            "three",
-        ],
+        &words("token create --user ada@example.com --org acme --name three"),
     );
     assert!(ok(&db, &["user", "disable", "ada@example.com"]).contains("1 tokens revoked"));
     assert_eq!(me(third.trim().to_string()).await, 401);
@@ -403,20 +303,26 @@ async fn logs_never_contain_secrets(backend: Backend) {
         }
     };
     let password = "a secret password";
-    let (status, _) = post_json("/api/setup/claim", None, json!({"setup_token": "setup_wrong_guess", "email": "o@x.io", "name": "O", "password": password, "org_name": "Acme"})).await;
+    let (status, _) = post_json(
+        "/api/setup/claim",
+        None,
+        claim_body("setup_wrong_guess", "o@x.io", "O", password),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, claim) = post_json("/api/setup/claim", None, json!({"setup_token": setup_token, "email": "o@x.io", "name": "O", "password": password, "org_name": "Acme"})).await;
+    let (status, claim) = post_json(
+        "/api/setup/claim",
+        None,
+        claim_body(&setup_token, "o@x.io", "O", password),
+    )
+    .await;
     assert_eq!(status, 201, "{claim}");
     let owner = claim["token"].as_str().unwrap_or_default().to_string();
-    let started: Value = http
-        .post(format!("{url}/oauth/device_authorization"))
-        .form(&[("client_id", "devauth-cli"), ("device_name", "laptop")])
-        .send()
-        .await
-        .expect("the request got an answer")
-        .json()
-        .await
-        .unwrap_or(Value::Null);
+    let started = json_of(
+        http.post(format!("{url}/oauth/device_authorization"))
+            .form(&[("client_id", "devauth-cli"), ("device_name", "laptop")]),
+    )
+    .await;
     let device_code = started["device_code"]
         .as_str()
         .unwrap_or_default()
@@ -518,8 +424,7 @@ async fn a_server_fault_is_logged_once_with_its_request_id() {
         &[("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN)],
     );
     let (url, remote) = (server.url.clone(), server.remote.clone());
-    let claim = json!({"setup_token": SETUP_TOKEN, "email": "o@x.io", "name": "O",
-                       "password": PASSWORD, "org_name": "Acme"});
+    let claim = claim_body(SETUP_TOKEN, "o@x.io", "O", PASSWORD);
     let claimed = remote
         .post_json("/api/setup/claim", None, &claim)
         .await

@@ -12,7 +12,6 @@
 use devauth_harness::cli::{DevauthCli, Run};
 use devauth_harness::keyring::{self, NO_BUS, keyring_available};
 use devauth_harness::*;
-use serde_json::json;
 use std::sync::Arc;
 
 /// A server whose (manual) clock reads the real time, so the expiry the
@@ -28,19 +27,28 @@ async fn server() -> (TestServer, String) {
     (srv, owner)
 }
 
+/// With the keychain of `.ci/with-keyring.sh` (`None`, a skip, without it): a
+/// server, its owner's token and a CLI that uses the keychain.
+async fn with_keychain() -> Option<(TestServer, String, DevauthCli)> {
+    if !keyring_available() {
+        return None;
+    }
+    let (srv, owner) = server().await;
+    Some((srv, owner, DevauthCli::new()))
+}
+
+/// A CLI whose D-Bus session bus leads nowhere: no keychain within reach.
+fn without_keychain() -> DevauthCli {
+    DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS)
+}
+
 /// `devauth login --no-browser` approved through the JSON API, to the end.
 async fn login(cli: &DevauthCli, srv: &TestServer, owner: &str, extra: &[&str]) -> Run {
     let mut args = vec!["--server", srv.url.as_str(), "--no-browser"];
     args.extend_from_slice(extra);
     let mut pending = cli.start_login(&args, &[]).await;
     pending.wait_for("Waiting for approval").await;
-    let approve = srv
-        .post_json(
-            "/api/device/approve",
-            Some(owner),
-            json!({"user_code": pending.user_code, "org": "acme"}),
-        )
-        .await;
+    let approve = srv.approve(owner, &pending.user_code, "acme").await;
     assert_eq!(approve.status, 200, "{}", approve.body);
     pending.finish().await
 }
@@ -65,11 +73,9 @@ fn files_in(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_status_token_logout_with_the_keychain() {
-    if !keyring_available() {
+    let Some((srv, owner, cli)) = with_keychain().await else {
         return;
-    }
-    let (srv, owner) = server().await;
-    let cli = DevauthCli::new();
+    };
     let run = login(&cli, &srv, &owner, &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains(SIGNED_IN), "{}", run.stderr);
@@ -145,11 +151,9 @@ async fn login_status_token_logout_with_the_keychain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shipped_binary_uses_the_real_keychain_not_the_mock() {
-    if !keyring_available() {
+    let Some((srv, _, cli)) = with_keychain().await else {
         return;
-    }
-    let (srv, _) = server().await;
-    let cli = DevauthCli::new();
+    };
     let run = cli.run(&["status", "--json", "--server", &srv.url]).await;
     assert_eq!(run.code, 1, "signed out: {}", run.stderr);
     let store = &run.json()["keychain_store"];
@@ -163,11 +167,9 @@ async fn shipped_binary_uses_the_real_keychain_not_the_mock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_while_the_server_is_down_revokes_on_the_next_run() {
-    if !keyring_available() {
+    let Some((srv, owner, cli)) = with_keychain().await else {
         return;
-    }
-    let (srv, owner) = server().await;
-    let cli = DevauthCli::new();
+    };
     let run = login(&cli, &srv, &owner, &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let token = keyring::lookup(&srv.url).unwrap_or_else(|| panic!("no keychain entry"));
@@ -257,7 +259,7 @@ async fn logout_while_the_server_is_down_revokes_on_the_next_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_keychain_login_stops_before_showing_a_code() {
     let (srv, _) = server().await;
-    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    let cli = without_keychain();
     let run = cli
         .run(&["login", "--server", &srv.url, "--no-browser"])
         .await;
@@ -272,17 +274,7 @@ async fn without_a_keychain_login_stops_before_showing_a_code() {
     }
     assert!(!run.stderr.contains("one-time code"), "{}", run.stderr);
     assert!(files_in(&cli.config_dir()).is_empty(), "no file written");
-    let requested = srv
-        .server
-        .state
-        .store
-        .list_audit(&devauth_server::model::AuditQuery {
-            action: Some("device.requested".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_default();
+    let requested = srv.audit_events("device.requested", 10).await;
     assert!(requested.is_empty(), "no device authorization was started");
 
     let with_token = cli
@@ -314,7 +306,7 @@ async fn without_a_keychain_login_stops_before_showing_a_code() {
 async fn insecure_storage_is_a_0600_file_and_says_so() {
     use std::os::unix::fs::PermissionsExt;
     let (srv, owner) = server().await;
-    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    let cli = without_keychain();
     let run = login(&cli, &srv, &owner, &["--insecure-storage"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains(SIGNED_IN), "{}", run.stderr);
@@ -371,8 +363,7 @@ async fn insecure_storage_is_a_0600_file_and_says_so() {
 async fn environment_overrides_win_and_are_never_stored() {
     let (srv, _) = server().await;
     let personal = srv.personal_token(OWNER_EMAIL, "acme").await;
-    let cli = DevauthCli::new()
-        .env("DBUS_SESSION_BUS_ADDRESS", NO_BUS)
+    let cli = without_keychain()
         .env("DEVAUTH_SERVER", &srv.url)
         .env("DEVAUTH_TOKEN", &personal);
 
@@ -421,7 +412,7 @@ async fn environment_overrides_win_and_are_never_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_is_refused_except_to_loopback() {
-    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    let cli = without_keychain();
     for url in [
         "http://auth.example.com",
         "http://10.1.2.3:8750",
@@ -481,7 +472,7 @@ async fn plain_http_is_refused_except_to_loopback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_cancels_sign_in_and_stores_nothing() {
     let (srv, _) = server().await;
-    let cli = DevauthCli::new().env("DBUS_SESSION_BUS_ADDRESS", NO_BUS);
+    let cli = without_keychain();
     let mut pending = cli
         .start_login(
             &["--server", &srv.url, "--no-browser", "--insecure-storage"],

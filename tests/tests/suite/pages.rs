@@ -2,7 +2,7 @@
 //! under the test's control: CSRF, headers, sessions, sign-in limits, redirects,
 //! cross-org approval. Runs on both backends.
 
-use devauth_harness::web::WebClient;
+use devauth_harness::web::{Page, WebClient};
 use devauth_harness::*;
 use devauth_server::model::Role;
 
@@ -15,6 +15,18 @@ devauth_harness::on_both_backends!(
     approval_only_into_own_orgs,
     admin_pages_are_for_admins,
 );
+
+/// Posts the login form of a fresh `/login` page (its CSRF token) as the owner, with `password` and these extra fields.
+async fn post_login(web: &mut WebClient, password: &str, extra: &[(&str, &str)]) -> Page {
+    let csrf = web.get("/login").await.csrf();
+    let mut form = vec![
+        ("csrf_token", csrf.as_str()),
+        ("email", OWNER_EMAIL),
+        ("password", password),
+    ];
+    form.extend_from_slice(extra);
+    web.post("/login", &form).await
+}
 
 async fn pages_send_protective_headers(backend: Backend) {
     let srv = spawn_server(backend).await;
@@ -132,17 +144,7 @@ async fn sessions_are_hashed_and_cookies_are_strict(backend: Backend) {
     let srv = spawn_server(backend).await;
     srv.claim().await;
     let mut web = WebClient::new(&srv.url);
-    let csrf = web.get("/login").await.csrf();
-    let page = web
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("email", OWNER_EMAIL),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let page = post_login(&mut web, PASSWORD, &[]).await;
     let cookie = page
         .set_cookies()
         .into_iter()
@@ -186,46 +188,16 @@ async fn failed_sign_ins_are_limited_and_audited(backend: Backend) {
     srv.claim().await;
     let mut web = WebClient::new(&srv.url);
     for _ in 0..10 {
-        let csrf = web.get("/login").await.csrf();
-        let page = web
-            .post(
-                "/login",
-                &[
-                    ("csrf_token", &csrf),
-                    ("email", OWNER_EMAIL),
-                    ("password", "wrong password"),
-                ],
-            )
-            .await;
+        let page = post_login(&mut web, "wrong password", &[]).await;
         assert_eq!(page.status, 401);
         assert!(page.body.contains("Wrong email or password"));
     }
-    let csrf = web.get("/login").await.csrf();
-    let page = web
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("email", OWNER_EMAIL),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let page = post_login(&mut web, PASSWORD, &[]).await;
     assert_eq!(page.status, 429, "even the right password waits");
     assert!(page.body.contains("Too many failed sign-ins"));
     srv.clock.advance(301);
     web.sign_in(OWNER_EMAIL, PASSWORD).await;
-    let failed = srv
-        .server
-        .state
-        .store
-        .list_audit(&devauth_server::model::AuditQuery {
-            action: Some("login.failed".into()),
-            limit: 50,
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_default();
+    let failed = srv.audit_events("login.failed", 50).await;
     assert_eq!(failed.len(), 10);
     assert_eq!(failed[0].target.as_deref(), Some(OWNER_EMAIL));
 }
@@ -239,18 +211,7 @@ async fn sign_in_redirects_only_to_this_site(backend: Backend) {
         ("https://evil.example/", "/account"),
     ] {
         let mut web = WebClient::new(&srv.url);
-        let csrf = web.get("/login").await.csrf();
-        let page = web
-            .post(
-                "/login",
-                &[
-                    ("csrf_token", &csrf),
-                    ("email", OWNER_EMAIL),
-                    ("password", PASSWORD),
-                    ("next", next),
-                ],
-            )
-            .await;
+        let page = post_login(&mut web, PASSWORD, &[("next", next)]).await;
         assert_eq!(page.status, 303);
         assert_eq!(page.header("location"), expected, "next={next}");
     }

@@ -29,8 +29,16 @@ fn waiting_poll(
     device_code: &str,
     wait: u64,
 ) -> tokio::task::JoinHandle<(u16, String, Value)> {
-    let http = srv.http.clone();
-    let url = srv.at("/oauth/token");
+    waiting_poll_to(srv.http.clone(), srv.at("/oauth/token"), device_code, wait)
+}
+
+/// [`waiting_poll`] to the token endpoint at `url`, with `http`; answers status, `Preference-Applied` and body.
+fn waiting_poll_to(
+    http: reqwest::Client,
+    url: String,
+    device_code: &str,
+    wait: u64,
+) -> tokio::task::JoinHandle<(u16, String, Value)> {
     let code = device_code.to_string();
     tokio::spawn(async move {
         let response = http
@@ -80,13 +88,7 @@ async fn long_poll_returns_the_token_on_approval(backend: Backend) {
     let began = Instant::now();
     let poll = waiting_poll(&srv, &s(&started["device_code"]), 25);
     until_held(&srv.server, 1).await;
-    let approve = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
-        )
-        .await;
+    let approve = srv.approve(&owner, &s(&started["user_code"]), "acme").await;
     assert_eq!(approve.status, 200);
     let (status, applied, body) = poll.await.expect("the background task");
     assert_eq!(status, 200, "{body}");
@@ -106,12 +108,7 @@ async fn long_poll_wakes_on_denial(backend: Backend) {
     let started = srv.start_device("devauth-cli", "denied").await;
     let poll = waiting_poll(&srv, &s(&started["device_code"]), 25);
     until_held(&srv.server, 1).await;
-    srv.post_json(
-        "/api/device/deny",
-        Some(&owner),
-        json!({"user_code": s(&started["user_code"])}),
-    )
-    .await;
+    srv.deny(&owner, &s(&started["user_code"])).await;
     let (status, _, body) = poll.await.expect("the background task");
     assert_eq!(
         (status, s(&body["error"])),
@@ -197,9 +194,7 @@ async fn held_polls_are_bounded(backend: Backend) {
 async fn events_stream_revocation_and_role_changes(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
     assert_eq!(
         open_stream(&srv.url, "dva_nonsense", false).await.status(),
         401
@@ -216,13 +211,8 @@ async fn events_stream_revocation_and_role_changes(backend: Backend) {
     );
     let reader = tokio::spawn(read_events(response, 3));
     // Give the stream a moment to subscribe (it subscribes before answering, so this only orders the test).
-    srv.send_json(
-        reqwest::Method::PATCH,
-        "/api/orgs/acme/members/bob@example.com",
-        Some(&owner),
-        json!({"role": "admin"}),
-    )
-    .await;
+    srv.set_role(&owner, "acme", "bob@example.com", "admin")
+        .await;
     let bob_id = s(&srv.get("/me", Some(&bob)).await.body["token"]["id"]);
     srv.delete(&format!("/api/tokens/{bob_id}"), Some(&owner))
         .await;
@@ -242,13 +232,8 @@ async fn events_warn_before_expiry(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
     let short = srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
-            json!({"name": "short", "expires": "5d"}),
-        )
+        .new_token(&owner, json!({"name": "short", "expires": "5d"}))
         .await;
-    let short = s(&short.body["token"]);
     let reader = tokio::spawn(read_events(open_stream(&srv.url, &short, false).await, 2));
     // Revoked through RFC 7009 by its holder: the stream says so and ends.
     let mut waited = 0;
@@ -266,22 +251,15 @@ async fn events_warn_before_expiry(backend: Backend) {
 async fn cached_validations_never_outlive_a_change(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
     let spare = srv.personal_token("bob@example.com", "acme").await;
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "member");
     assert!(
         !srv.server.state.cache.is_empty(),
         "the validation is cached"
     );
-    srv.send_json(
-        reqwest::Method::PATCH,
-        "/api/orgs/acme/members/bob@example.com",
-        Some(&owner),
-        json!({"role": "viewer"}),
-    )
-    .await;
+    srv.set_role(&owner, "acme", "bob@example.com", "viewer")
+        .await;
     assert_eq!(
         srv.get("/me", Some(&bob)).await.body["role"],
         "viewer",
@@ -291,41 +269,42 @@ async fn cached_validations_never_outlive_a_change(backend: Backend) {
     srv.delete(&format!("/api/tokens/{bob_id}"), Some(&owner))
         .await;
     assert_eq!(
-        srv.get("/me", Some(&bob)).await.status,
+        srv.get_status("/me", Some(&bob)).await,
         401,
         "revoked: the next request fails"
     );
-    assert_eq!(srv.get("/me", Some(&spare)).await.status, 200);
-    srv.delete("/api/orgs/acme/members/bob@example.com", Some(&owner))
-        .await;
+    assert_eq!(srv.get_status("/me", Some(&spare)).await, 200);
+    srv.remove_member(&owner, "acme", "bob@example.com").await;
     assert_eq!(
-        srv.get("/me", Some(&spare)).await.status,
+        srv.get_status("/me", Some(&spare)).await,
         401,
         "removed: the next request fails"
     );
     // Expiry needs no event: it is checked on every use.
-    let short = s(&srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
-            json!({"name": "short", "expires": "1d"}),
-        )
-        .await
-        .body["token"]);
-    assert_eq!(srv.get("/me", Some(&short)).await.status, 200);
+    let short = srv
+        .new_token(&owner, json!({"name": "short", "expires": "1d"}))
+        .await;
+    assert_eq!(srv.get_status("/me", Some(&short)).await, 200);
     srv.clock.advance(86_400);
-    assert_eq!(srv.get("/me", Some(&short)).await.status, 401);
+    assert_eq!(srv.get_status("/me", Some(&short)).await, 401);
     srv.stop().await;
+}
+
+/// A server on PostgreSQL, or `None` (a skip) when this run has none.
+async fn on_postgres() -> Option<TestServer> {
+    if !available(Backend::Postgres) {
+        return None;
+    }
+    Some(spawn_server(Backend::Postgres).await)
 }
 
 /// Two replicas on one PostgreSQL database: an approval on one wakes a long
 /// poll on the other, and a revocation on one reaches a stream on the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_events_through_postgres() {
-    if !available(Backend::Postgres) {
+    let Some(a) = on_postgres().await else {
         return;
-    }
-    let a = spawn_server(Backend::Postgres).await;
+    };
     let b = devauth_server::start(
         Config {
             database_url: Some(a.database_url.clone()),
@@ -338,35 +317,13 @@ async fn replicas_share_events_through_postgres() {
     .expect("the second replica starts");
     let owner = a.claim().await;
     let started = a.start_device("devauth-cli", "replicated").await;
-    let http = reqwest::Client::new();
     let code = s(&started["device_code"]);
-    let b_url = b.url.clone();
-    let poll = tokio::spawn(async move {
-        let response = http
-            .post(format!("{b_url}/oauth/token"))
-            .header("prefer", "wait=25")
-            .form(&[
-                ("grant_type", DEVICE_GRANT),
-                ("device_code", code.as_str()),
-                ("client_id", "devauth-cli"),
-            ])
-            .send()
-            .await
-            .expect("the request got an answer");
-        (
-            response.status().as_u16(),
-            response.json::<Value>().await.unwrap_or(Value::Null),
-        )
-    });
+    let b_token = format!("{}/oauth/token", b.url);
+    let poll = waiting_poll_to(reqwest::Client::new(), b_token, &code, 25);
     until_held(&b, 1).await;
     let began = Instant::now();
-    a.post_json(
-        "/api/device/approve",
-        Some(&owner),
-        json!({"user_code": s(&started["user_code"]), "org": "acme"}),
-    )
-    .await;
-    let (status, body) = poll.await.expect("the background task");
+    a.approve(&owner, &s(&started["user_code"]), "acme").await;
+    let (status, _, body) = poll.await.expect("the background task");
     assert_eq!(status, 200, "{body}");
     assert!(
         began.elapsed() < Duration::from_secs(20),
@@ -391,10 +348,9 @@ async fn replicas_share_events_through_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_replica_closes_its_postgres_connections() {
     use sqlx::Connection;
-    if !available(Backend::Postgres) {
+    let Some(a) = on_postgres().await else {
         return;
-    }
-    let a = spawn_server(Backend::Postgres).await;
+    };
     a.claim().await;
     let mut watcher = sqlx::PgConnection::connect(&a.database_url)
         .await

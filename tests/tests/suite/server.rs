@@ -101,23 +101,13 @@ async fn full_device_flow(backend: Backend) {
 
     // Approve through the JSON API (case- and dash-insensitive code).
     let lookup = srv
-        .post_json(
-            "/api/device/lookup",
-            Some(&owner),
-            json!({"user_code": user_code.to_lowercase().replace('-', " ")}),
-        )
+        .lookup(&owner, &user_code.to_lowercase().replace('-', " "))
         .await;
     assert_eq!(lookup.status, 200, "{}", lookup.body);
     assert_eq!(lookup.body["request"]["device_name"], "Ada's laptop");
     assert_eq!(lookup.body["request"]["requester_ip"], "127.0.0.1");
     assert_eq!(lookup.body["request"]["status"], "pending");
-    let approve = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": user_code, "org": "acme"}),
-        )
-        .await;
+    let approve = srv.approve(&owner, &user_code, "acme").await;
     assert_eq!(approve.status, 200, "{}", approve.body);
 
     srv.clock.advance(20);
@@ -173,22 +163,14 @@ async fn deny_path(backend: Backend) {
     let owner = srv.claim().await;
     let started = srv.start_device("devauth-desktop", "desk").await;
     let code = s(&started["user_code"]);
-    let deny = srv
-        .post_json("/api/device/deny", Some(&owner), json!({"user_code": code}))
-        .await;
+    let deny = srv.deny(&owner, &code).await;
     assert_eq!(deny.status, 200, "{}", deny.body);
     let reply = srv
         .poll(&s(&started["device_code"]), "devauth-desktop")
         .await;
     assert_eq!((reply.status, reply.error()), (400, "access_denied"));
     // A decided code cannot be reused.
-    let again = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": code, "org": "acme"}),
-        )
-        .await;
+    let again = srv.approve(&owner, &code, "acme").await;
     assert_eq!((again.status, again.error()), (409, "code_already_used"));
     srv.stop().await;
 }
@@ -205,13 +187,7 @@ async fn expiry_path(backend: Backend) {
     srv.clock.advance(600);
     let reply = srv.poll(&device_code, "devauth-cli").await;
     assert_eq!((reply.status, reply.error()), (400, "expired_token"));
-    let approve = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
-        )
-        .await;
+    let approve = srv.approve(&owner, &s(&started["user_code"]), "acme").await;
     assert_eq!(
         (approve.status, approve.error()),
         (409, "expired_user_code")
@@ -313,13 +289,7 @@ async fn double_redemption_race(backend: Backend) {
     let owner = srv.claim().await;
     let started = srv.start_device("devauth-cli", "racer").await;
     let device_code = s(&started["device_code"]);
-    let approve = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
-        )
-        .await;
+    let approve = srv.approve(&owner, &s(&started["user_code"]), "acme").await;
     assert_eq!(approve.status, 200);
     let polls = (0..50).map(|_| {
         let http = srv.http.clone();
@@ -367,19 +337,15 @@ async fn double_redemption_race(backend: Backend) {
 async fn member_removal_cascades(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    let bob_personal = srv.personal_token("bob@example.com", "acme").await;
+    let bob_personal = srv.enrol("bob@example.com", "acme", Role::Member).await;
     let bob_device = srv.device_token(&bob_personal, "acme").await;
-    assert_eq!(srv.get("/me", Some(&bob_device)).await.status, 200);
+    assert_eq!(srv.get_status("/me", Some(&bob_device)).await, 200);
 
-    let reply = srv
-        .delete("/api/orgs/acme/members/bob@example.com", Some(&owner))
-        .await;
+    let reply = srv.remove_member(&owner, "acme", "bob@example.com").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["tokens_revoked"], 2);
     for token in [&bob_personal, &bob_device] {
-        assert_eq!(srv.get("/me", Some(token)).await.status, 401);
+        assert_eq!(srv.get_status("/me", Some(token)).await, 401);
     }
     let all = srv.get("/api/tokens?scope=org", Some(&owner)).await;
     let revoked: Vec<_> = all.body["tokens"]
@@ -409,11 +375,8 @@ async fn user_disable_cascades(backend: Backend) {
     let srv = spawn_server(backend).await;
     srv.claim().await;
     srv.add_org("beta").await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    srv.add_member("bob@example.com", "beta", Role::Admin).await;
-    let in_acme = srv.personal_token("bob@example.com", "acme").await;
-    let in_beta = srv.personal_token("bob@example.com", "beta").await;
+    let in_acme = srv.enrol("bob@example.com", "acme", Role::Member).await;
+    let in_beta = srv.enrol("bob@example.com", "beta", Role::Admin).await;
     let revoked = devauth_server::members::disable_user(
         &srv.server.state,
         &devauth_server::policy::Principal::System,
@@ -423,8 +386,8 @@ async fn user_disable_cascades(backend: Backend) {
     .await
     .ok();
     assert_eq!(revoked, Some(2));
-    assert_eq!(srv.get("/me", Some(&in_acme)).await.status, 401);
-    assert_eq!(srv.get("/me", Some(&in_beta)).await.status, 401);
+    assert_eq!(srv.get_status("/me", Some(&in_acme)).await, 401);
+    assert_eq!(srv.get_status("/me", Some(&in_beta)).await, 401);
     // A disabled user's pending approval is refused at redemption too (see redemption test).
     srv.stop().await;
 }
@@ -432,53 +395,34 @@ async fn user_disable_cascades(backend: Backend) {
 async fn role_change_applies_at_once(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "member");
     assert_eq!(
-        srv.get("/api/orgs/acme/members", Some(&bob)).await.status,
+        srv.get_status("/api/orgs/acme/members", Some(&bob)).await,
         403
     );
 
     let reply = srv
-        .send_json(
-            Method::PATCH,
-            "/api/orgs/acme/members/bob@example.com",
-            Some(&owner),
-            json!({"role": "admin"}),
-        )
+        .set_role(&owner, "acme", "bob@example.com", "admin")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "admin");
     assert_eq!(
-        srv.get("/api/orgs/acme/members", Some(&bob)).await.status,
+        srv.get_status("/api/orgs/acme/members", Some(&bob)).await,
         200
     );
 
     let reply = srv
-        .send_json(
-            Method::PATCH,
-            "/api/orgs/acme/members/bob@example.com",
-            Some(&owner),
-            json!({"role": "viewer"}),
-        )
+        .set_role(&owner, "acme", "bob@example.com", "viewer")
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(srv.get("/me", Some(&bob)).await.body["role"], "viewer");
     assert_eq!(
-        srv.get("/api/orgs/acme/members", Some(&bob)).await.status,
+        srv.get_status("/api/orgs/acme/members", Some(&bob)).await,
         403
     );
     // Bad role: clear error, nothing changed.
-    let reply = srv
-        .send_json(
-            Method::PATCH,
-            "/api/orgs/acme/members/bob@example.com",
-            Some(&owner),
-            json!({"role": "god"}),
-        )
-        .await;
+    let reply = srv.set_role(&owner, "acme", "bob@example.com", "god").await;
     assert_eq!(reply.status, 422, "{}", reply.body);
     assert!(
         reply.body["error_description"]
@@ -503,13 +447,17 @@ async fn setup_claim_once(backend: Backend) {
         srv.get("/api/setup/status", None).await.body["claimed"],
         false
     );
-    let claim = |token: &str| json!({"setup_token": token, "email": "o@example.com", "name": "O", "password": PASSWORD, "org_name": "Acme"});
+    let claim = |token: &str| claim_body(token, "o@example.com", "O", PASSWORD);
     let reply = srv
         .post_json("/api/setup/claim", None, claim("setup_wrong"))
         .await;
     assert_eq!((reply.status, reply.error()), (403, "invalid_setup_token"));
     let reply = srv
-        .post_json("/api/setup/claim", None, json!({"setup_token": SETUP_TOKEN, "email": "o@example.com", "name": "O", "password": "short", "org_name": "Acme"}))
+        .post_json(
+            "/api/setup/claim",
+            None,
+            claim_body(SETUP_TOKEN, "o@example.com", "O", "short"),
+        )
         .await;
     assert_eq!(reply.status, 400, "short password: {}", reply.body);
     assert_eq!(
@@ -539,7 +487,7 @@ async fn setup_claim_once(backend: Backend) {
         .post_json("/api/tokens/revoke-all", Some(&token), json!({}))
         .await;
     assert_eq!(reply.status, 200);
-    assert_eq!(srv.get("/me", Some(&token)).await.status, 401);
+    assert_eq!(srv.get_status("/me", Some(&token)).await, 401);
     assert_eq!(
         srv.get("/api/setup/status", None).await.body["claimed"],
         true
@@ -559,33 +507,13 @@ async fn hashed_at_rest(backend: Backend) {
     let started = srv.start_device("devauth-cli", "dumped").await;
     let device_code = s(&started["device_code"]);
     let user_code = s(&started["user_code"]);
-    srv.post_json(
-        "/api/device/approve",
-        Some(&owner),
-        json!({"user_code": user_code, "org": "acme"}),
-    )
-    .await;
+    srv.approve(&owner, &user_code, "acme").await;
     let device_token = s(&srv.poll(&device_code, "devauth-cli").await.body["access_token"]);
     let personal = srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
-            json!({"name": "ci", "expires": "30d"}),
-        )
+        .new_token(&owner, json!({"name": "ci", "expires": "30d"}))
         .await;
-    let personal = s(&personal.body["token"]);
-    let rotated = srv
-        .post_json(
-            &format!(
-                "/api/tokens/{}/rotate",
-                srv.get("/me", Some(&personal)).await.body["token"]["id"]
-                    .as_str()
-                    .unwrap_or("")
-            ),
-            Some(&owner),
-            json!({}),
-        )
-        .await;
+    let personal_id = s(&srv.get("/me", Some(&personal)).await.body["token"]["id"]);
+    let rotated = srv.rotate(&owner, &personal_id).await;
     let rotated = s(&rotated.body["token"]);
     let dump = srv.server.state.store.dump_for_tests().await.expect("dump");
     assert!(
@@ -619,12 +547,8 @@ async fn hashed_at_rest(backend: Backend) {
 async fn members_see_only_their_tokens(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    srv.add_member("carol@example.com", "acme", Role::Member)
-        .await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
-    let carol = srv.personal_token("carol@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
+    let carol = srv.enrol("carol@example.com", "acme", Role::Member).await;
     let carol_id = s(&srv.get("/me", Some(&carol)).await.body["token"]["id"]);
 
     let mine = srv.get("/api/tokens", Some(&bob)).await;
@@ -634,31 +558,20 @@ async fn members_see_only_their_tokens(backend: Backend) {
         .unwrap_or_default();
     assert_eq!(emails, vec!["bob@example.com".to_string()]);
     assert_eq!(
-        srv.get("/api/tokens?scope=org", Some(&bob)).await.status,
+        srv.get_status("/api/tokens?scope=org", Some(&bob)).await,
         403
     );
     assert_eq!(
-        srv.get(&format!("/api/tokens/{carol_id}"), Some(&bob))
-            .await
-            .status,
+        srv.get_status(&format!("/api/tokens/{carol_id}"), Some(&bob))
+            .await,
         403
     );
     assert_eq!(
-        srv.delete(&format!("/api/tokens/{carol_id}"), Some(&bob))
-            .await
-            .status,
+        srv.delete_status(&format!("/api/tokens/{carol_id}"), Some(&bob))
+            .await,
         403
     );
-    assert_eq!(
-        srv.post_json(
-            &format!("/api/tokens/{carol_id}/rotate"),
-            Some(&bob),
-            json!({})
-        )
-        .await
-        .status,
-        403
-    );
+    assert_eq!(srv.rotate(&bob, &carol_id).await.status, 403);
     assert_eq!(
         srv.post_json(
             "/api/tokens/revoke-all",
@@ -670,7 +583,7 @@ async fn members_see_only_their_tokens(backend: Backend) {
         403
     );
     assert_eq!(
-        srv.get("/me", Some(&carol)).await.status,
+        srv.get_status("/me", Some(&carol)).await,
         200,
         "carol's token survived bob's attempts"
     );
@@ -678,16 +591,14 @@ async fn members_see_only_their_tokens(backend: Backend) {
     let org = srv.get("/api/tokens?scope=org", Some(&owner)).await;
     assert_eq!(org.body["tokens"].as_array().map(Vec::len), Some(3));
     assert_eq!(
-        srv.delete(&format!("/api/tokens/{carol_id}"), Some(&owner))
-            .await
-            .status,
+        srv.delete_status(&format!("/api/tokens/{carol_id}"), Some(&owner))
+            .await,
         200
     );
-    assert_eq!(srv.get("/me", Some(&carol)).await.status, 401);
+    assert_eq!(srv.get_status("/me", Some(&carol)).await, 401);
     assert_eq!(
-        srv.delete("/api/tokens/no-such-id", Some(&owner))
-            .await
-            .status,
+        srv.delete_status("/api/tokens/no-such-id", Some(&owner))
+            .await,
         404
     );
     srv.stop().await;
@@ -696,9 +607,7 @@ async fn members_see_only_their_tokens(backend: Backend) {
 async fn wrong_user_codes_are_rate_limited(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
     let started = srv.start_device("devauth-cli", "victim").await;
     let real = s(&started["user_code"]);
     for guess in [
@@ -708,26 +617,14 @@ async fn wrong_user_codes_are_rate_limited(backend: Backend) {
         "FFFF-FFFF",
         "not a code",
     ] {
-        let reply = srv
-            .post_json(
-                "/api/device/lookup",
-                Some(&bob),
-                json!({"user_code": guess}),
-            )
-            .await;
+        let reply = srv.lookup(&bob, guess).await;
         assert_eq!(
             (reply.status, reply.error()),
             (400, "invalid_user_code"),
             "{guess}"
         );
     }
-    let reply = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&bob),
-            json!({"user_code": real, "org": "acme"}),
-        )
-        .await;
+    let reply = srv.approve(&bob, &real, "acme").await;
     assert_eq!(
         (reply.status, reply.error()),
         (429, "rate_limited"),
@@ -736,22 +633,10 @@ async fn wrong_user_codes_are_rate_limited(backend: Backend) {
     let wait: i64 = reply.header("retry-after").parse().unwrap_or(0);
     assert!((1..=60).contains(&wait), "Retry-After: {wait}");
     // Same IP, other user: the IP is limited too.
-    let reply = srv
-        .post_json(
-            "/api/device/lookup",
-            Some(&owner),
-            json!({"user_code": real}),
-        )
-        .await;
+    let reply = srv.lookup(&owner, &real).await;
     assert_eq!(reply.status, 429);
     srv.clock.advance(61);
-    let reply = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&bob),
-            json!({"user_code": real, "org": "acme"}),
-        )
-        .await;
+    let reply = srv.approve(&bob, &real, "acme").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let audit = srv
         .get(
@@ -760,17 +645,7 @@ async fn wrong_user_codes_are_rate_limited(backend: Backend) {
         )
         .await;
     let _ = audit; // code failures carry no org; check the global log instead.
-    let events = srv
-        .server
-        .state
-        .store
-        .list_audit(&devauth_server::model::AuditQuery {
-            action: Some("device.code_failed".into()),
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_default();
+    let events = srv.audit_events("device.code_failed", 100).await;
     assert_eq!(events.len(), 5);
     assert_eq!(events[0].actor, "bob@example.com");
     srv.stop().await;
@@ -780,9 +655,8 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
     let reply = srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
+        .create_token(
+            &owner,
             json!({"name": "ci", "expires": "30d", "scopes": ["profile:read"]}),
         )
         .await;
@@ -793,13 +667,11 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
         reply.body["info"]["expires_at"],
         devauth_server::clock::rfc3339(srv.clock_now() + 30 * 86_400)
     );
-    assert_eq!(srv.get("/me", Some(&narrow)).await.status, 200);
+    assert_eq!(srv.get_status("/me", Some(&narrow)).await, 200);
     let reply = srv.get("/api/tokens", Some(&narrow)).await;
     assert_eq!((reply.status, reply.error()), (403, "insufficient_scope"));
     // A narrowed token cannot mint a wider one.
-    let reply = srv
-        .post_json("/api/tokens", Some(&narrow), json!({"name": "wider"}))
-        .await;
+    let reply = srv.create_token(&narrow, json!({"name": "wider"})).await;
     assert_eq!(reply.status, 403);
 
     for (body, what) in [
@@ -837,38 +709,19 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
     assert_eq!(reply.ok(), Some(400));
 
     let never = srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
-            json!({"name": "forever", "expires": "never"}),
-        )
+        .create_token(&owner, json!({"name": "forever", "expires": "never"}))
         .await;
     assert_eq!(never.body["info"]["expires_at"], serde_json::Value::Null);
     let old = s(&never.body["token"]);
     let old_id = s(&never.body["info"]["id"]);
-    let rotated = srv
-        .post_json(
-            &format!("/api/tokens/{old_id}/rotate"),
-            Some(&owner),
-            json!({}),
-        )
-        .await;
+    let rotated = srv.rotate(&owner, &old_id).await;
     assert_eq!(rotated.status, 201, "{}", rotated.body);
     let new = s(&rotated.body["token"]);
     assert_eq!(rotated.body["info"]["name"], "forever");
     assert_eq!(rotated.body["info"]["expires_at"], serde_json::Value::Null);
-    assert_eq!(srv.get("/me", Some(&old)).await.status, 401);
-    assert_eq!(srv.get("/me", Some(&new)).await.status, 200);
-    assert_eq!(
-        srv.post_json(
-            &format!("/api/tokens/{old_id}/rotate"),
-            Some(&owner),
-            json!({})
-        )
-        .await
-        .status,
-        409
-    );
+    assert_eq!(srv.get_status("/me", Some(&old)).await, 401);
+    assert_eq!(srv.get_status("/me", Some(&new)).await, 200);
+    assert_eq!(srv.rotate(&owner, &old_id).await.status, 409);
 
     let reply = srv
         .post_json("/api/tokens/revoke-all", Some(&owner), json!({}))
@@ -876,7 +729,7 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
     assert_eq!(reply.status, 200);
     assert!(reply.body["revoked"].as_u64().unwrap_or(0) >= 3);
     for token in [&owner, &narrow, &new] {
-        assert_eq!(srv.get("/me", Some(token)).await.status, 401);
+        assert_eq!(srv.get_status("/me", Some(token)).await, 401);
     }
     srv.stop().await;
 }
@@ -884,23 +737,15 @@ async fn personal_tokens_scopes_rotation_and_revoke_all(backend: Backend) {
 async fn service_tokens(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    srv.add_member("ann@example.com", "acme", Role::Admin).await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
-    let ann = srv.personal_token("ann@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
+    let ann = srv.enrol("ann@example.com", "acme", Role::Admin).await;
     let reply = srv
-        .post_json(
-            "/api/tokens",
-            Some(&bob),
-            json!({"name": "deploy", "kind": "service"}),
-        )
+        .create_token(&bob, json!({"name": "deploy", "kind": "service"}))
         .await;
     assert_eq!(reply.status, 403);
     let reply = srv
-        .post_json(
-            "/api/tokens",
-            Some(&ann),
+        .create_token(
+            &ann,
             json!({"name": "deploy", "kind": "service", "scopes": "profile:read tokens:read"}),
         )
         .await;
@@ -912,18 +757,13 @@ async fn service_tokens(backend: Backend) {
     assert_eq!((me.status, &me.body["role"]), (200, &json!("service")));
     assert_eq!(me.body["user"], serde_json::Value::Null);
     // Service tokens survive the removal of the admin who made them.
-    srv.delete("/api/orgs/acme/members/ann@example.com", Some(&owner))
-        .await;
-    assert_eq!(srv.get("/me", Some(&ann)).await.status, 401);
-    assert_eq!(srv.get("/me", Some(&service)).await.status, 200);
+    srv.remove_member(&owner, "acme", "ann@example.com").await;
+    assert_eq!(srv.get_status("/me", Some(&ann)).await, 401);
+    assert_eq!(srv.get_status("/me", Some(&service)).await, 200);
     // And they cannot approve devices or act as a user.
     let started = srv.start_device("devauth-cli", "x").await;
     let reply = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&service),
-            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
-        )
+        .approve(&service, &s(&started["user_code"]), "acme")
         .await;
     assert_eq!(reply.status, 403);
     srv.stop().await;
@@ -932,15 +772,10 @@ async fn service_tokens(backend: Backend) {
 async fn expired_tokens_fail(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    let reply = srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
-            json!({"name": "short", "expires": "1d"}),
-        )
+    let short = srv
+        .new_token(&owner, json!({"name": "short", "expires": "1d"}))
         .await;
-    let short = s(&reply.body["token"]);
-    assert_eq!(srv.get("/me", Some(&short)).await.status, 200);
+    assert_eq!(srv.get_status("/me", Some(&short)).await, 200);
     srv.clock.advance(86_400);
     let me = srv.get("/me", Some(&short)).await;
     assert_eq!((me.status, me.error()), (401, "invalid_token"));
@@ -975,17 +810,7 @@ async fn last_use_is_written_at_most_once_a_minute(backend: Backend) {
     assert_eq!(last_used().await, first, "no write within the minute");
     srv.clock.advance(30);
     assert_eq!(last_used().await, Some(srv.clock_now()));
-    let events = srv
-        .server
-        .state
-        .store
-        .list_audit(&devauth_server::model::AuditQuery {
-            action: Some("token.new_ip".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_default();
+    let events = srv.audit_events("token.new_ip", 10).await;
     assert_eq!(events.len(), 1, "first use from an IP is audited once");
     srv.stop().await;
 }
@@ -993,42 +818,20 @@ async fn last_use_is_written_at_most_once_a_minute(backend: Backend) {
 async fn owners_are_protected(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    let reply = srv
-        .delete(
-            &format!("/api/orgs/acme/members/{OWNER_EMAIL}"),
-            Some(&owner),
-        )
-        .await;
+    let reply = srv.remove_member(&owner, "acme", OWNER_EMAIL).await;
     assert_eq!(reply.status, 409, "the last owner stays: {}", reply.body);
-    let reply = srv
-        .send_json(
-            Method::PATCH,
-            &format!("/api/orgs/acme/members/{OWNER_EMAIL}"),
-            Some(&owner),
-            json!({"role": "member"}),
-        )
-        .await;
+    let reply = srv.set_role(&owner, "acme", OWNER_EMAIL, "member").await;
     assert_eq!(reply.status, 409);
-    srv.add_member("ann@example.com", "acme", Role::Admin).await;
-    let ann = srv.personal_token("ann@example.com", "acme").await;
-    let reply = srv
-        .delete(&format!("/api/orgs/acme/members/{OWNER_EMAIL}"), Some(&ann))
-        .await;
+    let ann = srv.enrol("ann@example.com", "acme", Role::Admin).await;
+    let reply = srv.remove_member(&ann, "acme", OWNER_EMAIL).await;
     assert_eq!(reply.status, 403, "admins cannot remove owners");
-    let reply = srv
-        .send_json(
-            Method::PATCH,
-            "/api/orgs/acme/members/ann@example.com",
-            Some(&ann),
-            json!({"role": "owner"}),
-        )
-        .await;
+    let reply = srv.set_role(&ann, "acme", "ann@example.com", "owner").await;
     assert_eq!(reply.status, 403, "admins cannot make owners");
     assert_eq!(srv.get("/me", Some(&owner)).await.body["role"], "owner");
     // Another org's admin pages are out of reach.
     srv.add_org("beta").await;
     assert_eq!(
-        srv.get("/api/orgs/beta/members", Some(&owner)).await.status,
+        srv.get_status("/api/orgs/beta/members", Some(&owner)).await,
         403
     );
     srv.stop().await;
@@ -1047,10 +850,8 @@ async fn two_owners_demoting_each_other_leave_an_owner(backend: Backend) {
             format!("a{round}@example.com"),
             format!("b{round}@example.com"),
         );
-        srv.add_member(&a, &org, Role::Owner).await;
-        srv.add_member(&b, &org, Role::Owner).await;
-        let ta = srv.personal_token(&a, &org).await;
-        let tb = srv.personal_token(&b, &org).await;
+        let ta = srv.enrol(&a, &org, Role::Owner).await;
+        let tb = srv.enrol(&b, &org, Role::Owner).await;
         let act = |token: String, other: String| {
             let srv = &srv;
             let org = org.clone();
@@ -1103,34 +904,26 @@ async fn two_owners_demoting_each_other_leave_an_owner(backend: Backend) {
 async fn the_escalations_once_reported_fail(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("eve@example.com", "acme", Role::Admin).await;
-    let eve = srv.personal_token("eve@example.com", "acme").await;
+    let eve = srv.enrol("eve@example.com", "acme", Role::Admin).await;
 
     // An admin lists the owner's token, then tries to rotate it.
     let listed = srv.get("/api/tokens?scope=org", Some(&eve)).await;
     assert_eq!(listed.status, 200);
     let owner_id = s(&srv.get("/me", Some(&owner)).await.body["token"]["id"]);
     assert!(listed.body.to_string().contains(&owner_id));
-    let rotated = srv
-        .post_json(
-            &format!("/api/tokens/{owner_id}/rotate"),
-            Some(&eve),
-            json!({}),
-        )
-        .await;
+    let rotated = srv.rotate(&eve, &owner_id).await;
     assert_eq!(rotated.status, 403, "{}", rotated.body);
     assert!(rotated.body.get("token").is_none(), "no secret handed out");
     assert_eq!(
-        srv.get("/me", Some(&owner)).await.status,
+        srv.get_status("/me", Some(&owner)).await,
         200,
         "the owner's token lives"
     );
 
     // An admin's service token is no owner.
     let service = srv
-        .post_json(
-            "/api/tokens",
-            Some(&eve),
+        .create_token(
+            &eve,
             json!({"name": "svc", "kind": "service", "scopes": ["org:admin"]}),
         )
         .await;
@@ -1151,46 +944,24 @@ async fn the_escalations_once_reported_fail(backend: Backend) {
             .await;
         assert_eq!(reply.status, 403, "{path}: {}", reply.body);
     }
-    let reply = srv
-        .delete(
-            &format!("/api/orgs/acme/members/{OWNER_EMAIL}"),
-            Some(&service),
-        )
-        .await;
+    let reply = srv.remove_member(&service, "acme", OWNER_EMAIL).await;
     assert_eq!(reply.status, 403, "{}", reply.body);
     assert_eq!(srv.get("/me", Some(&owner)).await.body["role"], "owner");
     let (plain, _) = srv.mint(None, "acme", &[]).await;
     let me = srv.get("/me", Some(&plain)).await;
     assert_eq!((me.status, &me.body["role"]), (200, &json!("service")));
-    let approve = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&service),
-            json!({"user_code": "BCDF-GHJK", "org": "acme"}),
-        )
-        .await;
+    let approve = srv.approve(&service, "BCDF-GHJK", "acme").await;
     assert_eq!(approve.status, 403, "service tokens approve no devices");
 
     // A narrow token mints only narrow tokens.
     let narrow = srv
-        .post_json(
-            "/api/tokens",
-            Some(&eve),
-            json!({"name": "narrow", "scopes": ["tokens:write"]}),
-        )
+        .new_token(&eve, json!({"name": "narrow", "scopes": ["tokens:write"]}))
         .await;
-    let narrow = s(&narrow.body["token"]);
-    let wide = srv
-        .post_json("/api/tokens", Some(&narrow), json!({"name": "wide"}))
-        .await;
+    let wide = srv.create_token(&narrow, json!({"name": "wide"})).await;
     assert_eq!(wide.status, 201, "{}", wide.body);
     assert_eq!(wide.body["info"]["scopes"], json!(["tokens:write"]));
     let wider = srv
-        .post_json(
-            "/api/tokens",
-            Some(&narrow),
-            json!({"name": "wider", "scopes": ["org:admin"]}),
-        )
+        .create_token(&narrow, json!({"name": "wider", "scopes": ["org:admin"]}))
         .await;
     assert_eq!(wider.status, 403, "{}", wider.body);
 
@@ -1199,25 +970,17 @@ async fn the_escalations_once_reported_fail(backend: Backend) {
     srv.add_member("eve@example.com", "beta", Role::Admin).await;
     let started = srv.start_device("devauth-cli", "elsewhere").await;
     let into_beta = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&narrow),
-            json!({"user_code": started["user_code"], "org": "beta"}),
-        )
+        .approve(&narrow, &s(&started["user_code"]), "beta")
         .await;
     assert_eq!(into_beta.status, 403, "{}", into_beta.body);
     let poll = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
     assert_eq!(poll.error(), "authorization_pending");
     for path in ["/api/orgs/beta/members", "/api/orgs/beta/audit"] {
-        assert_eq!(srv.get(path, Some(&eve)).await.status, 403, "{path}");
+        assert_eq!(srv.get_status(path, Some(&eve)).await, 403, "{path}");
     }
     // Into its own org, the device gets the narrow token's scopes.
     let into_acme = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&narrow),
-            json!({"user_code": started["user_code"], "org": "acme"}),
-        )
+        .approve(&narrow, &s(&started["user_code"]), "acme")
         .await;
     assert_eq!(into_acme.status, 200, "{}", into_acme.body);
     let device = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
@@ -1234,12 +997,8 @@ async fn audit_log_filters_and_pages(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
     for i in 0..5 {
-        srv.post_json(
-            "/api/tokens",
-            Some(&owner),
-            json!({"name": format!("t{i}")}),
-        )
-        .await;
+        srv.create_token(&owner, json!({"name": format!("t{i}")}))
+            .await;
     }
     let page = srv
         .get(
@@ -1295,15 +1054,13 @@ async fn audit_log_filters_and_pages(backend: Backend) {
         .await;
     assert_eq!(latest.body["events"][0]["request_id"], "trace-me-123");
     assert_eq!(
-        srv.get("/api/orgs/acme/audit?limit=0", Some(&owner))
-            .await
-            .status,
+        srv.get_status("/api/orgs/acme/audit?limit=0", Some(&owner))
+            .await,
         400
     );
     assert_eq!(
-        srv.get("/api/orgs/acme/audit?since=yesterday", Some(&owner))
-            .await
-            .status,
+        srv.get_status("/api/orgs/acme/audit?since=yesterday", Some(&owner))
+            .await,
         400
     );
     srv.stop().await;
@@ -1312,33 +1069,18 @@ async fn audit_log_filters_and_pages(backend: Backend) {
 async fn redemption_requires_current_membership(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
     let started = srv.start_device("devauth-cli", "late").await;
-    let reply = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&bob),
-            json!({"user_code": s(&started["user_code"]), "org": "acme"}),
-        )
-        .await;
+    let reply = srv.approve(&bob, &s(&started["user_code"]), "acme").await;
     assert_eq!(reply.status, 200);
     // Bob is removed between approval and redemption.
-    srv.delete("/api/orgs/acme/members/bob@example.com", Some(&owner))
-        .await;
+    srv.remove_member(&owner, "acme", "bob@example.com").await;
     let reply = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
     assert_eq!((reply.status, reply.error()), (400, "access_denied"));
     // A member of acme cannot approve into an org they are not in.
     srv.add_org("beta").await;
     let started = srv.start_device("devauth-cli", "x").await;
-    let reply = srv
-        .post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": s(&started["user_code"]), "org": "beta"}),
-        )
-        .await;
+    let reply = srv.approve(&owner, &s(&started["user_code"]), "beta").await;
     assert_eq!(reply.status, 403);
     srv.stop().await;
 }
@@ -1364,7 +1106,7 @@ async fn headers_health_and_metrics(backend: Backend) {
     assert!(meta.body["response_types_supported"].is_array());
     assert!(!meta.header("x-request-id").is_empty());
 
-    assert_eq!(srv.get("/healthz", None).await.status, 200);
+    assert_eq!(srv.get_status("/healthz", None).await, 200);
     let ready = srv.get("/readyz", None).await;
     assert_eq!(ready.status, 200);
     srv.claim().await;

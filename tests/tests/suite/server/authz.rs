@@ -63,25 +63,21 @@ impl Fixture {
         let srv = spawn_server(backend).await;
         srv.claim().await;
         srv.add_org("beta").await;
-        for (email, role) in [
-            (OSCAR, Role::Owner),
-            (ADA, Role::Admin),
-            (MIA, Role::Member),
-            (MAX, Role::Member),
-            (VAL, Role::Viewer),
-            (BEA, Role::Admin),
+        for (org, email, role) in [
+            ("acme", OSCAR, Role::Owner),
+            ("acme", ADA, Role::Admin),
+            ("acme", MIA, Role::Member),
+            ("acme", MAX, Role::Member),
+            ("acme", VAL, Role::Viewer),
+            ("acme", BEA, Role::Admin),
+            ("beta", BEA, Role::Owner),
+            ("beta", BEN, Role::Member),
+            ("beta", OLIVE, Role::Member),
+            ("beta", ADA, Role::Member),
+            ("beta", MIA, Role::Member),
+            ("beta", VAL, Role::Member),
         ] {
-            srv.add_member(email, "acme", role).await;
-        }
-        for (email, role) in [
-            (BEA, Role::Owner),
-            (BEN, Role::Member),
-            (OLIVE, Role::Member),
-            (ADA, Role::Member),
-            (MIA, Role::Member),
-            (VAL, Role::Member),
-        ] {
-            srv.add_member(email, "beta", role).await;
+            srv.add_member(email, org, role).await;
         }
         let mut sessions = Vec::new();
         for email in PAGE_USERS {
@@ -151,6 +147,15 @@ impl Fixture {
     async fn token_count(&self) -> usize {
         let all = self.state().store.list_tokens(&TokenQuery::default()).await;
         all.map(|t| t.len()).unwrap_or_default()
+    }
+
+    /// Asserts that there are still `before` tokens: the act `what` created none.
+    async fn assert_no_token_created(&self, before: usize, what: &str) {
+        assert_eq!(
+            self.token_count().await,
+            before,
+            "{what}: a token was created"
+        );
     }
 
     /// A fresh target token; `own_user` is the caller's user (for `Own`).
@@ -269,11 +274,7 @@ async fn api_cell(fx: &Fixture, row: &Row, i: usize) -> Option<Expect> {
                     "{what}: rotated secret handed to another user"
                 );
             } else {
-                assert_eq!(
-                    fx.token_count().await,
-                    before,
-                    "{what}: a token was created"
-                );
+                fx.assert_no_token_created(before, &what).await;
             }
             got
         }
@@ -344,11 +345,7 @@ async fn api_cell(fx: &Fixture, row: &Row, i: usize) -> Option<Expect> {
                 let holder = info["user_email"].as_str();
                 assert_eq!(holder, if service { None } else { user }, "{what}: holder");
             } else {
-                assert_eq!(
-                    fx.token_count().await,
-                    before,
-                    "{what}: a token was created"
-                );
+                fx.assert_no_token_created(before, &what).await;
             }
             got
         }
@@ -575,11 +572,7 @@ async fn page_cell(fx: &mut Fixture, row: &Row, i: usize) -> Option<Expect> {
                 "{what}: effect"
             );
             if got == Expect::Deny {
-                assert_eq!(
-                    fx.token_count().await,
-                    before,
-                    "{what}: a token was created"
-                );
+                fx.assert_no_token_created(before, &what).await;
             }
         }
         Act::RevokeAllMine => {

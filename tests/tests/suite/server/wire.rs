@@ -61,14 +61,8 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
         "GET /api/setup/status",
         &srv.get("/api/setup/status", None).await,
     );
-    let claim = srv
-        .post_json(
-            "/api/setup/claim",
-            None,
-            json!({"setup_token": SETUP_TOKEN, "email": OWNER_EMAIL, "name": "Olive",
-                   "password": PASSWORD, "org_name": "Acme"}),
-        )
-        .await;
+    let body = claim_body(SETUP_TOKEN, OWNER_EMAIL, "Olive", PASSWORD);
+    let claim = srv.post_json("/api/setup/claim", None, body).await;
     r.reply("POST /api/setup/claim", &claim);
     let owner = s(&claim.body["token"]);
     r.reply(
@@ -98,12 +92,7 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
     );
     r.reply(
         "POST /api/device/approve",
-        &srv.post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": started["user_code"], "org": "acme"}),
-        )
-        .await,
+        &srv.approve(&owner, &s(&started["user_code"]), "acme").await,
     );
     let token = srv.poll(&code, "devauth-cli").await;
     r.reply("POST /oauth/token (token)", &token);
@@ -114,27 +103,16 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
     let denied = srv.start_device("devauth-cli", "wire denied").await;
     r.reply(
         "POST /api/device/deny",
-        &srv.post_json(
-            "/api/device/deny",
-            Some(&owner),
-            json!({"user_code": denied["user_code"]}),
-        )
-        .await,
+        &srv.deny(&owner, &s(&denied["user_code"])).await,
     );
     r.reply(
         "POST /api/device/approve (decided)",
-        &srv.post_json(
-            "/api/device/approve",
-            Some(&owner),
-            json!({"user_code": denied["user_code"], "org": "acme"}),
-        )
-        .await,
+        &srv.approve(&owner, &s(&denied["user_code"]), "acme").await,
     );
 
     let created = srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
+        .create_token(
+            &owner,
             json!({"name": "ci", "expires": "30d", "scopes": ["profile:read"]}),
         )
         .await;
@@ -152,9 +130,7 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
         "GET /api/tokens/{id}",
         &srv.get(&format!("/api/tokens/{id}"), Some(&owner)).await,
     );
-    let rotated = srv
-        .post_json(&format!("/api/tokens/{id}/rotate"), Some(&owner), json!({}))
-        .await;
+    let rotated = srv.rotate(&owner, &id).await;
     r.reply("POST /api/tokens/{id}/rotate", &rotated);
     let new_id = s(&rotated.body["info"]["id"]);
     r.reply(
@@ -164,32 +140,21 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
     );
     r.reply(
         "POST /api/tokens (invalid)",
-        &srv.post_json("/api/tokens", Some(&owner), json!({"name": " "}))
-            .await,
+        &srv.create_token(&owner, json!({"name": " "})).await,
     );
     let service = srv
-        .post_json(
-            "/api/tokens",
-            Some(&owner),
-            json!({"name": "bot", "kind": "service"}),
-        )
+        .create_token(&owner, json!({"name": "bot", "kind": "service"}))
         .await;
     r.reply(
         "GET /me (service)",
         &srv.get("/me", Some(&s(&service.body["token"]))).await,
     );
 
-    srv.add_member("bob@example.com", "acme", Role::Member)
-        .await;
-    let bob = srv.personal_token("bob@example.com", "acme").await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
     // The event stream: a role change, then the revocation that ends it.
     let (short, short_id) = {
         let made = srv
-            .post_json(
-                "/api/tokens",
-                Some(&owner),
-                json!({"name": "short", "expires": "3d"}),
-            )
+            .create_token(&owner, json!({"name": "short", "expires": "3d"}))
             .await;
         (s(&made.body["token"]), s(&made.body["info"]["id"]))
     };
@@ -202,13 +167,8 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
     }
     let stream = open_stream(&srv.url, &bob, true).await;
     let reader = tokio::spawn(read_events(stream, 1));
-    srv.send_json(
-        reqwest::Method::PATCH,
-        "/api/orgs/acme/members/bob@example.com",
-        Some(&owner),
-        json!({"role": "viewer"}),
-    )
-    .await;
+    srv.set_role(&owner, "acme", "bob@example.com", "viewer")
+        .await;
     for (name, data) in reader.await.expect("the event reader") {
         r.put(&format!("event {name}"), 200, &data);
     }
@@ -247,26 +207,16 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
     );
     r.reply(
         "PATCH /api/orgs/{org}/members/{user}",
-        &srv.send_json(
-            reqwest::Method::PATCH,
-            "/api/orgs/acme/members/carol@example.com",
-            Some(&owner),
-            json!({"role": "member"}),
-        )
-        .await,
-    );
-    r.reply(
-        "DELETE /api/orgs/{org}/members/{user}",
-        &srv.delete("/api/orgs/acme/members/carol@example.com", Some(&owner))
+        &srv.set_role(&owner, "acme", "carol@example.com", "member")
             .await,
     );
     r.reply(
+        "DELETE /api/orgs/{org}/members/{user}",
+        &srv.remove_member(&owner, "acme", "carol@example.com").await,
+    );
+    r.reply(
         "DELETE /api/orgs/{org}/members/{user} (last owner)",
-        &srv.delete(
-            &format!("/api/orgs/acme/members/{OWNER_EMAIL}"),
-            Some(&owner),
-        )
-        .await,
+        &srv.remove_member(&owner, "acme", OWNER_EMAIL).await,
     );
     r.reply(
         "GET /api/orgs/{org}/audit",

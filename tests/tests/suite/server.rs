@@ -9,6 +9,7 @@ use serde_json::json;
 mod abuse;
 mod amplification;
 mod authz;
+mod connections;
 mod openapi;
 mod wire;
 use authz::permission_matrix;

@@ -40,6 +40,15 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Most token polls held open at once for `Prefer: wait`; beyond it polls answer at once.
     pub max_waiters: usize,
+    /// Most event streams open at once (`/api/events`); beyond it, 429.
+    pub max_streams: usize,
+    /// Event streams one token may hold open (`DEVAUTH_MAX_STREAMS_PER_TOKEN`).
+    pub streams_per_token: usize,
+    /// Event streams, and long polls, one client address may hold open, each
+    /// (`DEVAUTH_MAX_WAITS_PER_ADDRESS`).
+    pub waits_per_address: usize,
+    /// Timeouts and the cap on connections.
+    pub connections: crate::conn::Limits,
 }
 
 impl Default for Config {
@@ -60,6 +69,10 @@ impl Default for Config {
             password_checks: 0,
             password_queue: 32,
             metrics_token: None,
+            max_streams: 1000,
+            streams_per_token: 4,
+            waits_per_address: 256,
+            connections: crate::conn::Limits::default(),
         }
     }
 }
@@ -80,6 +93,16 @@ impl Config {
             return Err(format!(
                 "DEVAUTH_PUBLIC_URL must start with http:// or https://, got `{url}`"
             ));
+        }
+        let limits = &self.connections;
+        if limits.header_timeout.is_zero() || limits.body_timeout.is_zero() {
+            return Err(
+                "DEVAUTH_HEADER_TIMEOUT_SECS and DEVAUTH_BODY_TIMEOUT_SECS must be at least 1"
+                    .into(),
+            );
+        }
+        if limits.max_connections == 0 {
+            return Err("DEVAUTH_MAX_CONNECTIONS must be at least 1".into());
         }
         if self.clients.is_empty() {
             return Err("at least one client id must be registered".into());

@@ -117,8 +117,21 @@ pub async fn poll(
     if !matches!(err, Error::Flow(Flow::AuthorizationPending)) {
         return (first, None);
     }
+    // Too many held already (in all, for this request, or from this
+    // address): answer now, plainly; the client polls as RFC 8628 says.
+    let wanted = [
+        (format!("poll-device:{}", device.id), WAITS_PER_DEVICE),
+        (
+            format!("address:{}", meta.ip_key()),
+            state.config.waits_per_address,
+        ),
+    ];
+    let Ok(hold) = state.holds.take(&wanted) else {
+        crate::metrics::Metrics::inc(&state.metrics.holds_refused, 1);
+        return (first, None);
+    };
     let Some(slot) = state.bus.hold(&device.id, state.config.max_waiters) else {
-        return (first, None); // too many held already: answer now, plainly
+        return (first, None);
     };
     let notify = slot.notify.clone();
     let notified = notify.notified();
@@ -133,13 +146,17 @@ pub async fn poll(
         let left = (fresh.expires_at - state.now()).max(0) as u64;
         let _ = tokio::time::timeout(Duration::from_secs(wait.min(left)), notified).await;
     }
-    drop(slot);
+    drop((slot, hold));
     let after = match find_for_client(state, device_code, client_id).await {
         Ok(device) => device,
         Err(err) => return (Err(err), Some(wait)),
     };
     (answer(state, &after, meta, false).await, Some(wait))
 }
+
+/// Long polls held at once for one device authorization (a client retrying
+/// while its first poll is held gets the second).
+const WAITS_PER_DEVICE: usize = 2;
 
 /// Longest `Prefer: wait` honoured, seconds.
 pub const MAX_WAIT_SECS: u64 = 30;

@@ -41,6 +41,10 @@ pub enum Error {
         /// Seconds to wait; at least 1.
         retry_after: i64,
     },
+    /// A client holds too much open at once (event streams, long polls); the
+    /// text says what and how many.
+    #[error("{0}")]
+    TooManyOpen(String),
     /// The first-run claim came with a wrong setup token.
     #[error(
         "the setup token is wrong; it was printed when the server started (or set in DEVAUTH_SETUP_TOKEN)"

@@ -4,7 +4,8 @@
 //! every token it issues. A library first (`app` builds the router, `start`
 //! and `serve` run it), with a thin binary that adds an admin CLI.
 //!
-//! - [`server`]: opening the store, the setup token, binding, graceful stop.
+//! - [`server`]: opening the store, the setup token, binding, graceful stop;
+//!   [`conn`]: accepting connections with timeouts and a cap.
 //! - [`router`]: the whole server as one router, composed there only;
 //!   `request`: the request layer (request id, client IP, the log line);
 //!   [`client_ip`]: who the client is behind the operator's proxies;
@@ -32,7 +33,8 @@
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
 //! - [`model`]: the data types everything above passes around.
 //! - [`secret`]: generating, hashing and redacting secrets.
-//! - [`clock`]: injected time; `rate_limit`, `usage`, `metrics`: in-memory bookkeeping.
+//! - [`clock`]: injected time; `rate_limit`: attempt budgets; `holds`: caps
+//!   on what clients hold open; `usage`, `metrics`: in-memory bookkeeping.
 //! - `web`: the browser pages (sign-in, device confirmation, account,
 //!   admin, setup), server-rendered with askama, CSRF-protected.
 //! - [`admin`]: the admin CLI commands, on the same services.
@@ -46,9 +48,11 @@ pub mod cache;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub(crate) mod device_flow;
 pub mod error;
 pub mod events;
+pub(crate) mod holds;
 pub(crate) mod http;
 pub mod identity;
 pub mod members;

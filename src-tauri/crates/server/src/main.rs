@@ -76,6 +76,25 @@ struct ServeArgs {
     /// Sign-ins that may wait for a password check; beyond it they are 503.
     #[arg(long, env = "DEVAUTH_PASSWORD_QUEUE", default_value_t = 32)]
     password_queue: usize,
+    /// Seconds a connection has to send a request's head once the server is
+    /// ready for it; also closes idle keep-alive connections.
+    #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a request body has to arrive, once the server reads it.
+    #[arg(long, env = "DEVAUTH_BODY_TIMEOUT_SECS", default_value_t = 10)]
+    body_timeout_secs: u64,
+    /// Connections served at once; beyond it they are answered 503 and closed.
+    #[arg(long, env = "DEVAUTH_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Event streams open at once, in all.
+    #[arg(long, env = "DEVAUTH_MAX_STREAMS", default_value_t = 1000)]
+    max_streams: usize,
+    /// Event streams one token may hold open.
+    #[arg(long, env = "DEVAUTH_MAX_STREAMS_PER_TOKEN", default_value_t = 4)]
+    max_streams_per_token: usize,
+    /// Event streams, and held long polls, one client address may have open (each).
+    #[arg(long, env = "DEVAUTH_MAX_WAITS_PER_ADDRESS", default_value_t = 256)]
+    max_waits_per_address: usize,
     /// Protect /metrics: it answers only `Authorization: Bearer` this token.
     #[arg(long, env = "DEVAUTH_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -138,6 +157,14 @@ async fn main() -> ExitCode {
                     .metrics_token
                     .filter(|t| !t.is_empty())
                     .map(Secret::new),
+                max_streams: args.max_streams.max(1),
+                streams_per_token: args.max_streams_per_token.max(1),
+                waits_per_address: args.max_waits_per_address.max(1),
+                connections: devauth_server::conn::Limits {
+                    header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+                    body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+                    max_connections: args.max_connections,
+                },
                 ..Config::default()
             };
             match serve(config).await {

@@ -15,6 +15,10 @@ pub struct Metrics {
     pub device_flows_redeemed: AtomicU64,
     pub tokens_issued: AtomicU64,
     pub tokens_revoked: AtomicU64,
+    /// Connections answered 503 at the connection cap.
+    pub connections_refused: AtomicU64,
+    /// Event streams and long polls refused at a per-token or per-address cap.
+    pub holds_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -77,6 +81,16 @@ impl Metrics {
                 "devauth_tokens_revoked_total",
                 "Tokens revoked.",
                 &self.tokens_revoked,
+            ),
+            (
+                "devauth_connections_refused_total",
+                "Connections turned away at the connection cap (DEVAUTH_MAX_CONNECTIONS).",
+                &self.connections_refused,
+            ),
+            (
+                "devauth_holds_refused_total",
+                "Event streams and long polls refused at a per-token or per-address cap.",
+                &self.holds_refused,
             ),
         ];
         for (name, help, value) in counters {

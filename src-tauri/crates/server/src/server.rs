@@ -162,15 +162,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
             }
         })
     });
-    let app = crate::router::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = crate::router::app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let limits = state.config.connections;
+    let task = tokio::spawn(crate::conn::serve(listener, app, limits, state.clone(), rx));
     Ok(RunningServer {
         addr,
         url: state.public_url.clone(),

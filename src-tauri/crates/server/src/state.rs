@@ -35,6 +35,8 @@ pub struct Inner {
     pub(crate) usage: UsageTracker,
     /// Device authorizations per address, this minute.
     pub(crate) device_starts: FloodLimiter,
+    /// Event streams and long polls held, per token and address.
+    pub(crate) holds: Arc<crate::holds::Holds>,
     /// Admission to argon2id: one check per CPU, a bounded queue.
     pub passwords: PasswordGate,
     /// In-process events; mirrored to other replicas through the store.
@@ -67,6 +69,7 @@ impl AppState {
             metrics: Metrics::default(),
             usage: UsageTracker::default(),
             device_starts: FloodLimiter::default(),
+            holds: Arc::default(),
             passwords,
             bus: Arc::new(EventBus::default()),
             cache: TokenCache::default(),

@@ -38,6 +38,7 @@ impl Devauth {
             // The bench starts thousands of flows from one address: a budget
             // it never spends, so the counting is measured with the rest.
             device_starts_per_minute: 1_000_000_000,
+            waits_per_address: 100_000,
             ..Config::default()
         };
         let server = devauth_server::start(config, Arc::new(SystemClock)).await?;

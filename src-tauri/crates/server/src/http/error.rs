@@ -62,6 +62,7 @@ pub fn status_and_code(err: &Error) -> (StatusCode, &'static str) {
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Error::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        Error::TooManyOpen(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Error::WrongSetupToken => (StatusCode::FORBIDDEN, "invalid_setup_token"),
         Error::Flow(flow) => match flow {
             Flow::InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid_client"),
@@ -89,6 +90,7 @@ impl From<Error> for ApiError {
             Error::RateLimited { retry_after } | Error::Busy { retry_after } => {
                 api.retry_after = Some(retry_after)
             }
+            Error::TooManyOpen(_) => api.retry_after = Some(5),
             Error::Flow(Flow::SlowDown { interval }) => {
                 api.extra = Some(("interval", interval.into()))
             }

@@ -11,6 +11,9 @@ use super::ApiResult;
 use crate::auth::{authenticate, bearer};
 use crate::error::Error;
 use crate::events::Event;
+use crate::holds::Hold;
+use crate::metrics::Metrics;
+use crate::model::RequestMeta;
 use crate::policy::{self, Act, Principal};
 use crate::request::Meta;
 use crate::route_table::Routes;
@@ -42,6 +45,8 @@ struct EventsQuery {
 }
 
 struct Watch {
+    /// This stream's place under the caps; given back when the stream ends.
+    _hold: Hold,
     state: AppState,
     principal: Principal,
     hash: String,
@@ -147,12 +152,43 @@ impl Watch {
     }
 }
 
+/// A place for one more event stream: under the global cap, the token's and
+/// the client address's, or `TooManyOpen` saying which is full.
+fn hold_stream(state: &AppState, principal: &Principal, meta: &RequestMeta) -> Result<Hold, Error> {
+    let config = &state.config;
+    let token = principal.token().map(|t| t.id.as_str()).unwrap_or_default();
+    let wanted = [
+        ("streams".to_string(), config.max_streams),
+        (format!("stream-token:{token}"), config.streams_per_token),
+        (
+            format!("address:{}", meta.ip_key()),
+            config.waits_per_address,
+        ),
+    ];
+    state.holds.take(&wanted).map_err(|full| {
+        Metrics::inc(&state.metrics.holds_refused, 1);
+        Error::TooManyOpen(if full.starts_with("stream-token:") {
+            format!(
+                "this token already has {} event streams open; close one first",
+                config.streams_per_token
+            )
+        } else if full.starts_with("address:") {
+            format!(
+                "your address already holds {} event streams or long polls open; close some first",
+                config.waits_per_address
+            )
+        } else {
+            "the server has as many event streams open as it serves; try again later".to_string()
+        })
+    })
+}
+
 /// Server-sent events for the caller's token: `token.revoked` (then the
 /// stream ends), `token.expiring`, `membership.changed`; data as in the
 /// `*Event` schemas.
 #[utoipa::path(get, path = "/api/events", tag = "account", security(("bearer" = [])),
     params(EventsQuery),
-    responses((status = 200, description = "a text/event-stream", content_type = "text/event-stream"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "a text/event-stream", content_type = "text/event-stream"), (status = 401, body = ErrorBody), (status = 429, description = "too many streams open for this token or address", body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     Meta(meta): Meta,
@@ -170,7 +206,9 @@ async fn events(
     let rx = state.bus.subscribe();
     let principal = authenticate(&state, Some(&token), &meta).await?;
     policy::check(&principal, Act::ReadProfile)?;
+    let hold = hold_stream(&state, &principal, &meta)?;
     let watch = Watch {
+        _hold: hold,
         hash: sha256_hex(&token),
         state,
         principal,

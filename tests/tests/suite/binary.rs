@@ -527,3 +527,43 @@ async fn untrusted_forwarding_headers_are_reported_once() {
         assert_eq!(count_reports(&log), expected, "proxies {proxies:?}:\n{log}");
     }
 }
+
+/// `devauth-server purge` deletes what has expired on demand and says what,
+/// in words; audit events stay unless a retention is given.
+#[tokio::test]
+async fn purge_on_demand_says_what_it_deleted() {
+    use sqlx::Connection;
+    let dir = TempDir::new();
+    let db = format!("sqlite://{}", dir.path().join("devauth.db").display());
+    ok(&db, &["migrate"]);
+    let mut side = sqlx::SqliteConnection::connect(&db)
+        .await
+        .expect("a side connection");
+    sqlx::query(
+        "INSERT INTO rate_limits (key, window_start, window_end, failures, inflight) \
+         VALUES ('old', 0, 300, 3, 0), ('older', 0, 60, 1, 0)",
+    )
+    .execute(&mut side)
+    .await
+    .expect("two ended windows");
+    let said = ok(&db, &["purge"]);
+    assert!(
+        said.contains("2 rate limit windows") && said.contains("audit events kept"),
+        "{said}"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM rate_limits")
+        .fetch_one(&mut side)
+        .await
+        .expect("counting");
+    assert_eq!(left, 0);
+    let again = ok(&db, &["purge", "--audit-retention-days", "30"]);
+    assert!(
+        again.contains("0 rate limit windows") && again.contains("0 audit events"),
+        "{again}"
+    );
+    fails(
+        &db,
+        &["purge", "--audit-retention-days=-1"],
+        "--audit-retention-days",
+    );
+}

@@ -45,8 +45,9 @@ pub async fn authenticate(
         .ok_or_else(|| Error::Unauthenticated)?;
     let hash = sha256_hex(token);
     let generation = state.store.generation().await?;
+    let now = state.now();
     // From the cache, or from the database (remembering the cache's epoch to fill it after).
-    let (auth, read_at_epoch) = match state.cache.get(&hash, generation) {
+    let (auth, read_at_epoch) = match state.cache.get(&hash, generation, now) {
         Some(auth) => (auth, None),
         None => {
             let epoch = state.cache.epoch();
@@ -58,14 +59,13 @@ pub async fn authenticate(
             (auth, Some(epoch))
         }
     };
-    let now = state.now();
     let matches: bool = auth.token.hash.as_bytes().ct_eq(hash.as_bytes()).into();
     let principal = principal_of(&auth).filter(|_| matches && auth.token.is_active(now));
     let Some(principal) = principal else {
         return Err(Error::Unauthenticated);
     };
     if let Some(epoch) = read_at_epoch {
-        state.cache.put(hash, auth.clone(), generation, epoch);
+        state.cache.put(hash, auth.clone(), generation, epoch, now);
     }
     record_use(state, &auth, meta, now).await;
     Ok(principal)

@@ -47,6 +47,13 @@ pub struct Config {
     /// Event streams, and long polls, one client address may hold open, each
     /// (`DEVAUTH_MAX_WAITS_PER_ADDRESS`).
     pub waits_per_address: usize,
+    /// Seconds a cached token validation is used before the database is read
+    /// again (`DEVAUTH_CACHE_MAX_AGE_SECS`); 0: every use reads the database.
+    pub cache_max_age_secs: i64,
+    /// How often expired rows are purged ([`crate::retention`]); zero: never.
+    pub purge_interval: std::time::Duration,
+    /// Days audit events are kept (`DEVAUTH_AUDIT_RETENTION_DAYS`); 0: for ever.
+    pub audit_retention_days: i64,
     /// Timeouts and the cap on connections.
     pub connections: crate::conn::Limits,
 }
@@ -73,6 +80,9 @@ impl Default for Config {
             streams_per_token: 4,
             waits_per_address: 256,
             connections: crate::conn::Limits::default(),
+            cache_max_age_secs: 60,
+            purge_interval: std::time::Duration::from_secs(3600),
+            audit_retention_days: 0,
         }
     }
 }

@@ -29,7 +29,7 @@
 //! - `audit`: reading the audit log.
 //! - [`identity`]: users, orgs, input validation, sign-in;
 //!   [`password`]: argon2id behind a gate sized to the CPUs.
-//! - `setup`: the first-run claim.
+//! - `setup`: the first-run claim; [`retention`]: purging what has expired.
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
 //! - [`model`]: the data types everything above passes around.
 //! - [`secret`]: generating, hashing and redacting secrets.
@@ -62,6 +62,7 @@ pub mod password;
 pub mod policy;
 pub(crate) mod rate_limit;
 pub(crate) mod request;
+pub mod retention;
 pub mod route_table;
 pub mod router;
 pub mod secret;

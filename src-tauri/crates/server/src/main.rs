@@ -86,6 +86,17 @@ struct ServeArgs {
     /// Connections served at once; beyond it they are answered 503 and closed.
     #[arg(long, env = "DEVAUTH_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
+    /// Seconds a cached token validation is used before the database is read
+    /// again; 0: every request reads the database.
+    #[arg(long, env = "DEVAUTH_CACHE_MAX_AGE_SECS", default_value_t = 60)]
+    cache_max_age_secs: i64,
+    /// Seconds between purges of expired rows; 0: never (purge on demand with
+    /// `devauth-server purge`).
+    #[arg(long, env = "DEVAUTH_PURGE_INTERVAL_SECS", default_value_t = 3600)]
+    purge_interval_secs: u64,
+    /// Days audit events are kept; 0: for ever.
+    #[arg(long, env = "DEVAUTH_AUDIT_RETENTION_DAYS", default_value_t = 0)]
+    audit_retention_days: i64,
     /// Event streams open at once, in all.
     #[arg(long, env = "DEVAUTH_MAX_STREAMS", default_value_t = 1000)]
     max_streams: usize,
@@ -157,6 +168,9 @@ async fn main() -> ExitCode {
                     .metrics_token
                     .filter(|t| !t.is_empty())
                     .map(Secret::new),
+                cache_max_age_secs: args.cache_max_age_secs.max(0),
+                purge_interval: std::time::Duration::from_secs(args.purge_interval_secs),
+                audit_retention_days: args.audit_retention_days.max(0),
                 max_streams: args.max_streams.max(1),
                 streams_per_token: args.max_streams_per_token.max(1),
                 waits_per_address: args.max_waits_per_address.max(1),

@@ -55,6 +55,8 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     /// Relays other replicas' events (PostgreSQL); ended by `stop`.
     relay: Option<JoinHandle<()>>,
+    /// Purges expired rows on a schedule; ended by `stop`.
+    purger: Option<crate::retention::Schedule>,
 }
 
 impl RunningServer {
@@ -71,6 +73,9 @@ impl RunningServer {
         // its connection.
         if let Some(relay) = self.relay.take() {
             relay.abort();
+        }
+        if let Some(purger) = self.purger.take() {
+            purger.stop().await;
         }
         // Background tasks may still hold the state: close the database now,
         // so that another process can open it as if this one had exited.
@@ -144,12 +149,21 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         // Other replicas' events: wake our long polls and event streams too.
         let state = state.clone();
         tokio::spawn(async move {
-            while let Some(payload) = remote.recv().await {
-                if payload.is_empty() {
-                    // (Re)connected: events may have been missed meanwhile.
-                    state.cache.clear();
-                    continue;
-                }
+            while let Some(heard) = remote.recv().await {
+                let payload = match heard {
+                    // (Re)connected: events may have been missed meanwhile,
+                    // so the cache starts empty.
+                    store::Remote::Connected => {
+                        state.cache.set_live(true);
+                        continue;
+                    }
+                    // Until the listener is back, every use reads the database.
+                    store::Remote::Lost => {
+                        state.cache.set_live(false);
+                        continue;
+                    }
+                    store::Remote::Event(payload) => payload,
+                };
                 match serde_json::from_str::<crate::events::Envelope>(&payload) {
                     Ok(envelope) if envelope.origin != state.bus.instance => {
                         state.deliver(envelope.event)
@@ -166,6 +180,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let (tx, rx) = oneshot::channel::<()>();
     let limits = state.config.connections;
     let task = tokio::spawn(crate::conn::serve(listener, app, limits, state.clone(), rx));
+    let purger = crate::retention::Schedule::start(state.clone(), state.config.purge_interval);
     Ok(RunningServer {
         addr,
         url: state.public_url.clone(),
@@ -175,6 +190,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         shutdown: Some(tx),
         task,
         relay,
+        purger,
     })
 }
 

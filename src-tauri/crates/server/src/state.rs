@@ -60,6 +60,8 @@ impl AppState {
         setup_token: Option<Secret>,
     ) -> Self {
         let passwords = PasswordGate::new(config.password_checks, config.password_queue);
+        // With a listener (PostgreSQL) the cache waits until it is connected.
+        let cache = TokenCache::new(config.cache_max_age_secs, store.backend() != "postgres");
         Self(Arc::new(Inner {
             store,
             clock,
@@ -72,7 +74,7 @@ impl AppState {
             holds: Arc::default(),
             passwords,
             bus: Arc::new(EventBus::default()),
-            cache: TokenCache::default(),
+            cache,
             key: tokio::sync::OnceCell::new(),
             forwarding_reported: AtomicBool::new(false),
         }))

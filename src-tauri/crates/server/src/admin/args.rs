@@ -20,6 +20,14 @@ pub enum AdminCommand {
     Token(TokenCommand),
     /// Show the audit log, newest first.
     Audit(AuditArgs),
+    /// Delete expired device authorizations, sessions and rate limit windows
+    /// now (a running server also does it hourly); audit events only with a
+    /// retention set.
+    Purge {
+        /// Days audit events are kept; 0: for ever.
+        #[arg(long, env = "DEVAUTH_AUDIT_RETENTION_DAYS", default_value_t = 0)]
+        audit_retention_days: i64,
+    },
 }
 
 /// `user` subcommands.

@@ -10,6 +10,7 @@ use crate::identity;
 use crate::members;
 use crate::model::*;
 use crate::policy::Principal;
+use crate::retention;
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::store;
@@ -423,6 +424,21 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                     &rows,
                 );
             }
+        }
+        AdminCommand::Purge {
+            audit_retention_days,
+        } => {
+            if audit_retention_days < 0 {
+                return Err(AdminError(
+                    "--audit-retention-days must be 0 (keep) or more".into(),
+                ));
+            }
+            let cutoffs = retention::cutoffs(state.now(), audit_retention_days);
+            let purged = state.store.purge(&cutoffs).await?;
+            println!(
+                "{}",
+                retention::describe(&purged, audit_retention_days == 0)
+            );
         }
     }
     Ok(())

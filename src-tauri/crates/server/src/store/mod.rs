@@ -127,7 +127,9 @@ pub struct SetupClaim {
 /// The whole store: persistence by area, and change signalling. Callers
 /// bring the area traits into scope with `use crate::store::prelude::*`.
 #[async_trait]
-pub trait Store: Accounts + Tokens + Devices + Audit + Sessions + Setup + Limits + Changes {
+pub trait Store:
+    Accounts + Tokens + Devices + Audit + Sessions + Setup + Limits + Retention + Changes
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
@@ -342,8 +344,50 @@ pub trait Limits: Send + Sync + 'static {
     /// start): no longer in flight, and a failure if `failed`. Nothing for a
     /// window that is over.
     async fn settle_places(&self, places: &[(&str, Timestamp)], failed: bool) -> Result<()>;
-    /// Deletes the windows that ended before `before`; answers how many.
-    async fn purge_limits(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// What [`Retention::purge`] deletes: rows older than each cutoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// Device authorizations that expired before this.
+    pub devices: Timestamp,
+    /// Browser sessions that expired or ended before this.
+    pub sessions: Timestamp,
+    /// Rate limit windows that ended before this.
+    pub limits: Timestamp,
+    /// Audit events recorded before this; `None` keeps them all.
+    pub audit: Option<Timestamp>,
+}
+
+/// How many rows [`Retention::purge`] deleted, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Device authorizations.
+    pub devices: u64,
+    /// Browser sessions.
+    pub sessions: u64,
+    /// Rate limit windows.
+    pub limits: u64,
+    /// Audit events.
+    pub audit: u64,
+}
+
+/// Deleting what is no longer needed.
+#[async_trait]
+pub trait Retention: Send + Sync + 'static {
+    /// Deletes the rows older than `cutoffs`, one kind at a time.
+    async fn purge(&self, cutoffs: &Cutoffs) -> Result<Purged>;
+}
+
+/// What the listener for other processes' events reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    /// Listening (again): what was sent while not listening is lost.
+    Connected,
+    /// The connection is gone (or stopped answering); reconnecting.
+    Lost,
+    /// An event's payload, as another process sent it.
+    Event(String),
 }
 
 /// How changes reach other server processes on the same database, apart
@@ -357,8 +401,9 @@ pub trait Changes: Send + Sync + 'static {
     /// The invalidation counter, when this backend needs it checked on each use
     /// (SQLite: other processes may write the file); `None` when `listen` covers it.
     async fn generation(&self) -> Result<Option<i64>>;
-    /// Events other processes sent, if this backend carries them.
-    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
+    /// Events other processes sent, if this backend carries them, and the
+    /// state of the connection that hears them.
+    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Remote>>;
     /// Lets go of the database (after the server stopped) so that another
     /// process can open it as if this one had exited; later calls fail.
     async fn close(&self);
@@ -366,7 +411,9 @@ pub trait Changes: Send + Sync + 'static {
 
 /// The store's traits, for calling its methods.
 pub mod prelude {
-    pub use super::{Accounts, Audit, Changes, Devices, Sessions, Setup, Store, Tokens};
+    pub use super::{
+        Accounts, Audit, Changes, Devices, Limits, Retention, Sessions, Setup, Store, Tokens,
+    };
 }
 
 /// The store as the server holds it, whichever backend.

@@ -1,7 +1,7 @@
 //! PostgreSQL, for teams: the same schema and SQL as SQLite.
 
 use super::sql::SqlStore;
-use super::{Changes, Result};
+use super::{Changes, Remote, Result};
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::Arc;
@@ -36,6 +36,11 @@ impl SqlStore<PgChanges> {
     }
 }
 
+/// How often the `LISTEN` connection is asked whether it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How long it has to answer before it counts as lost.
+const HEARTBEAT_ANSWER: Duration = Duration::from_secs(5);
+
 #[async_trait]
 impl Changes for SqlStore<PgChanges> {
     async fn notify(&self, payload: &str) -> Result<()> {
@@ -55,7 +60,7 @@ impl Changes for SqlStore<PgChanges> {
         self.db.close().await;
     }
 
-    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Remote>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let pool = self.changes.0.clone();
         tokio::spawn(async move {
@@ -77,23 +82,49 @@ impl Changes for SqlStore<PgChanges> {
                     continue;
                 }
                 // Listening (again): whatever was sent meanwhile is lost; say so.
-                if tx.send(String::new()).is_err() {
+                if tx.send(Remote::Connected).is_err() {
                     return;
                 }
+                let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                heartbeat.tick().await;
                 loop {
+                    // `try_recv`, not `recv`: `recv` reconnects by itself
+                    // and drops what was sent meanwhile without a word.
                     let received = tokio::select! {
-                        received = listener.recv() => received,
+                        received = listener.try_recv() => received,
+                        _ = heartbeat.tick() => {
+                            // A connection can die without a word (a dropped
+                            // route, a killed backend): ask it something.
+                            let asked = tokio::time::timeout(
+                                HEARTBEAT_ANSWER,
+                                sqlx::query("SELECT 1").execute(&mut listener),
+                            )
+                            .await;
+                            if matches!(asked, Ok(Ok(_))) {
+                                continue;
+                            }
+                            tracing::warn!("LISTEN connection does not answer; reconnecting");
+                            let _ = tx.send(Remote::Lost);
+                            break;
+                        }
                         // The server stopped: let go of the connection.
                         () = tx.closed() => return,
                     };
                     match received {
-                        Ok(notification) => {
-                            if tx.send(notification.payload().to_string()).is_err() {
+                        Ok(None) => {
+                            tracing::warn!("LISTEN connection lost; reconnecting");
+                            let _ = tx.send(Remote::Lost);
+                            break;
+                        }
+                        Ok(Some(notification)) => {
+                            let payload = notification.payload().to_string();
+                            if tx.send(Remote::Event(payload)).is_err() {
                                 return; // the server stopped
                             }
                         }
                         Err(err) => {
                             tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
+                            let _ = tx.send(Remote::Lost);
                             break;
                         }
                     }

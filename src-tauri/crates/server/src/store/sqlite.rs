@@ -192,7 +192,7 @@ impl Changes for SqlStore<SqliteChanges> {
         }
     }
 
-    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::store::Remote>> {
         None
     }
 
@@ -329,10 +329,11 @@ mod tests {
         assert_eq!(generation(&db.store).await, before.map(|g| g + 1));
     }
 
-    /// A change that cannot be announced is saved, and its caller hears that
-    /// other processes were not told.
+    /// A change that cannot be announced is saved, and its caller goes on
+    /// (to apply it in its own process; the failure is logged), so that the
+    /// caller's cache is not left holding what the change revoked.
     #[tokio::test]
-    async fn an_unannounced_change_is_reported() {
+    async fn an_unannounced_change_is_saved_and_applied() {
         let db = &file_db().await;
         let _ = std::fs::remove_file(db.signal());
         std::fs::create_dir(db.signal()).expect("the change signal file");
@@ -340,11 +341,9 @@ mod tests {
             .other
             .query_row("SELECT value FROM generation", [], |row| row.get(0))
             .expect("reading the counter");
-        let err = revoke_all_of_nobody(&db.store)
+        revoke_all_of_nobody(&db.store)
             .await
-            .err()
-            .unwrap_or_else(|| panic!("announcing into a directory cannot work"));
-        assert!(err.to_string().contains("the change was saved"), "{err}");
+            .expect("the change succeeds though it cannot be announced");
         let after: i64 = db
             .other
             .query_row("SELECT value FROM generation", [], |row| row.get(0))

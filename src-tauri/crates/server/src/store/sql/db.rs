@@ -245,12 +245,28 @@ macro_rules! sqlx_db {
             }
 
             async fn close(&self) {
-                // Bounded: a connection still checked out is closed when returned.
+                // sqlx returns a dropped connection to the pool from a task of
+                // its own, and `Pool::close` can miss one still on its way
+                // back (it then lands in the closed pool's idle queue and
+                // keeps the database file open: sqlx issue #3217). So let
+                // every connection come back first, close, and wait until
+                // none is left. Bounded: a connection held elsewhere is
+                // closed when it is returned.
+                let settle = async |done: &(dyn Fn() -> bool + Sync)| {
+                    for _ in 0..500 {
+                        if done() {
+                            return;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    }
+                };
+                settle(&|| self.num_idle() >= self.size() as usize).await;
                 let _ = tokio::time::timeout(
                     std::time::Duration::from_secs(5),
                     sqlx::Pool::close(self),
                 )
                 .await;
+                settle(&|| self.size() == 0).await;
             }
         }
 

@@ -7,7 +7,7 @@
 use super::SqlStore;
 use super::db::{Arg, Row};
 use crate::clock::Timestamp;
-use crate::store::{Limits, Place, Result, StoreError};
+use crate::store::{Cutoffs, Limits, Place, Purged, Result, Retention, StoreError};
 use async_trait::async_trait;
 
 fn place_from(row: &Row) -> Result<Place> {
@@ -137,15 +137,41 @@ impl<C: Send + Sync + 'static> Limits for SqlStore<C> {
         }
         Ok(())
     }
+}
 
-    async fn purge_limits(&self, before: Timestamp) -> Result<u64> {
-        let _turn = self.write_turn().await;
-        Ok(self
-            .db
-            .execute(
-                "DELETE FROM rate_limits WHERE window_end < $1",
-                &[Arg::Int(Some(before))],
-            )
-            .await?)
+#[async_trait]
+impl<C: Send + Sync + 'static> Retention for SqlStore<C> {
+    async fn purge(&self, cutoffs: &Cutoffs) -> Result<Purged> {
+        // One statement per kind, each its own write turn: a long purge does
+        // not hold the writer for the whole of it.
+        let delete = async |sql: &str, before: Timestamp| -> Result<u64> {
+            let _turn = self.write_turn().await;
+            Ok(self.db.execute(sql, &[Arg::Int(Some(before))]).await?)
+        };
+        let devices = delete(
+            "DELETE FROM device_authorizations WHERE expires_at < $1",
+            cutoffs.devices,
+        )
+        .await?;
+        let sessions = delete(
+            "DELETE FROM sessions WHERE expires_at < $1 OR (ended_at IS NOT NULL AND ended_at < $1)",
+            cutoffs.sessions,
+        )
+        .await?;
+        let limits = delete(
+            "DELETE FROM rate_limits WHERE window_end < $1",
+            cutoffs.limits,
+        )
+        .await?;
+        let audit = match cutoffs.audit {
+            Some(before) => delete("DELETE FROM audit_events WHERE at < $1", before).await?,
+            None => 0,
+        };
+        Ok(Purged {
+            devices,
+            sessions,
+            limits,
+            audit,
+        })
     }
 }

@@ -353,13 +353,17 @@ impl WriteTx {
         if self.bumped
             && let Some(path) = &self.announce
         {
-            crate::store::change_signal::announce(path).map_err(|e| {
-                StoreError::Internal(format!(
-                    "the change was saved, but other devauth processes on this database \
-                     could not be told ({}: {e}); restart them to be sure they apply it",
-                    path.display()
-                ))
-            })?;
+            // The change is saved: this process goes on to apply it (its
+            // cache first); other processes on the file apply it when their
+            // cached validations reach their maximum age.
+            if let Err(err) = crate::store::change_signal::announce(path) {
+                tracing::error!(
+                    signal = %path.display(),
+                    error = %err,
+                    "a change was saved, but other devauth processes on this database could not \
+                     be told; they apply it within DEVAUTH_CACHE_MAX_AGE_SECS"
+                );
+            }
         }
         Ok(())
     }

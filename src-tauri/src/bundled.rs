@@ -16,6 +16,8 @@ use devauth_server::{AppState, Config, RunningServer};
 
 const DATABASE: &str = "devauth.db";
 const PORT_FILE: &str = "bundled-port";
+/// The page that sends the browser on to setup with the token.
+const SETUP_LAUNCHER: &str = "setup-open.html";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundledError {
@@ -60,6 +62,9 @@ impl Bundled {
             let config = Config {
                 database_url: Some(database_url.clone()),
                 addr: format!("127.0.0.1:{port}"),
+                // A web page whose name was rebound to 127.0.0.1 cannot talk
+                // to this server: it answers only to its own address.
+                own_host_only: true,
                 ..Config::default()
             };
             match devauth_server::start(config, Arc::new(SystemClock)).await {
@@ -106,8 +111,35 @@ impl Bundled {
         Some(format!("{}/setup#setup_token={}", self.url, token.expose()))
     }
 
+    /// A page in the app's private data directory (mode 0600) that sends the
+    /// browser on to [`Bundled::setup_url`], as a `file://` URL: what the
+    /// browser is started with holds no secret, since any process on the
+    /// machine can read another's command line, while only this user can
+    /// read the file.
+    pub fn setup_launcher(&self) -> Option<Result<String, BundledError>> {
+        let target = self.setup_url()?;
+        let path = self.data_dir.join(SETUP_LAUNCHER);
+        let page = format!(
+            "<!doctype html>\n<meta charset=\"utf-8\">\n<title>devauth setup</title>\n\
+             <meta http-equiv=\"refresh\" content=\"0;url={target}\">\n\
+             <p><a href=\"{target}\">Continue to devauth setup</a></p>\n"
+        );
+        let written =
+            write_private(&path, page.as_bytes()).map_err(|source| BundledError::DataDir {
+                path: path.display().to_string(),
+                source,
+            });
+        Some(written.map(|()| format!("file://{}", path.display())))
+    }
+
+    /// Deletes the setup launcher (once setup is claimed it is of no use).
+    pub fn forget_setup_launcher(&self) {
+        let _ = std::fs::remove_file(self.data_dir.join(SETUP_LAUNCHER));
+    }
+
     /// Stops accepting and waits for requests in flight. Later calls do nothing.
     pub async fn stop(&self) {
+        self.forget_setup_launcher();
         let running = self
             .running
             .lock()
@@ -119,6 +151,20 @@ impl Bundled {
             tracing::warn!("bundled server did not stop cleanly: {e}");
         }
     }
+}
+
+/// Writes `bytes` to a new file only this user can read.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
 }
 
 #[cfg(test)]
@@ -140,8 +186,24 @@ mod tests {
         assert!(!first.is_claimed().await.unwrap());
         let setup = first.setup_url().unwrap();
         assert!(setup.starts_with(&format!("{}/setup#setup_token=", first.url())));
+        let launcher = first.setup_launcher().unwrap().unwrap();
+        assert!(!launcher.contains("setup_token"), "{launcher}");
+        let file = dir.join(SETUP_LAUNCHER);
+        assert!(launcher.ends_with(&file.display().to_string()));
+        let page = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            page.contains(&setup),
+            "the launcher sends the browser on to setup"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "readable by this user only");
+        }
         let url = first.url().to_string();
         first.stop().await;
+        assert!(!file.exists(), "the launcher goes when the app stops");
         let again = Bundled::start(&dir).await.unwrap();
         assert_eq!(again.url(), url, "same port after a restart");
         assert!(dir.join(DATABASE).exists());

@@ -265,15 +265,22 @@ impl Controller {
         };
         if let Some(bundled) = &conn.bundled {
             match bundled.is_claimed().await {
-                Ok(true) => {}
-                Ok(false) => {
-                    if let Some(url) = bundled.setup_url() {
+                Ok(true) => bundled.forget_setup_launcher(),
+                Ok(false) => match bundled.setup_launcher() {
+                    Some(Ok(url)) => {
                         return Event::SetupNeeded {
                             attempt,
                             url: BrowserUrl::new(url),
                         };
                     }
-                }
+                    Some(Err(e)) => {
+                        return Event::SignInFinished {
+                            attempt,
+                            result: Err(Failure::new(FailureKind::BundledServer, e.to_string())),
+                        };
+                    }
+                    None => {}
+                },
                 Err(e) => {
                     return Event::SignInFinished {
                         attempt,

@@ -318,11 +318,33 @@ async fn bundled_server_first_run() {
     assert_eq!(app.text("server-label").await, "Built-in server");
 
     // First Sign in on the unclaimed bundled server opens its setup page, with
-    // the setup token in the fragment.
+    // the setup token in the fragment, through a private file: the browser's
+    // command line, which any process can read, holds no secret.
     app.click("#sign-in").await;
     app.wait_for_state("setup").await;
     let pages = home.wait_for_pages(1).await;
-    let setup = pages.first().cloned().unwrap_or_default();
+    let opened = pages.first().cloned().unwrap_or_default();
+    assert!(
+        !opened.contains("setup_token"),
+        "a secret in argv: {opened}"
+    );
+    let launcher = opened
+        .strip_prefix("file://")
+        .unwrap_or_else(|| panic!("a file URL: {opened:?}"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(launcher)
+            .expect("the launcher page")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "only this user can read it");
+    }
+    let page = std::fs::read_to_string(launcher).expect("the launcher page");
+    let setup = page
+        .split_once("url=")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(url, _)| url.to_string())
+        .unwrap_or_else(|| panic!("a redirect in {page}"));
     let (base, token) = setup
         .split_once("/setup#setup_token=")
         .unwrap_or_else(|| panic!("the setup page with its token: {setup:?}"));
@@ -349,6 +371,18 @@ async fn bundled_server_first_run() {
     let owner = claim["token"].as_str().unwrap_or_default().to_string();
     assert!(owner.starts_with("dva_"), "claimed: {claim}");
     app.wait_for_state("awaiting_approval").await;
+    assert!(
+        !std::path::Path::new(launcher).exists(),
+        "the launcher goes once setup is claimed"
+    );
+    // The bundled server answers only to its own address (DNS rebinding).
+    let rebound = http
+        .get(format!("{base}/api/setup/status"))
+        .header("host", "rebound.example")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(rebound.status().as_u16(), 421);
     let code = app.text("user-code").await;
     let pages = home.wait_for_pages(2).await;
     assert_eq!(

@@ -54,6 +54,10 @@ pub struct Config {
     pub purge_interval: std::time::Duration,
     /// Days audit events are kept (`DEVAUTH_AUDIT_RETENTION_DAYS`); 0: for ever.
     pub audit_retention_days: i64,
+    /// Answer only requests whose `Host` is this server's own address (the
+    /// public URL's, or `localhost` on its port); others get 421. The desktop
+    /// app's bundled server sets it against DNS rebinding.
+    pub own_host_only: bool,
     /// Timeouts and the cap on connections.
     pub connections: crate::conn::Limits,
 }
@@ -81,6 +85,7 @@ impl Default for Config {
             waits_per_address: 256,
             connections: crate::conn::Limits::default(),
             cache_max_age_secs: 60,
+            own_host_only: false,
             purge_interval: std::time::Duration::from_secs(3600),
             audit_retention_days: 0,
         }

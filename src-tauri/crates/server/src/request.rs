@@ -5,12 +5,13 @@
 //! carries one ([`Fault`]).
 
 use crate::client_ip;
+use crate::http::ApiError;
 use crate::model::RequestMeta;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, header, request::Parts};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -64,7 +65,10 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
     let method = req.method().clone();
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("(unmatched)", MatchedPath::as_str);
-    let mut response = next.run(req).await;
+    let mut response = match foreign_host(&req, &state) {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
     if let Some(Fault(detail)) = response.extensions_mut().remove::<Fault>() {
         tracing::error!(
             target: "devauth::http",
@@ -102,6 +106,32 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         "request"
     );
     response
+}
+
+/// With `own_host_only`, the answer to a request addressed to another host:
+/// a page on `evil.example` whose name now resolves to 127.0.0.1 (DNS
+/// rebinding) still sends `Host: evil.example`.
+fn foreign_host(req: &Request, state: &AppState) -> Option<Response> {
+    if !state.config.own_host_only {
+        return None;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let own = state
+        .public_url
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(rest));
+    let port = own.rsplit_once(':').map_or("", |(_, port)| port);
+    let localhost = format!("localhost:{port}");
+    if host.eq_ignore_ascii_case(own) || host.eq_ignore_ascii_case(&localhost) {
+        return None;
+    }
+    let message =
+        format!("this server answers only as {own}; the request was addressed to another host");
+    Some(ApiError::new(StatusCode::MISDIRECTED_REQUEST, "invalid_request", message).into_response())
 }
 
 /// The client's address: the peer, or behind a trusted proxy the first

@@ -331,3 +331,45 @@ async fn long_polls_are_capped_per_address() {
     );
     srv.stop().await;
 }
+
+/// DNS rebinding against a server that answers only to its own address (the
+/// desktop app's bundled one): a page on a name rebound to 127.0.0.1 still
+/// sends its own name as `Host`, and is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebound_name_cannot_reach_a_loopback_only_server() {
+    let config = Config {
+        own_host_only: true,
+        ..Config::default()
+    };
+    let srv = spawn_server_with(Backend::Sqlite, config).await;
+    let addr = srv.server.addr;
+    let port = addr.port();
+    for host in [
+        format!("evil.example:{port}"),
+        "127.0.0.1".to_string(),
+        String::new(),
+    ] {
+        let answer = raw(
+            addr,
+            &format!("GET /api/setup/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 421"),
+            "Host {host:?}: {answer}"
+        );
+        assert!(answer.contains("answers only as 127.0.0.1:"), "{answer}");
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let answer = raw(
+            addr,
+            &format!("GET /api/setup/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "Host {host:?}: {answer}"
+        );
+    }
+    srv.stop().await;
+}

@@ -12,6 +12,10 @@ pub type HttpRequest = oauth2::HttpRequest;
 /// An HTTP response with a byte body, the type `oauth2` expects back.
 pub type HttpResponse = oauth2::HttpResponse;
 
+/// The largest response body read; beyond it the exchange fails. Every
+/// answer this client expects is a few hundred bytes of JSON.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// The `User-Agent` of every request: `devauth/<crate version>`.
 pub const USER_AGENT: &str = concat!("devauth/", env!("CARGO_PKG_VERSION"));
 
@@ -108,15 +112,47 @@ impl Transport for ReqwestTransport {
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| from_reqwest(&target, &e))?;
-            builder.body(body.to_vec()).map_err(|e| {
+            let body = read_bounded(response, &target).await?;
+            builder.body(body).map_err(|e| {
                 TransportError::new(TransportErrorKind::Other, format!("{target}: {e}"))
             })
         })
     }
+}
+
+/// The body, at most [`MAX_RESPONSE_BYTES`] of it: a server (or whatever
+/// answers in its place) cannot make the client buffer without bound.
+async fn read_bounded(
+    mut response: reqwest::Response,
+    target: &str,
+) -> Result<Vec<u8>, TransportError> {
+    let too_large = || {
+        TransportError::new(
+            TransportErrorKind::Other,
+            format!(
+                "{target} sent a response larger than {} KiB; is this a devauth server?",
+                MAX_RESPONSE_BYTES / 1024
+            ),
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| from_reqwest(target, &e))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn from_reqwest(target: &str, e: &reqwest::Error) -> TransportError {
@@ -382,6 +418,54 @@ mod tests {
             .status(status)
             .body(body.as_bytes().to_vec())
             .unwrap()
+    }
+
+    /// A server that answers every connection with `head` and then `body_len`
+    /// bytes, and closes.
+    async fn serving(head: &'static str, body_len: usize) -> url::Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(head.as_bytes()).await;
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut left = body_len;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if stream.write_all(&chunk[..n]).await.is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+                let _ = stream.shutdown().await;
+            }
+        });
+        url::Url::parse(&format!("http://{addr}/")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn response_bodies_are_bounded() {
+        let transport = ReqwestTransport::new().unwrap();
+        let get = |url: &url::Url| build_request(Method::GET, url, &[], Vec::new()).unwrap();
+        // Announced too large: refused before reading.
+        let url = serving(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2000000\r\n\r\n",
+            2_000_000,
+        )
+        .await;
+        let err = transport.send(get(&url)).await.unwrap_err();
+        assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
+        // Not announced (read until close): refused once past the bound.
+        let url = serving("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n", 3_000_000).await;
+        let err = transport.send(get(&url)).await.unwrap_err();
+        assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
+        // Within it: read whole.
+        let url = serving("HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n", 1000).await;
+        let ok = transport.send(get(&url)).await.unwrap();
+        assert_eq!(ok.body().len(), 1000);
     }
 
     #[test]

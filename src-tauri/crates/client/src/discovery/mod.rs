@@ -199,6 +199,19 @@ pub fn endpoints_from(
         url: metadata_url.to_string(),
         reason,
     };
+    // RFC 8414 §3.3: the issuer must be the one the metadata was asked of,
+    // or a server could hand out another's endpoints as its own.
+    let expected = server.url().as_str().trim_end_matches('/');
+    match metadata.issuer.as_deref().map(|i| i.trim_end_matches('/')) {
+        Some(issuer) if issuer == expected => {}
+        Some(issuer) => {
+            return Err(bad(format!(
+                "it names the issuer {issuer}, not {expected} (RFC 8414 §3.3); \
+                 if that is the same server, use {issuer} as the server URL"
+            )));
+        }
+        None => return Err(bad("it names no issuer (RFC 8414 §3.3)".to_string())),
+    }
     let check = |field: &str, value: &str| -> Result<Url, DiscoveryError> {
         let url = Url::parse(value).map_err(|e| bad(format!("{field} {value}: {e}")))?;
         check_transport_security(&url, allow_insecure_http).map_err(|e| match e {
@@ -346,6 +359,7 @@ mod tests {
     fn metadata_cannot_downgrade_to_plain_http() {
         let server = ServerUrl::parse("https://idp.example", false).unwrap();
         let md = Metadata {
+            issuer: Some("https://idp.example".into()),
             device_authorization_endpoint: Some("http://idp.example/device".into()),
             token_endpoint: Some("https://idp.example/token".into()),
             ..Default::default()
@@ -357,10 +371,44 @@ mod tests {
         assert!(err.to_string().contains("plain http"), "{err}");
     }
 
+    #[tokio::test]
+    async fn metadata_for_another_issuer_is_refused() {
+        let fake = FakeTransport::new();
+        fake.respond(
+            200,
+            &DEVAUTH_METADATA.replace(
+                "\"issuer\": \"http://127.0.0.1:8750\"",
+                "\"issuer\": \"https://evil.example\"",
+            ),
+        );
+        let server = ServerUrl::parse("http://127.0.0.1:8750", false).unwrap();
+        let err = discover(&fake, &server, false).await.unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("names the issuer https://evil.example, not http://127.0.0.1:8750"),
+            "{message}"
+        );
+        let fake = FakeTransport::new();
+        fake.respond(
+            200,
+            &DEVAUTH_METADATA.replace("\"issuer\": \"http://127.0.0.1:8750\",", ""),
+        );
+        let err = discover(&fake, &server, false).await.unwrap_err();
+        assert!(err.to_string().contains("names no issuer"), "{err}");
+        // A trailing slash on either side is the same issuer.
+        let fake = FakeTransport::new();
+        fake.respond(
+            200,
+            &DEVAUTH_METADATA.replace("8750\",\n        \"device", "8750/\",\n        \"device"),
+        );
+        assert!(discover(&fake, &server, false).await.is_ok());
+    }
+
     #[test]
     fn device_endpoint_is_required() {
         let server = ServerUrl::parse("https://idp.example", false).unwrap();
         let md = Metadata {
+            issuer: Some("https://idp.example".into()),
             token_endpoint: Some("https://idp.example/token".into()),
             ..Default::default()
         };

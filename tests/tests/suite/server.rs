@@ -11,6 +11,7 @@ mod amplification;
 mod authz;
 mod cache;
 mod connections;
+mod faults;
 mod openapi;
 mod retention;
 mod wire;

@@ -24,13 +24,14 @@ BUNDLES ?= deb
 # set (a sqlite path/URL or a postgres:// URL).
 DEVAUTH_DATABASE_URL ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/devauth/devauth.db
 
-.PHONY: help deps run server test bench package fmt lint clean
+.PHONY: help deps run server test bench fuzz package fmt lint clean
 
 help:
 	@echo 'make run     build and start the desktop app (it runs its own server on SQLite)'
 	@echo 'make server  build and start devauth-server alone (SQLite: $$DEVAUTH_DATABASE_URL)'
 	@echo 'make test    fmt check, clippy -D warnings, every test (SQLite and PostgreSQL, Chromium, desktop E2E)'
 	@echo 'make bench   the benchmark table (release build; results in tests/bench/results.md)'
+	@echo 'make fuzz    a longer HTTP fuzzing campaign from /openapi.json (schemathesis)'
 	@echo 'make package the desktop app as a .deb (BUNDLES="deb appimage" where github.com is reachable)'
 	@echo 'make fmt     format the code'
 	@echo 'make lint    clippy -D warnings'
@@ -55,6 +56,14 @@ server: deps
 	exec "$(TARGET_DIR)/debug/devauth-server" serve
 
 # .ci/bench.sh installs what it needs itself (wrk, node and npm, PostgreSQL).
+# A longer HTTP fuzzing campaign from /openapi.json (schemathesis, 200
+# examples per operation, a fresh seed); `make test` runs a short one.
+fuzz: deps
+	@.ci/install-deps.sh python
+	cargo build -p devauth-server
+	DEVAUTH_REQUIRE_TOOLS=1 DEVAUTH_FUZZ_EXAMPLES=$${DEVAUTH_FUZZ_EXAMPLES:-200} DEVAUTH_FUZZ_SEED=$${DEVAUTH_FUZZ_SEED:-random} \
+	  cargo nextest run -p devauth-harness --no-capture -E 'test(a_fuzzing_campaign)'
+
 bench:
 	.ci/bench.sh
 

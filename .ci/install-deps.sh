@@ -119,16 +119,17 @@ fi
 if [ -n "$want_python" ]; then
   venv="${DEVAUTH_PY_VENV:-$HOME/.cache/devauth-py}"
   # name==version of each tool, and the command that proves it is there.
-  py_tools=("openapi-spec-validator==0.9.0")
-  if ! "$venv/bin/python" -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+  # schemathesis: the HTTP fuzzing run against the OpenAPI document.
+  py_tools=("openapi-spec-validator==0.9.0" "schemathesis==4.32.5")
+  if ! "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis' >/dev/null 2>&1; then
     if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
       pkg_installed python3-venv || apt_install python3-venv
     fi
     echo "install-deps: installing ${py_tools[*]} into $venv (pip)"
     quietly python3 -m venv "$venv"
     quietly "$venv/bin/pip" install --disable-pip-version-check -q "${py_tools[@]}"
-    "$venv/bin/python" -c 'import openapi_spec_validator' >/dev/null 2>&1 \
-      || die "pip finished but openapi-spec-validator is not in $venv"
+    "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis' >/dev/null 2>&1 \
+      || die "pip finished but ${py_tools[*]} are not all in $venv"
     echo "installed ${py_tools[*]}"
   fi
 fi

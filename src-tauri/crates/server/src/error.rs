@@ -53,8 +53,12 @@ pub enum Error {
     /// An outcome of the device flow with its RFC 8628 / RFC 6749 code.
     #[error("{0}")]
     Flow(Flow),
-    /// The database failed.
-    #[error("internal error; the server log has the details under this request's id")]
+    /// The database failed (or is out of reach: see [`StoreError::is_unavailable`]).
+    #[error("{}", if .0.is_unavailable() {
+        "the database is not answering; try again in a few seconds"
+    } else {
+        "internal error; the server log has the details under this request's id"
+    })]
     Store(#[source] StoreError),
     /// Something else failed on our side; the detail is for the log.
     #[error("internal error; the server log has the details under this request's id")]

@@ -236,3 +236,124 @@ async fn a_long_poll_survives_the_death_of_its_replica() {
     );
     let _ = b.stop();
 }
+
+/// PostgreSQL stopped for a while under a running server (a cluster of the
+/// test's own): requests are answered 503 with `Retry-After`, none hangs, no
+/// revoked token is let in meanwhile, and the server recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_answered_503_and_recovered_from() {
+    use devauth_harness::pg_cluster::PgCluster;
+    if !available(Backend::Postgres) || !PgCluster::available() {
+        return;
+    }
+    let cluster = PgCluster::start();
+    let env = [
+        ("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN),
+        ("DEVAUTH_DEVICE_STARTS_PER_MINUTE", "0"),
+        ("RUST_LOG", "warn"),
+    ];
+    let server = ServerProcess::start(&cluster.url(), &env);
+    let remote = &server.remote;
+    let claim = claim_body(SETUP_TOKEN, OWNER_EMAIL, "Ada", PASSWORD);
+    let owner = remote
+        .post_json("/api/setup/claim", None, &claim)
+        .await
+        .expect("the claim")
+        .text("token");
+    let victim = remote
+        .post_json(
+            "/api/tokens",
+            Some(&owner),
+            &serde_json::json!({"name": "victim"}),
+        )
+        .await
+        .expect("a token");
+    let victim_id = victim.body["info"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let victim = victim.text("token");
+    assert_eq!(
+        remote.get("/me", Some(&victim)).await.expect("/me").status,
+        200
+    );
+    let revoked = remote
+        .delete(&format!("/api/tokens/{victim_id}"), &owner)
+        .await
+        .expect("the revocation");
+    assert_eq!(revoked.status, 200);
+
+    cluster.pause();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("a client");
+    let me = async |token: &str| {
+        http.get(format!("{}/me", server.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("answered, not hung")
+    };
+    // The revoked token is never let in; the valid one may be served from
+    // the cache until the server notices its LISTEN connection is gone, then
+    // every request needs the database: 503.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        assert_ne!(
+            me(&victim).await.status().as_u16(),
+            200,
+            "a revoked token let in"
+        );
+        if me(&owner).await.status().as_u16() == 503 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the outage is noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..5 {
+        assert_ne!(
+            me(&victim).await.status().as_u16(),
+            200,
+            "a revoked token let in"
+        );
+        let answer = me(&owner).await;
+        assert_eq!(answer.status().as_u16(), 503);
+        assert_eq!(
+            answer
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("5")
+        );
+        let body: serde_json::Value = answer.json().await.expect("a JSON error");
+        assert_eq!(body["error"], "temporarily_unavailable");
+    }
+    let ready = http
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        ready.status().as_u16(),
+        503,
+        "not ready without its database"
+    );
+
+    cluster.resume();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let me = remote.get("/me", Some(&owner)).await.expect("/me");
+        if me.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "recovered: {}", me.summary());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        remote.get("/me", Some(&victim)).await.expect("/me").status,
+        401
+    );
+    let stopped = server.stop();
+    assert!(!stopped.log.contains("panicked"), "{}", stopped.log);
+}

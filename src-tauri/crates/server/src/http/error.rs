@@ -77,6 +77,9 @@ pub fn status_and_code(err: &Error) -> (StatusCode, &'static str) {
             Flow::NotPending(DeviceStatus::Expired) => (StatusCode::CONFLICT, "expired_user_code"),
             Flow::NotPending(_) => (StatusCode::CONFLICT, "code_already_used"),
         },
+        Error::Store(store) if store.is_unavailable() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
         Error::Store(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
     }
 }
@@ -91,6 +94,7 @@ impl From<Error> for ApiError {
                 api.retry_after = Some(retry_after)
             }
             Error::TooManyOpen(_) => api.retry_after = Some(5),
+            Error::Store(store) if store.is_unavailable() => api.retry_after = Some(5),
             Error::Flow(Flow::SlowDown { interval }) => {
                 api.extra = Some(("interval", interval.into()))
             }

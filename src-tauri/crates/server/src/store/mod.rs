@@ -42,6 +42,25 @@ pub enum StoreError {
     Internal(String),
 }
 
+impl StoreError {
+    /// Whether the database is out of reach (down, restarting, refusing
+    /// connections, no connection free in time) rather than the request or
+    /// the data being at fault: worth retrying in a moment.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_),
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                // Class 08: connection exceptions; 57P01-57P03: the server
+                // is shutting down, crashed or starting.
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// A store call's result, failing with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -19,7 +19,8 @@ impl SqlStore<PgChanges> {
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // A database out of reach answers 503 within this, not a hang.
+            .acquire_timeout(Duration::from_secs(3))
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

@@ -24,13 +24,14 @@ BUNDLES ?= deb
 # set (a sqlite path/URL or a postgres:// URL).
 DEVAUTH_DATABASE_URL ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/devauth/devauth.db
 
-.PHONY: help deps run server test bench fuzz package fmt lint clean
+.PHONY: help deps run server test bench soak fuzz package fmt lint clean
 
 help:
 	@echo 'make run     build and start the desktop app (it runs its own server on SQLite)'
 	@echo 'make server  build and start devauth-server alone (SQLite: $$DEVAUTH_DATABASE_URL)'
 	@echo 'make test    fmt check, clippy -D warnings, every test (SQLite and PostgreSQL, Chromium, desktop E2E)'
 	@echo 'make bench   the benchmark table (release build; results in tests/bench/results.md)'
+	@echo 'make soak    ten minutes of mixed traffic: p99 and RSS at the start and the end'
 	@echo 'make fuzz    a longer HTTP fuzzing campaign from /openapi.json (schemathesis)'
 	@echo 'make package the desktop app as a .deb (BUNDLES="deb appimage" where github.com is reachable)'
 	@echo 'make fmt     format the code'
@@ -56,6 +57,11 @@ server: deps
 	exec "$(TARGET_DIR)/debug/devauth-server" serve
 
 # .ci/bench.sh installs what it needs itself (wrk, node and npm, PostgreSQL).
+# Ten minutes of mixed traffic against the server binary: p99 and RSS at the
+# start and the end (SOAK_SECS to change the length).
+soak: deps
+	.ci/bench.sh --only 7 --soak-secs $${SOAK_SECS:-600}
+
 # A longer HTTP fuzzing campaign from /openapi.json (schemathesis, 200
 # examples per operation, a fresh seed); `make test` runs a short one.
 fuzz: deps

@@ -6,7 +6,9 @@
 //! 3. approval → token at the client, `Prefer: wait` vs plain 5 s polling;
 //! 4. `/me` with 1k, 100k and 1M tokens in the database;
 //! 5. server RSS idle and under load; the desktop app's start and `.deb`;
-//! 6. device authorizations/s and token polls/s vs node's `oidc-provider`.
+//! 6. device authorizations/s and token polls/s vs node's `oidc-provider`;
+//! 7. only when asked (`--only 7`, `make soak`): a soak of mixed traffic,
+//!    p99 and RSS at its start and its end.
 //!
 //! Throughput runs use `wrk` on loopback; multi-step flows use Rust clients in
 //! this process. Every loop is bounded in time and count. The table goes to
@@ -83,7 +85,10 @@ struct Args {
     /// Also write the results (Markdown) here
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Run only these measurements (1-6), e.g. `--only 1,3`
+    /// Seconds of the soak (7)
+    #[arg(long, default_value_t = 600)]
+    soak_secs: u64,
+    /// Run only these measurements (1-7), e.g. `--only 1,3`; 7, the soak, runs only when named
     #[arg(long, value_delimiter = ',')]
     only: Vec<u32>,
     /// A short run for trying the bench out (2 s runs, fewer tokens and flows)
@@ -109,6 +114,7 @@ pub struct Ctx {
     pub oidc_script: PathBuf,
     pub node: String,
     pub server_bin: PathBuf,
+    pub soak: Duration,
 }
 
 fn tool_version(program: &str, arg: &str) -> String {
@@ -192,10 +198,12 @@ async fn run(args: Args) -> Res<i32> {
         oidc_script: args.oidc_script.clone(),
         node: args.node.clone(),
         server_bin,
+        soak: Duration::from_secs(if quick { 20 } else { args.soak_secs }),
     };
-    let wanted = |n: u32| args.only.is_empty() || args.only.contains(&n);
-    if args.only.iter().any(|n| !(1..=6).contains(n)) {
-        return Err("--only takes numbers from 1 to 6".into());
+    // The soak (7) is long: it runs only when named.
+    let wanted = |n: u32| (args.only.is_empty() && n <= 6) || args.only.contains(&n);
+    if args.only.iter().any(|n| !(1..=7).contains(n)) {
+        return Err("--only takes numbers from 1 to 7".into());
     }
     let wrk_version = wrk::version(&args.wrk)
         .ok_or_else(|| format!("`{}` not found: install wrk (make bench does)", args.wrk))?;
@@ -252,6 +260,9 @@ async fn run(args: Args) -> Res<i32> {
     }
     section!(6, "side by side with oidc-provider", 180, async {
         measure::versus_oidc_provider(&ctx, &mut report).await
+    });
+    section!(7, "soak", ctx.soak.as_secs() + 120, async {
+        measure::soak(&ctx, &mut report).await
     });
 
     let node_line = match &ctx.oidc_dir {

@@ -12,26 +12,7 @@ pub async fn memory(ctx: &Ctx, report: &mut Report) -> Res<()> {
         return Ok(());
     }
     let dir = TempDir::new();
-    let child = Command::new(bin)
-        .arg("serve")
-        .env(
-            "DEVAUTH_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("devauth.db").display()),
-        )
-        .env("DEVAUTH_ADDR", "127.0.0.1:0")
-        .env("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN)
-        .env("RUST_LOG", "warn")
-        .env("DEVAUTH_DEVICE_STARTS_PER_MINUTE", "1000000000")
-        // Every long poll of the load comes from 127.0.0.1.
-        .env("DEVAUTH_MAX_WAITS_PER_ADDRESS", "100000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-    let mut guard = Guard(child);
-    let pid = guard.0.id();
-    let url = wait_listening(&mut guard.0, Duration::from_secs(30))?;
+    let (guard, pid, url) = spawn_server(bin, &dir)?;
     let api = Api::new(&url)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = proc_kib(pid, "VmRSS").ok_or("cannot read VmRSS")?;

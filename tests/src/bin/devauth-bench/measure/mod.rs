@@ -7,12 +7,14 @@ mod me;
 mod memory;
 mod oidc;
 mod scale;
+mod soak;
 
 pub use flows::{approval_latency, device_flows};
 pub use me::me_vs_hello;
 pub use memory::{desktop, memory};
 pub use oidc::{oidc_provider_version, versus_oidc_provider};
 pub use scale::validation_at_scale;
+pub use soak::soak;
 
 use crate::api::{Api, CLIENT, Devauth, Owner, SETUP_TOKEN, random_unit};
 use crate::report::{Report, Verdict, ms, percentile, rate};
@@ -163,6 +165,32 @@ impl Drop for Guard {
 }
 
 /// Waits up to `timeout` for a stdout line starting with `listening on `; returns the URL.
+/// The `devauth-server` binary on a fresh SQLite file in `dir`, with the
+/// limits a load from one address would hit raised: the guard, pid and URL.
+fn spawn_server(bin: &Path, dir: &TempDir) -> Res<(Guard, u32, String)> {
+    let child = Command::new(bin)
+        .arg("serve")
+        .env(
+            "DEVAUTH_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("devauth.db").display()),
+        )
+        .env("DEVAUTH_ADDR", "127.0.0.1:0")
+        .env("DEVAUTH_SETUP_TOKEN", SETUP_TOKEN)
+        .env("RUST_LOG", "warn")
+        .env("DEVAUTH_DEVICE_STARTS_PER_MINUTE", "1000000000")
+        // Every long poll of the load comes from 127.0.0.1.
+        .env("DEVAUTH_MAX_WAITS_PER_ADDRESS", "100000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let mut guard = Guard(child);
+    let pid = guard.0.id();
+    let url = wait_listening(&mut guard.0, Duration::from_secs(30))?;
+    Ok((guard, pid, url))
+}
+
 fn wait_listening(child: &mut Child, timeout: Duration) -> Res<String> {
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();

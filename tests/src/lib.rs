@@ -617,3 +617,62 @@ pub fn python_tool(name: &str) -> Option<PathBuf> {
 fn dirs_home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
+
+/// Runs `sql` on a connection of the test's own to `database_url`, behind
+/// the servers' backs (no counter bump, no announcement, no `NOTIFY`).
+pub async fn side_execute(backend: Backend, database_url: &str, sql: &str) {
+    use sqlx::Connection;
+    match backend {
+        Backend::Sqlite => {
+            let mut side = sqlx::SqliteConnection::connect(database_url)
+                .await
+                .expect("a side connection");
+            sqlx::query(sql)
+                .execute(&mut side)
+                .await
+                .expect("the statement");
+        }
+        Backend::Postgres => {
+            let mut side = sqlx::PgConnection::connect(database_url)
+                .await
+                .expect("a side connection");
+            sqlx::query(sql)
+                .execute(&mut side)
+                .await
+                .expect("the statement");
+        }
+    }
+}
+
+/// The one value `sql` selects, read on a connection of the test's own.
+pub async fn side_scalar<T>(backend: Backend, database_url: &str, sql: &str) -> T
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    use sqlx::Connection;
+    match backend {
+        Backend::Sqlite => {
+            let mut side = sqlx::SqliteConnection::connect(database_url)
+                .await
+                .expect("a side connection");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut side)
+                .await
+                .expect("the query")
+        }
+        Backend::Postgres => {
+            let mut side = sqlx::PgConnection::connect(database_url)
+                .await
+                .expect("a side connection");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut side)
+                .await
+                .expect("the query")
+        }
+    }
+}

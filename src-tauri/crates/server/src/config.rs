@@ -3,6 +3,7 @@
 
 use crate::client_ip::TrustedProxies;
 use crate::secret::Secret;
+use std::time::Duration;
 
 /// How a server runs; [`Config::default`] suits local use.
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ pub struct Config {
     /// app's bundled server sets it against DNS rebinding.
     pub own_host_only: bool,
     /// Timeouts and the cap on connections.
-    pub connections: crate::conn::Limits,
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Config {
@@ -83,7 +84,7 @@ impl Default for Config {
             max_streams: 1000,
             streams_per_token: 4,
             waits_per_address: 256,
-            connections: crate::conn::Limits::default(),
+            connections: ConnectionLimits::default(),
             cache_max_age_secs: 60,
             own_host_only: false,
             purge_interval: std::time::Duration::from_secs(3600),
@@ -123,5 +124,27 @@ impl Config {
             return Err("at least one client id must be registered".into());
         }
         Ok(())
+    }
+}
+
+/// What a connection may cost ([`crate::conn`] applies it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request head must arrive within this, counted from when the
+    /// connection is ready for it (also closes idle keep-alive connections).
+    pub header_timeout: Duration,
+    /// A body must arrive within this, counted from its first read.
+    pub body_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+        }
     }
 }

@@ -42,27 +42,7 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long stopping waits for requests in progress.
 pub const GRACE: Duration = Duration::from_secs(10);
 
-/// What a connection may cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// A request head must arrive within this, counted from when the
-    /// connection is ready for it (also closes idle keep-alive connections).
-    pub header_timeout: Duration,
-    /// A body must arrive within this, counted from its first read.
-    pub body_timeout: Duration,
-    /// Connections served at once.
-    pub max_connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(10),
-            max_connections: 4096,
-        }
-    }
-}
+pub use crate::config::ConnectionLimits as Limits;
 
 /// The answer to a connection over the cap.
 fn busy() -> String {

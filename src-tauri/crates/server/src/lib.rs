@@ -13,8 +13,10 @@
 //! - `http`: the JSON and OAuth routes and their extractors: `http::oauth`
 //!   (RFC endpoints), `http::me`, `http::tokens`, `http::orgs`,
 //!   `http::device` (the JSON API), `http::stream` (events), `http::ops`
-//!   (health, metrics, the OpenAPI document), `http::error` (domain errors
+//!   (health, metrics), `http::error` (domain errors
 //!   to answers).
+//! - [`openapi`]: the OpenAPI document of the whole server, above `http`
+//!   and `web`, served at `/openapi.json`.
 //! - [`error`]: the domain error every service returns; `wire`: stored
 //!   values in the shape of the wire contract (`devauth-proto`).
 //! - `device_flow`: starting, polling and redeeming device authorizations,
@@ -33,7 +35,8 @@
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
 //! - [`model`]: the data types everything above passes around.
 //! - [`secret`]: generating, hashing and redacting secrets.
-//! - [`clock`]: injected time; `rate_limit`: attempt budgets; `holds`: caps
+//! - [`clock`]: injected time; `rate_limit`: attempt budgets; `flood`: the
+//!   per-process flood limit; `holds`: caps
 //!   on what clients hold open; `usage`, `metrics`: in-memory bookkeeping.
 //! - `web`: the browser pages (sign-in, device confirmation, account,
 //!   admin, setup), server-rendered with askama, CSRF-protected.
@@ -52,12 +55,14 @@ pub mod conn;
 pub(crate) mod device_flow;
 pub mod error;
 pub mod events;
+pub(crate) mod flood;
 pub(crate) mod holds;
 pub(crate) mod http;
 pub mod identity;
 pub mod members;
 pub(crate) mod metrics;
 pub mod model;
+pub mod openapi;
 pub mod password;
 pub mod policy;
 pub(crate) mod rate_limit;

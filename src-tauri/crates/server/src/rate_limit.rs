@@ -1,6 +1,5 @@
 //! Budgets for attempts that can be guessed (passwords, setup tokens, user
-//! codes), and a flood limit for requests anyone can send (device
-//! authorizations).
+//! codes); the flood limit for requests anyone can send is `crate::flood`.
 //!
 //! Checks that cost little (a user code, a setup token) are made first and
 //! settled atomically after ([`judge`]). Expensive ones (passwords) reserve,
@@ -20,8 +19,6 @@ use crate::error::{Error, Result};
 use crate::secret::sha256_hex;
 use crate::state::AppState;
 use crate::store::DynStore;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// How many failed attempts of one kind a subject may make in a window.
@@ -132,16 +129,20 @@ fn key_of(budget: &Budget, subject: &str) -> String {
     sha256_hex(&format!("{}\0{subject}", budget.name))
 }
 
+/// Each key with its budget's window, as the store asks for them.
+fn windows<'k>(keys: &'k [String], attempts: &[(Budget, &str)]) -> Vec<(&'k str, i64)> {
+    keys.iter()
+        .zip(attempts)
+        .map(|(key, (budget, _))| (key.as_str(), budget.window_secs))
+        .collect()
+}
+
 /// Takes a place in each `(budget, subject)` for one attempt: `RateLimited`
 /// when a budget's failures are spent, or when attempts in flight leave no
 /// room and do not settle within [`WAIT_FOR_ROOM`].
 pub async fn reserve(state: &AppState, attempts: &[(Budget, &str)]) -> Result<Reservation> {
     let keys: Vec<String> = attempts.iter().map(|(b, s)| key_of(b, s)).collect();
-    let asked: Vec<(&str, i64)> = keys
-        .iter()
-        .zip(attempts)
-        .map(|(key, (budget, _))| (key.as_str(), budget.window_secs))
-        .collect();
+    let asked = windows(&keys, attempts);
     let mut pause = Duration::from_millis(2);
     let mut waited = Duration::ZERO;
     loop {
@@ -187,11 +188,7 @@ pub async fn reserve(state: &AppState, attempts: &[(Budget, &str)]) -> Result<Re
 pub async fn judge(state: &AppState, attempts: &[(Budget, &str)], wrong: bool) -> Result<()> {
     let now = state.now();
     let keys: Vec<String> = attempts.iter().map(|(b, s)| key_of(b, s)).collect();
-    let asked: Vec<(&str, i64)> = keys
-        .iter()
-        .zip(attempts)
-        .map(|(key, (budget, _))| (key.as_str(), budget.window_secs))
-        .collect();
+    let asked = windows(&keys, attempts);
     let places = if wrong {
         state.store.add_failures(&asked, now).await?
     } else {
@@ -209,75 +206,4 @@ pub async fn judge(state: &AppState, attempts: &[(Budget, &str)], wrong: bool) -
         return Err(Error::rate_limited(wait));
     }
     Ok(())
-}
-
-/// Requests per subject per minute, counted in this process: a flood limit
-/// (device authorizations per address), where being exact across replicas
-/// matters less than costing nothing on the hot path.
-#[derive(Debug, Default)]
-pub struct FloodLimiter {
-    windows: Mutex<HashMap<String, (Timestamp, i64)>>,
-}
-
-/// The most subjects a flood limiter remembers; beyond it, ended windows are
-/// dropped first.
-const FLOOD_SUBJECTS: usize = 100_000;
-
-/// The window newcomers share while the limiter is full.
-const OVERFLOW: &str = "\0overflow";
-
-impl FloodLimiter {
-    /// Counts one request of `subject` at `now`; `Err(seconds to wait)` when
-    /// this minute's `per_minute` are used up (the refused one is not counted).
-    pub fn count(&self, subject: &str, per_minute: i64, now: Timestamp) -> Result<(), i64> {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let mut subject = subject;
-        if windows.len() >= FLOOD_SUBJECTS && !windows.contains_key(subject) {
-            windows.retain(|_, (started, _)| *started > now - 60);
-            if windows.len() >= FLOOD_SUBJECTS {
-                // Every remembered subject is in this minute: newcomers share
-                // one window rather than grow the map without bound.
-                subject = OVERFLOW;
-            }
-        }
-        let window = windows.entry(subject.to_string()).or_insert((now, 0));
-        if window.0 <= now - 60 {
-            *window = (now, 0);
-        }
-        if window.1 >= per_minute {
-            return Err((window.0 + 60 - now).max(1));
-        }
-        window.1 += 1;
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floods_stop_at_the_budget_and_the_next_minute_brings_a_new_one() {
-        let limiter = FloodLimiter::default();
-        for i in 0..3 {
-            assert_eq!(limiter.count("ip:1", 3, 1000 + i), Ok(()));
-        }
-        assert_eq!(limiter.count("ip:1", 3, 1010), Err(50));
-        assert_eq!(limiter.count("ip:2", 3, 1010), Ok(()));
-        assert_eq!(limiter.count("ip:1", 3, 1060), Ok(()));
-    }
-
-    #[test]
-    fn a_full_limiter_counts_newcomers_together_instead_of_growing() {
-        let limiter = FloodLimiter::default();
-        for i in 0..FLOOD_SUBJECTS {
-            limiter.count(&format!("ip:{i}"), 1, 1000).unwrap();
-        }
-        assert_eq!(limiter.count("new:1", 1, 1001), Ok(()));
-        assert_eq!(limiter.count("new:2", 1, 1001), Err(60));
-        assert!(limiter.windows.lock().unwrap().len() <= FLOOD_SUBJECTS + 1);
-        // A minute on, ended windows make room again.
-        assert_eq!(limiter.count("new:2", 1, 1061), Ok(()));
-        assert_eq!(limiter.count("new:3", 1, 1061), Ok(()));
-    }
 }

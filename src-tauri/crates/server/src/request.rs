@@ -5,7 +5,6 @@
 //! carries one ([`Fault`]).
 
 use crate::client_ip;
-use crate::http::ApiError;
 use crate::model::RequestMeta;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
@@ -131,7 +130,12 @@ fn foreign_host(req: &Request, state: &AppState) -> Option<Response> {
     }
     let message =
         format!("this server answers only as {own}; the request was addressed to another host");
-    Some(ApiError::new(StatusCode::MISDIRECTED_REQUEST, "invalid_request", message).into_response())
+    let body = devauth_proto::ErrorBody {
+        error: "invalid_request".into(),
+        error_description: message,
+        interval: None,
+    };
+    Some((StatusCode::MISDIRECTED_REQUEST, axum::Json(body)).into_response())
 }
 
 /// The client's address: the peer, or behind a trusted proxy the first

@@ -12,7 +12,9 @@ use axum::middleware;
 
 /// Every route of the server, and the paths it answers.
 pub fn routes() -> Routes {
-    crate::http::routes().merge(crate::web::routes())
+    crate::http::routes()
+        .merge(crate::web::routes())
+        .merge(crate::openapi::routes())
 }
 
 /// The whole server; serve it with connect info (`SocketAddr`).

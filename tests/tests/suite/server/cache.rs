@@ -11,29 +11,19 @@ devauth_harness::on_both_backends!(a_change_nobody_announced_applies_within_the_
 /// Revokes token `id` in the database behind the servers' backs: no counter
 /// bump, no announcement, no `NOTIFY`.
 async fn revoke_silently(srv: &TestServer, id: &str) {
-    use sqlx::Connection;
     let now = devauth_server::clock::Clock::now(&srv.clock);
     let sql =
         format!("UPDATE tokens SET revoked_at = {now}, revoked_reason = 'x' WHERE id = '{id}'");
-    match srv.backend {
-        Backend::Sqlite => {
-            let mut side = sqlx::SqliteConnection::connect(&srv.database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query(&sql)
-                .execute(&mut side)
-                .await
-                .expect("the update");
-        }
-        Backend::Postgres => {
-            let mut side = sqlx::PgConnection::connect(&srv.database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query(&sql)
-                .execute(&mut side)
-                .await
-                .expect("the update");
-        }
+    side_execute(srv.backend, &srv.database_url, &sql).await;
+}
+
+/// Waits (bounded) until the server's cache is in use: on PostgreSQL, once
+/// the LISTEN connection is up.
+async fn wait_until_live(srv: &TestServer) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !srv.server.state.cache.is_live() {
+        assert!(Instant::now() < deadline, "the listener comes up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -45,12 +35,7 @@ async fn a_change_nobody_announced_applies_within_the_cache_max_age(backend: Bac
     let srv = spawn_server_with(backend, config).await;
     srv.claim().await;
     let (token, id) = srv.mint(Some(OWNER_EMAIL), "acme", &[]).await;
-    // On PostgreSQL the cache is used once the LISTEN connection is up.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !srv.server.state.cache.is_live() {
-        assert!(Instant::now() < deadline, "the listener comes up");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_live(&srv).await;
     assert_eq!(srv.get("/me", Some(&token)).await.status, 200);
     revoke_silently(&srv, &id).await;
     // Nobody said so: the cached validation still answers (this is the
@@ -74,11 +59,7 @@ async fn a_killed_listen_connection_empties_the_cache() {
     let srv = spawn_server(Backend::Postgres).await;
     srv.claim().await;
     let (token, id) = srv.mint(Some(OWNER_EMAIL), "acme", &[]).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !srv.server.state.cache.is_live() {
-        assert!(Instant::now() < deadline, "the listener comes up");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_live(&srv).await;
     assert_eq!(srv.get("/me", Some(&token)).await.status, 200);
     revoke_silently(&srv, &id).await;
     assert_eq!(srv.get("/me", Some(&token)).await.status, 200, "cached");

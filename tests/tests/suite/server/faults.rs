@@ -63,30 +63,6 @@ async fn storm(remote: Remote, owner: String, worker: usize, got: Arc<Mutex<Rece
     }
 }
 
-async fn count(database_url: &str, backend: Backend, sql: &str) -> String {
-    use sqlx::Connection;
-    match backend {
-        Backend::Sqlite => {
-            let mut side = sqlx::SqliteConnection::connect(database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query_scalar::<_, String>(sql)
-                .fetch_one(&mut side)
-                .await
-                .expect("the query")
-        }
-        Backend::Postgres => {
-            let mut side = sqlx::PgConnection::connect(database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query_scalar::<_, String>(sql)
-                .fetch_one(&mut side)
-                .await
-                .expect("the query")
-        }
-    }
-}
-
 async fn a_killed_server_keeps_every_token_it_gave_and_redeems_nothing_twice(backend: Backend) {
     let (database_url, _dir) = fresh_database(backend).await;
     let env = [
@@ -146,19 +122,17 @@ async fn a_killed_server_keeps_every_token_it_gave_and_redeems_nothing_twice(bac
     }
     // No half-written rows: every redeemed authorization names a token that
     // exists, and (SQLite) the file is sound.
-    let orphans = count(
-        &database_url,
+    let orphans: i64 = side_scalar(
         backend,
-        "SELECT CAST(count(*) AS TEXT) FROM device_authorizations d \
+        &database_url,
+        "SELECT count(*) FROM device_authorizations d \
          WHERE d.status = 'redeemed' AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.id = d.token_id)",
     )
     .await;
-    assert_eq!(orphans, "0");
+    assert_eq!(orphans, 0);
     if backend == Backend::Sqlite {
-        assert_eq!(
-            count(&database_url, backend, "PRAGMA integrity_check").await,
-            "ok"
-        );
+        let sound: String = side_scalar(backend, &database_url, "PRAGMA integrity_check").await;
+        assert_eq!(sound, "ok");
     }
     let _ = again.stop();
 }
@@ -202,16 +176,12 @@ async fn a_long_poll_survives_the_death_of_its_replica() {
     );
     // A client waits its interval before polling again; the servers' clock
     // cannot be moved, so the last poll is moved back by a minute instead.
-    {
-        use sqlx::Connection;
-        let mut side = sqlx::PgConnection::connect(&database_url)
-            .await
-            .expect("a side connection");
-        sqlx::query("UPDATE device_authorizations SET last_poll_at = last_poll_at - 60")
-            .execute(&mut side)
-            .await
-            .expect("moving the last poll back");
-    }
+    side_execute(
+        Backend::Postgres,
+        &database_url,
+        "UPDATE device_authorizations SET last_poll_at = last_poll_at - 60",
+    )
+    .await;
     // The client polls again through B, held there, and B approves.
     let retry = {
         let (remote, code) = (b.remote.clone(), device_code.clone());

@@ -15,28 +15,8 @@ devauth_harness::on_both_backends!(
 
 /// Rows in `table`, counted on a connection of the test's own.
 async fn count(srv: &TestServer, table: &str) -> i64 {
-    use sqlx::Connection;
     let sql = format!("SELECT count(*) FROM {table}");
-    match srv.backend {
-        Backend::Sqlite => {
-            let mut side = sqlx::SqliteConnection::connect(&srv.database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query_scalar(&sql)
-                .fetch_one(&mut side)
-                .await
-                .expect("counting")
-        }
-        Backend::Postgres => {
-            let mut side = sqlx::PgConnection::connect(&srv.database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query_scalar(&sql)
-                .fetch_one(&mut side)
-                .await
-                .expect("counting")
-        }
-    }
+    side_scalar(srv.backend, &srv.database_url, &sql).await
 }
 
 /// A device authorization, a browser session and a rate limit window, all

@@ -1,18 +1,17 @@
 //! The JSON and OAuth surface: `oauth` (RFC 8414, 8628, 6749 §5, 7009), the
-//! JSON API (`me`, `tokens`, `orgs`, `device`), `ops` (health, metrics, the
-//! OpenAPI document), `stream` (server-sent events); the extractors that turn
-//! bad input into clear JSON errors; [`error`], where a domain error becomes
-//! an answer; [`openapi`], the document of all of it and of the pages.
+//! JSON API (`me`, `tokens`, `orgs`, `device`), `ops` (health, metrics),
+//! `stream` (server-sent events); the extractors that turn bad input into
+//! clear JSON errors; [`error`], where a domain error becomes an answer. The
+//! modules are the crate's so that `crate::openapi` can describe them.
 
-mod device;
+pub(crate) mod device;
 pub mod error;
-mod me;
-mod oauth;
-pub mod openapi;
-mod ops;
-mod orgs;
-mod stream;
-mod tokens;
+pub(crate) mod me;
+pub(crate) mod oauth;
+pub(crate) mod ops;
+pub(crate) mod orgs;
+pub(crate) mod stream;
+pub(crate) mod tokens;
 
 pub use error::{ApiError, ApiResult};
 

@@ -1,4 +1,4 @@
-//! Liveness, readiness and metrics.
+//! Liveness, readiness and metrics (the OpenAPI document is `crate::openapi`).
 
 use super::ApiError;
 use crate::error::Error;
@@ -15,7 +15,6 @@ pub fn routes() -> Routes {
         .add("/healthz", get(healthz))
         .add("/readyz", get(readyz))
         .add("/metrics", get(metrics))
-        .add("/openapi.json", get(openapi))
 }
 
 /// Liveness: the process answers.
@@ -61,13 +60,4 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         state.metrics.render(),
     )
         .into_response()
-}
-
-/// This document: OpenAPI 3.1, derived from the handlers and the wire types.
-#[utoipa::path(get, path = "/openapi.json", tag = "ops",
-    responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
-async fn openapi() -> impl IntoResponse {
-    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| super::openapi::document().to_json().unwrap_or_default());
-    ([(header::CONTENT_TYPE, "application/json")], body.as_str())
 }

@@ -20,7 +20,7 @@ impl SqlStore<PgChanges> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // A database out of reach answers 503 within this, not a hang.
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

@@ -1,7 +1,13 @@
 //! The OpenAPI 3.1 document of the whole server, derived from the handlers'
 //! annotations and the wire types of `devauth-proto`; served at
-//! `GET /openapi.json`. A test holds it against the router's routes.
+//! `GET /openapi.json`. It sits above `crate::http` and `crate::web`, whose
+//! handlers it describes, and beside `crate::router`, which adds its route.
+//! A test holds it against the router's routes.
 
+use crate::route_table::Routes;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -15,32 +21,32 @@ use utoipa::{Modify, OpenApi};
         license(name = "Apache-2.0")
     ),
     paths(
-        super::oauth::metadata,
-        super::oauth::device_authorization,
-        super::oauth::token,
-        super::oauth::revoke,
-        super::me::me,
-        super::stream::events,
-        super::tokens::list,
-        super::tokens::create,
-        super::tokens::read,
-        super::tokens::revoke,
-        super::tokens::rotate,
-        super::tokens::revoke_all,
-        super::orgs::list_members,
-        super::orgs::add_member,
-        super::orgs::change_role,
-        super::orgs::remove_member,
-        super::orgs::audit_log,
-        super::device::lookup,
-        super::device::approve,
-        super::device::deny,
-        super::device::setup_status,
-        super::device::setup_claim,
-        super::ops::healthz,
-        super::ops::readyz,
-        super::ops::metrics,
-        super::ops::openapi,
+        crate::http::oauth::metadata,
+        crate::http::oauth::device_authorization,
+        crate::http::oauth::token,
+        crate::http::oauth::revoke,
+        crate::http::me::me,
+        crate::http::stream::events,
+        crate::http::tokens::list,
+        crate::http::tokens::create,
+        crate::http::tokens::read,
+        crate::http::tokens::revoke,
+        crate::http::tokens::rotate,
+        crate::http::tokens::revoke_all,
+        crate::http::orgs::list_members,
+        crate::http::orgs::add_member,
+        crate::http::orgs::change_role,
+        crate::http::orgs::remove_member,
+        crate::http::orgs::audit_log,
+        crate::http::device::lookup,
+        crate::http::device::approve,
+        crate::http::device::deny,
+        crate::http::device::setup_status,
+        crate::http::device::setup_claim,
+        crate::http::ops::healthz,
+        crate::http::ops::readyz,
+        crate::http::ops::metrics,
+        openapi,
         crate::web::sign_in::home,
         crate::web::sign_in::login_form,
         crate::web::sign_in::login,
@@ -105,4 +111,18 @@ impl Modify for Bearer {
 /// The document.
 pub fn document() -> utoipa::openapi::OpenApi {
     Document::openapi()
+}
+
+/// `GET /openapi.json`.
+pub fn routes() -> Routes {
+    Routes::new().add("/openapi.json", get(openapi))
+}
+
+/// This document: OpenAPI 3.1, derived from the handlers and the wire types.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops",
+    responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
+async fn openapi() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| document().to_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], body.as_str())
 }

@@ -618,30 +618,37 @@ fn dirs_home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
+/// `body` with `$side` a connection of the test's own to `database_url`,
+/// whichever backend it is.
+macro_rules! on_side_connection {
+    ($backend:expr, $url:expr, |$side:ident| $body:expr) => {{
+        use sqlx::Connection;
+        match $backend {
+            Backend::Sqlite => {
+                let mut $side = sqlx::SqliteConnection::connect($url)
+                    .await
+                    .expect("a side connection");
+                $body
+            }
+            Backend::Postgres => {
+                let mut $side = sqlx::PgConnection::connect($url)
+                    .await
+                    .expect("a side connection");
+                $body
+            }
+        }
+    }};
+}
+
 /// Runs `sql` on a connection of the test's own to `database_url`, behind
 /// the servers' backs (no counter bump, no announcement, no `NOTIFY`).
 pub async fn side_execute(backend: Backend, database_url: &str, sql: &str) {
-    use sqlx::Connection;
-    match backend {
-        Backend::Sqlite => {
-            let mut side = sqlx::SqliteConnection::connect(database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query(sql)
-                .execute(&mut side)
-                .await
-                .expect("the statement");
-        }
-        Backend::Postgres => {
-            let mut side = sqlx::PgConnection::connect(database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query(sql)
-                .execute(&mut side)
-                .await
-                .expect("the statement");
-        }
-    }
+    on_side_connection!(backend, database_url, |side| {
+        sqlx::query(sql)
+            .execute(&mut side)
+            .await
+            .expect("the statement");
+    })
 }
 
 /// The one value `sql` selects, read on a connection of the test's own.
@@ -654,25 +661,10 @@ where
         + for<'r> sqlx::Decode<'r, sqlx::Postgres>
         + sqlx::Type<sqlx::Postgres>,
 {
-    use sqlx::Connection;
-    match backend {
-        Backend::Sqlite => {
-            let mut side = sqlx::SqliteConnection::connect(database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut side)
-                .await
-                .expect("the query")
-        }
-        Backend::Postgres => {
-            let mut side = sqlx::PgConnection::connect(database_url)
-                .await
-                .expect("a side connection");
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut side)
-                .await
-                .expect("the query")
-        }
-    }
+    on_side_connection!(backend, database_url, |side| {
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut side)
+            .await
+            .expect("the query")
+    })
 }

@@ -68,9 +68,9 @@ impl TokenCache {
     /// Changes made elsewhere are heard again (`true`: the cache is used, from
     /// empty) or no longer (`false`: bypassed until they are).
     pub fn set_live(&self, live: bool) {
-        self.clear();
         self.live.store(live, Ordering::Release);
-        // A validation read while the state was changing is not kept.
+        // Clearing moves the epoch on, so a validation read before the
+        // change is not kept either.
         self.clear();
     }
 
@@ -156,40 +156,19 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::*;
+    use crate::model::TokenKind;
+    use crate::policy::Scopes;
+    use crate::policy::tests::{org, token};
     use std::sync::Arc;
 
     /// A service token's validation (no user needed).
     fn auth() -> TokenAuth {
-        let token = Token {
-            id: "t".into(),
-            hash: "h".into(),
-            hint: String::new(),
-            name: "t".into(),
-            kind: TokenKind::Service,
-            user_id: None,
-            user_email: None,
-            org_id: "o".into(),
-            org_slug: "o".into(),
-            scopes: Vec::new(),
-            created_at: 0,
-            expires_at: None,
-            last_used_at: None,
-            last_used_ip: None,
-            revoked_at: None,
-            revoked_by: None,
-            revoked_reason: None,
-        };
-        let org = Org {
-            id: "o".into(),
-            slug: "o".into(),
-            name: "o".into(),
-            created_at: 0,
-        };
+        let mut token = token("t", TokenKind::Service, None, "o", Scopes::NONE);
+        token.hash = "h".into();
         TokenAuth {
             token: Arc::new(token),
             user: None,
-            org: Arc::new(org),
+            org: org("o"),
             role: None,
         }
     }

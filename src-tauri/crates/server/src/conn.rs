@@ -46,22 +46,27 @@ pub use crate::config::ConnectionLimits as Limits;
 
 /// The answer to a connection over the cap.
 fn busy() -> String {
-    let body = r#"{"error":"temporarily_unavailable","error_description":"the server has too many connections open; retry in a moment"}"#;
+    let body = serde_json::to_string(&devauth_proto::ErrorBody {
+        error: "temporarily_unavailable".into(),
+        error_description: "the server has too many connections open; retry in a moment".into(),
+        interval: None,
+    })
+    .unwrap_or_default();
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncache-control: no-store\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
 }
 
-/// Serves `app` on `listener` until `stop` fires; then waits for the
-/// connections in progress to finish.
+/// Serves `app` on `listener` with `state`'s connection limits until `stop`
+/// fires; then waits for the connections in progress to finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    limits: Limits,
     state: AppState,
     stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
+    let limits = state.config.connections;
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -122,7 +122,7 @@ pub async fn poll(
     let wanted = [
         (format!("poll-device:{}", device.id), WAITS_PER_DEVICE),
         (
-            format!("address:{}", meta.ip_key()),
+            crate::holds::address_key(meta),
             state.config.waits_per_address,
         ),
     ];

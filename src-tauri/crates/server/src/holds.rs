@@ -19,6 +19,14 @@ pub struct Hold {
     keys: Vec<String>,
 }
 
+/// The key one client address holds its streams and long polls under.
+pub fn address_key(meta: &crate::model::RequestMeta) -> String {
+    format!("{ADDRESS}{}", meta.ip_key())
+}
+
+/// What [`address_key`] starts with.
+pub const ADDRESS: &str = "address:";
+
 impl Holds {
     /// Takes one place under each `(key, cap)`, or none at all (`Err` names
     /// the first key that is full) when one of them already holds `cap`.

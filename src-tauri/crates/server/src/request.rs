@@ -124,8 +124,11 @@ fn foreign_host(req: &Request, state: &AppState) -> Option<Response> {
         .split_once("://")
         .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(rest));
     let port = own.rsplit_once(':').map_or("", |(_, port)| port);
-    let localhost = format!("localhost:{port}");
-    if host.eq_ignore_ascii_case(own) || host.eq_ignore_ascii_case(&localhost) {
+    let localhost = host
+        .get(..10)
+        .is_some_and(|name| name.eq_ignore_ascii_case("localhost:"))
+        && host[10..] == *port;
+    if host.eq_ignore_ascii_case(own) || localhost {
         return None;
     }
     let message =

@@ -25,7 +25,13 @@ pub fn cutoffs(now: i64, audit_days: i64) -> Cutoffs {
 
 /// Purges now, with the server's settings; the counts are logged.
 pub async fn purge(state: &AppState) -> Result<Purged> {
-    let cutoffs = cutoffs(state.now(), state.config.audit_retention_days);
+    purge_keeping_audit(state, state.config.audit_retention_days).await
+}
+
+/// Purges now, keeping audit events `audit_days` days (0: for ever); the
+/// counts are logged.
+pub async fn purge_keeping_audit(state: &AppState, audit_days: i64) -> Result<Purged> {
+    let cutoffs = cutoffs(state.now(), audit_days);
     let purged = state.store.purge(&cutoffs).await?;
     if purged != Purged::default() {
         tracing::info!(

@@ -178,8 +178,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     });
     let app = crate::router::app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let limits = state.config.connections;
-    let task = tokio::spawn(crate::conn::serve(listener, app, limits, state.clone(), rx));
+    let task = tokio::spawn(crate::conn::serve(listener, app, state.clone(), rx));
     let purger = crate::retention::Schedule::start(state.clone(), state.config.purge_interval);
     Ok(RunningServer {
         addr,

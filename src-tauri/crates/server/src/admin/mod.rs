@@ -433,8 +433,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                     "--audit-retention-days must be 0 (keep) or more".into(),
                 ));
             }
-            let cutoffs = retention::cutoffs(state.now(), audit_retention_days);
-            let purged = state.store.purge(&cutoffs).await?;
+            let purged = retention::purge_keeping_audit(state, audit_retention_days).await?;
             println!(
                 "{}",
                 retention::describe(&purged, audit_retention_days == 0)

@@ -160,10 +160,7 @@ fn hold_stream(state: &AppState, principal: &Principal, meta: &RequestMeta) -> R
     let wanted = [
         ("streams".to_string(), config.max_streams),
         (format!("stream-token:{token}"), config.streams_per_token),
-        (
-            format!("address:{}", meta.ip_key()),
-            config.waits_per_address,
-        ),
+        (crate::holds::address_key(meta), config.waits_per_address),
     ];
     state.holds.take(&wanted).map_err(|full| {
         Metrics::inc(&state.metrics.holds_refused, 1);
@@ -172,7 +169,7 @@ fn hold_stream(state: &AppState, principal: &Principal, meta: &RequestMeta) -> R
                 "this token already has {} event streams open; close one first",
                 config.streams_per_token
             )
-        } else if full.starts_with("address:") {
+        } else if full.starts_with(crate::holds::ADDRESS) {
             format!(
                 "your address already holds {} event streams or long polls open; close some first",
                 config.waits_per_address

@@ -401,4 +401,4 @@ fn rotate(p: &Principal, Target { token, holder_role }: Target<'_>) -> Result<()
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

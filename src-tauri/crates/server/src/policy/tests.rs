@@ -11,7 +11,8 @@ static A: LazyLock<OrgId> = LazyLock::new(|| OrgId::from("a"));
 static B: LazyLock<OrgId> = LazyLock::new(|| OrgId::from("b"));
 static V: LazyLock<UserId> = LazyLock::new(|| UserId::from("v"));
 
-fn org(id: &str) -> Arc<Org> {
+/// An org whose id, slug and name are `id` (other modules' tests use it too).
+pub(crate) fn org(id: &str) -> Arc<Org> {
     Arc::new(Org {
         id: id.into(),
         slug: id.into(),
@@ -31,7 +32,14 @@ fn user(id: &str) -> Arc<User> {
     })
 }
 
-fn token(id: &str, kind: TokenKind, user: Option<&str>, org: &str, scopes: Scopes) -> Token {
+/// A live token of `kind` (other modules' tests use it too).
+pub(crate) fn token(
+    id: &str,
+    kind: TokenKind,
+    user: Option<&str>,
+    org: &str,
+    scopes: Scopes,
+) -> Token {
     Token {
         id: id.into(),
         hash: String::new(),

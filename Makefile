@@ -32,7 +32,7 @@ help:
 	@echo 'make test    fmt check, clippy -D warnings, every test (SQLite and PostgreSQL, Chromium, desktop E2E)'
 	@echo 'make bench   the benchmark table (release build; results in tests/bench/results.md)'
 	@echo 'make soak    ten minutes of mixed traffic: p99 and RSS at the start and the end'
-	@echo 'make fuzz    a longer HTTP fuzzing campaign from /openapi.json (schemathesis)'
+	@echo 'make fuzz    a longer HTTP fuzzing campaign from /openapi.json (schemathesis), then the parsers with cargo-fuzz'
 	@echo 'make package the desktop app as a .deb (BUNDLES="deb appimage" where github.com is reachable)'
 	@echo 'make fmt     format the code'
 	@echo 'make lint    clippy -D warnings'
@@ -63,12 +63,14 @@ soak: deps
 	.ci/bench.sh --only 7 --soak-secs $${SOAK_SECS:-600}
 
 # A longer HTTP fuzzing campaign from /openapi.json (schemathesis, 200
-# examples per operation, a fresh seed); `make test` runs a short one.
+# examples per operation, a fresh seed; `make test` runs a short one), then
+# the cargo-fuzz targets of tests/fuzz, DEVAUTH_FUZZ_SECS (60) each.
 fuzz: deps
 	@.ci/install-deps.sh python
 	cargo build -p devauth-server
 	DEVAUTH_REQUIRE_TOOLS=1 DEVAUTH_FUZZ_EXAMPLES=$${DEVAUTH_FUZZ_EXAMPLES:-200} DEVAUTH_FUZZ_SEED=$${DEVAUTH_FUZZ_SEED:-random} \
 	  cargo nextest run -p devauth-harness --no-capture -E 'test(a_fuzzing_campaign)'
+	.ci/fuzz-parsers.sh
 
 bench:
 	.ci/bench.sh

@@ -56,6 +56,9 @@ pub(crate) mod device_flow;
 pub mod error;
 pub mod events;
 pub(crate) mod flood;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod holds;
 pub(crate) mod http;
 pub mod identity;

@@ -332,6 +332,69 @@ async fn long_polls_are_capped_per_address() {
     srv.stop().await;
 }
 
+/// One device authorization holds at most two long polls (a client retrying
+/// while its first is held), whatever addresses they come from: a third is
+/// answered at once, and the two held ones still get their wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_are_capped_per_device_authorization() {
+    let srv = spawn_server_with(Backend::Sqlite, capped_streams()).await;
+    let started = srv.start_device("devauth-cli", "one device").await;
+    let code = started["device_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let interval = started["interval"].as_i64().unwrap_or(5);
+    let mut held = Vec::new();
+    for (n, address) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
+        // Each poll waits its interval (on the server's clock), so none is
+        // a slow_down.
+        srv.clock.advance(interval + 1);
+        let (http, url, code) = (srv.http.clone(), srv.at("/oauth/token"), code.clone());
+        held.push(tokio::spawn(async move {
+            http.post(url)
+                .header("x-forwarded-for", address)
+                .header("prefer", "wait=3")
+                .form(&[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("device_code", code.as_str()),
+                    ("client_id", "devauth-cli"),
+                ])
+                .send()
+                .await
+                .expect("the held poll answers")
+        }));
+        let since = Instant::now();
+        while srv.server.state.bus.held() <= n {
+            assert!(
+                since.elapsed() < Duration::from_secs(10),
+                "poll {n} is held"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    srv.clock.advance(interval + 1);
+    let third = long_poll(&srv, &code, "198.51.100.7", 30).await;
+    assert_eq!(third.status(), 400);
+    assert!(
+        third.headers().get("preference-applied").is_none(),
+        "a third poll of one authorization is not held: {:?}",
+        third.headers()
+    );
+    let body: serde_json::Value = third.json().await.expect("an OAuth error");
+    assert_eq!(body["error"], "authorization_pending", "{body}");
+    for poll in held {
+        let answer = poll.await.expect("the held poll ends");
+        assert_eq!(
+            answer
+                .headers()
+                .get("preference-applied")
+                .and_then(|v| v.to_str().ok()),
+            Some("wait=3")
+        );
+    }
+    srv.stop().await;
+}
+
 /// DNS rebinding against a server that answers only to its own address (the
 /// desktop app's bundled one): a page on a name rebound to 127.0.0.1 still
 /// sends its own name as `Host`, and is refused.

@@ -199,18 +199,6 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the bytes, parsing answers (no panic), and an answer that
-        /// is a form holds every parameter exactly as sent.
-        #[test]
-        fn any_body_parses_or_is_refused(body in proptest::collection::vec(any::<u8>(), 0..512)) {
-            if let Ok(form) = OAuthForm::parse(&body) {
-                prop_assert!(form.0.len() <= OAUTH_MAX_PARAMS);
-                for (key, value) in form_urlencoded::parse(&body) {
-                    prop_assert_eq!(form.0.get(key.as_ref()).map(String::as_str), Some(value.as_ref()));
-                }
-            }
-        }
-
         /// Distinct keys within the cap are all kept; one repeated key is refused.
         #[test]
         fn distinct_keys_are_kept_and_a_repeat_is_refused(

@@ -20,6 +20,9 @@ pub(crate) mod setup_page;
 pub(crate) mod sign_in;
 mod views;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use page::safe_next;
+
 use crate::route_table::Routes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};

@@ -136,10 +136,84 @@ async fn full_approval_in_the_browser() {
             .contains("This request came from a different network"),
         "anti-phishing warning shown"
     );
+    // Across networks the page does not show the code: it must be typed
+    // from the device, and Deny has the focus.
+    assert!(
+        !browser.exists("#code-shown").await,
+        "the code is not shown"
+    );
+    assert!(
+        !browser.text("#confirm").await.contains(&user_code),
+        "the code is nowhere on the page"
+    );
+    assert_eq!(browser.js("return document.activeElement.id").await, "deny");
+    assert_eq!(
+        browser.text("#reported #device-name").await,
+        "Ada's ThinkPad"
+    );
+    assert!(
+        browser
+            .text("#network")
+            .await
+            .starts_with("Not this browser's"),
+        "{}",
+        browser.text("#network").await
+    );
     browser.screenshot("confirm").await;
+    // Approve without the code (the browser would not send the form: the
+    // field is required; the server refuses it anyway).
+    browser
+        .js("document.getElementById('confirm_code').removeAttribute('required')")
+        .await;
+    browser.click("#approve").await;
+    assert!(
+        browser
+            .text("#error")
+            .await
+            .contains("type the code your device shows"),
+        "{}",
+        browser.source().await
+    );
+    assert_eq!(
+        browser.js("return document.activeElement.id").await,
+        "confirm_code"
+    );
+    let device_code = s(&started["device_code"]);
+    srv.clock.advance(10);
+    assert_eq!(
+        srv.poll(&device_code, "devauth-desktop").await.error(),
+        "authorization_pending",
+        "the request stays pending"
+    );
+    // Another code: refused, still pending.
+    let other = if user_code == "BCDF-GHJK" {
+        "BCDF-GHJL"
+    } else {
+        "BCDF-GHJK"
+    };
+    browser.fill("#confirm_code", other).await;
+    browser.click("#approve").await;
+    assert!(
+        browser
+            .text("#error")
+            .await
+            .contains("not the code of this request"),
+        "{}",
+        browser.source().await
+    );
+    srv.clock.advance(10);
+    assert_eq!(
+        srv.poll(&device_code, "devauth-desktop").await.error(),
+        "authorization_pending"
+    );
+    // The code as the device shows it, typed loosely: approved.
+    browser
+        .fill("#confirm_code", &user_code.replace('-', " ").to_lowercase())
+        .await;
     browser.click("#approve").await;
     assert_eq!(browser.text("#message h1").await, "Device approved");
     assert!(browser.text("#message").await.contains("return to the app"));
+    srv.clock.advance(10);
     let reply = srv
         .poll(&s(&started["device_code"]), "devauth-desktop")
         .await;
@@ -154,6 +228,305 @@ async fn full_approval_in_the_browser() {
         "This code was already used"
     );
     browser.close().await;
+    srv.stop().await;
+}
+
+/// Serves one HTML page on `localhost` (another site than the test server's
+/// `127.0.0.1`), as a phishing page or a web mail would link to devauth.
+async fn serve_elsewhere(html: String) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the other site");
+    let port = listener.local_addr().expect("its address").port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut head = [0u8; 4096];
+            let _ = conn.read(&mut head).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                html.len()
+            );
+            let _ = conn.write_all(answer.as_bytes()).await;
+        }
+    });
+    (format!("http://localhost:{port}/"), task)
+}
+
+/// A `verification_uri_complete` link on another site lands on the empty
+/// code form with a sentence saying why, signed in or not; the same link
+/// opened by the person (the app, typed) is filled in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_from_another_site_does_not_fill_in_the_code() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let started = srv.start_device("devauth-cli", "attacker's box").await;
+    let link = s(&started["verification_uri_complete"]);
+    assert!(link.starts_with("http://127.0.0.1:"), "{link}");
+    let (page, other_site) = serve_elsewhere(format!(
+        "<!doctype html><title>Your files</title><a id=\"phish\" href=\"{link}\">Open your files</a>"
+    ))
+    .await;
+
+    // Signed in already: the code form, empty, says why.
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    browser.goto(&page).await;
+    browser.click("#phish").await;
+    assert!(
+        browser.url().await.contains("/device"),
+        "{}",
+        browser.url().await
+    );
+    assert_eq!(browser.value("#user_code").await, "", "not filled in");
+    assert!(
+        browser.text("#not-filled").await.contains("another site"),
+        "{}",
+        browser.source().await
+    );
+    browser.screenshot("device-link-from-elsewhere").await;
+    // The same link opened by the person (as the app opens it) is filled in.
+    browser.goto(&link).await;
+    assert_eq!(browser.value("#user_code").await, s(&started["user_code"]));
+    assert!(!browser.exists("#not-filled").await);
+    browser.close().await;
+
+    // Not signed in: through the sign-in page, and still not filled in.
+    let browser = Browser::start(Viewport::Desktop).await;
+    browser.goto(&page).await;
+    browser.click("#phish").await;
+    assert!(
+        browser.url().await.contains("/login?next="),
+        "{}",
+        browser.url().await
+    );
+    assert!(
+        !browser.url().await.contains(&s(&started["user_code"])),
+        "the code is dropped before the sign-in page: {}",
+        browser.url().await
+    );
+    browser.sign_in(OWNER_EMAIL, PASSWORD).await;
+    assert_eq!(browser.value("#user_code").await, "");
+    assert!(browser.text("#not-filled").await.contains("another site"));
+    browser.close().await;
+    other_site.abort();
+    srv.stop().await;
+}
+
+/// A sign-in older than DEVAUTH_APPROVAL_MAX_AUTH_AGE (2 h) enters the
+/// password again on the confirm page; the code is kept, a wrong password
+/// approves nothing, and the renewed session is not asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_sign_in_enters_the_password_to_approve() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    srv.clock.advance(2 * 3600 + 1);
+    let started = srv.start_device("devauth-cli", "build box").await;
+    browser
+        .goto(&s(&started["verification_uri_complete"]))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert!(
+        browser.exists("#password").await,
+        "{}",
+        browser.source().await
+    );
+    assert!(
+        browser
+            .text("#password-why")
+            .await
+            .contains("more than 2 hours ago")
+    );
+    browser
+        .js("document.getElementById('password').removeAttribute('required')")
+        .await;
+    browser.click("#approve").await;
+    assert!(browser.text("#error").await.contains("Enter your password"));
+    browser.fill("#password", "not the password").await;
+    browser.click("#approve").await;
+    assert_eq!(browser.text("#error").await, "Wrong password.");
+    assert_eq!(
+        browser.js("return document.activeElement.id").await,
+        "password"
+    );
+    let device_code = s(&started["device_code"]);
+    assert_eq!(
+        srv.poll(&device_code, "devauth-cli").await.error(),
+        "authorization_pending"
+    );
+    browser.screenshot("confirm-password-again").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#approve").await;
+    assert_eq!(browser.text("#message h1").await, "Device approved");
+    srv.clock.advance(10);
+    assert_eq!(srv.poll(&device_code, "devauth-cli").await.status, 200);
+    // The session started over: the next approval needs no password.
+    let again = srv.start_device("devauth-cli", "second box").await;
+    browser.goto(&s(&again["verification_uri_complete"])).await;
+    browser.click("form[action='/device'] button").await;
+    assert!(!browser.exists("#password").await);
+    browser.click("#approve").await;
+    assert_eq!(browser.text("#message h1").await, "Device approved");
+    browser.close().await;
+    srv.stop().await;
+}
+
+/// The approver narrows what the device gets: read only, for 7 days; the
+/// token carries exactly that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approver_narrows_the_grant() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let browser = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    let started = srv.start_device("devauth-cli", "shared screen").await;
+    browser
+        .goto(&s(&started["verification_uri_complete"]))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert_eq!(
+        browser
+            .js("return document.getElementById('access-full').checked")
+            .await,
+        true
+    );
+    assert_eq!(browser.value("#days").await, "90");
+    browser
+        .js("document.getElementById('access-read').checked = true; document.getElementById('days').value = '7';")
+        .await;
+    browser.click("#approve").await;
+    assert!(
+        browser
+            .text("#message")
+            .await
+            .contains("only read your profile and tokens, for 7 days"),
+        "{}",
+        browser.text("#message").await
+    );
+    srv.clock.advance(10);
+    let reply = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["expires_in"], 7 * 86_400);
+    let token = s(&reply.body["access_token"]);
+    let me = srv.get("/me", Some(&token)).await;
+    assert_eq!(
+        me.body["scopes"],
+        json!(["profile:read", "tokens:read"]),
+        "{}",
+        me.body
+    );
+    // Reading works; writing does not.
+    assert_eq!(srv.get("/api/tokens", Some(&token)).await.status, 200);
+    let create = srv
+        .post_json("/api/tokens", Some(&token), json!({"name": "more"}))
+        .await;
+    assert_eq!(create.status, 403, "{}", create.body);
+    browser.close().await;
+    srv.stop().await;
+}
+
+/// Owners set the org's device policy on the admin page (admins only see
+/// it); an approval the policy refuses says so, and in report mode it goes
+/// through and is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_set_the_device_policy_on_the_admin_page() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    srv.add_member("ada@example.com", "acme", Role::Admin).await;
+    let owner = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    owner.goto(&srv.at("/admin/acme")).await;
+    assert!(
+        owner
+            .text("#policy-summary")
+            .await
+            .contains("device sign-in on, from any network")
+    );
+    owner
+        .js("document.getElementById('p-flow').value = 'off'")
+        .await;
+    owner.click("#save-policy").await;
+    assert!(
+        owner
+            .text("#notice")
+            .await
+            .contains("Device policy saved: device sign-in off"),
+        "{}",
+        owner.source().await
+    );
+    let started = srv.start_device("devauth-cli", "ci runner").await;
+    owner.goto(&s(&started["verification_uri_complete"])).await;
+    owner.click("form[action='/device'] button").await;
+    owner.click("#approve").await;
+    assert_eq!(owner.text("#message h1").await, "Not approved");
+    assert!(
+        owner
+            .text("#message")
+            .await
+            .contains("The device policy of Acme does not allow signing in devices"),
+        "{}",
+        owner.text("#message").await
+    );
+    // Bad input changes nothing and says what is wrong.
+    owner.goto(&srv.at("/admin/acme")).await;
+    owner.fill("#p-networks", "10.0.0.0/8\n300.1.1.1").await;
+    owner.click("#save-policy").await;
+    assert!(
+        owner.text("#error").await.contains("device_networks"),
+        "{}",
+        owner.source().await
+    );
+    assert!(
+        owner
+            .text("#policy-summary")
+            .await
+            .contains("device sign-in off")
+    );
+    // Report only, from one network: allowed and audited.
+    owner.fill("#p-networks", "10.0.0.0/8").await;
+    owner.js("document.getElementById('p-flow').value = 'on'; document.getElementById('p-mode').value = 'report';").await;
+    owner.click("#save-policy").await;
+    assert!(
+        owner
+            .text("#policy-summary")
+            .await
+            .contains("from 10.0.0.0/8")
+    );
+    owner
+        .js("document.getElementById('device-policy').scrollIntoView()")
+        .await;
+    owner.screenshot("admin-policy").await;
+    owner.goto(&s(&started["verification_uri_complete"])).await;
+    owner.click("form[action='/device'] button").await;
+    owner.click("#approve").await;
+    assert_eq!(owner.text("#message h1").await, "Device approved");
+    assert_eq!(
+        srv.audit_events("device.policy_would_deny", 10).await.len(),
+        1
+    );
+    owner.close().await;
+    // An admin sees the policy and cannot change it.
+    let admin = signed_in(&srv, "ada@example.com", Viewport::Desktop).await;
+    admin.goto(&srv.at("/admin/acme")).await;
+    assert!(
+        admin
+            .text("#policy-summary")
+            .await
+            .contains("reported only")
+    );
+    assert!(!admin.exists("#policy-form").await);
+    assert!(admin.exists("#policy-owners-only").await);
+    admin.close().await;
     srv.stop().await;
 }
 

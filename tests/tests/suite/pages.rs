@@ -308,4 +308,34 @@ async fn admin_pages_are_for_admins(backend: Backend) {
         (page.status, page.header("location")),
         (303, "/login?next=%2Fadmin%2Facme".to_string())
     );
+    // An admin may read the device policy on the page, not change it.
+    srv.add_member("ada@example.com", "acme", Role::Admin).await;
+    let mut admin = WebClient::new(&srv.url);
+    admin.sign_in("ada@example.com", PASSWORD).await;
+    let page = admin.get("/admin/acme").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let page = admin
+        .post(
+            "/admin/acme/policy",
+            &[("csrf_token", &csrf), ("device_flow", "off")],
+        )
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    let org = srv
+        .server
+        .state
+        .store
+        .org_by_slug("acme")
+        .await
+        .ok()
+        .flatten();
+    let policy = srv
+        .server
+        .state
+        .store
+        .org_policy(&org.map(|o| o.id).unwrap_or_default())
+        .await
+        .expect("the policy");
+    assert!(policy.device_flow, "the policy did not change");
 }

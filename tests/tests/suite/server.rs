@@ -13,9 +13,13 @@ mod cache;
 mod connections;
 mod faults;
 mod openapi;
+mod phishing;
 mod retention;
 mod wire;
 use authz::permission_matrix;
+use phishing::{
+    device_policy_is_the_owners, device_policy_refuses_or_reports, narrowed_grants_through_the_api,
+};
 use wire::wire_shapes_are_kept;
 
 devauth_harness::on_both_backends!(
@@ -43,9 +47,12 @@ devauth_harness::on_both_backends!(
     audit_log_filters_and_pages,
     redemption_requires_current_membership,
     headers_health_and_metrics,
+    narrowed_grants_through_the_api,
+    device_policy_is_the_owners,
+    device_policy_refuses_or_reports,
 );
 
-fn s(v: &serde_json::Value) -> String {
+pub(crate) fn s(v: &serde_json::Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 

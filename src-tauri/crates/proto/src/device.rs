@@ -14,6 +14,25 @@ pub struct DeviceDecision {
     /// To approve: the org to approve into (the token's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
+    /// To approve: what the device may do (default `full`: what the approver may).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// To approve: days the device token lasts (default and most: the
+    /// server's token lifetime, capped by the org's policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+}
+
+/// What an approved device may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Access {
+    /// What the approver may do in the org.
+    #[default]
+    Full,
+    /// Only reading: `profile:read tokens:read`.
+    Read,
 }
 
 /// A device request as the approver sees it.

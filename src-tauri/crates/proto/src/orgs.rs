@@ -130,3 +130,69 @@ pub struct AuditPage {
     /// `before=` for the next page; `null` at the end.
     pub next_before: Option<i64>,
 }
+
+/// Whether devices may be approved into an org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum DeviceFlowSwitch {
+    /// Devices may be approved (the default).
+    On,
+    /// No device is approved into the org.
+    Off,
+}
+
+/// Whether a device policy refuses or only reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum PolicyMode {
+    /// What the policy refuses is refused (`device.policy_denied`).
+    Enforce,
+    /// What it would refuse is allowed and audited (`device.policy_would_deny`).
+    Report,
+}
+
+/// `GET /api/orgs/{org}/policy`, and the answer of `PATCH`: the org's device policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DevicePolicy {
+    /// Whether devices may be approved into the org.
+    pub device_flow: DeviceFlowSwitch,
+    /// The networks (addresses or CIDR ranges) a device may ask from; empty: any.
+    pub device_networks: Vec<String>,
+    /// The longest a device token for the org lasts, days; `null`: the server's lifetime.
+    pub device_token_days: Option<i64>,
+    /// Refuse, or only report.
+    pub mode: PolicyMode,
+}
+
+/// `PATCH /api/orgs/{org}/policy` (owners): the settings to change; the
+/// others stay. `"device_token_days": null` removes the cap.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DevicePolicyChange {
+    /// Whether devices may be approved into the org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_flow: Option<DeviceFlowSwitch>,
+    /// The networks a device may ask from (at most 64); empty: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_networks: Option<Vec<String>>,
+    /// The longest a device token lasts, days; `null` removes the cap.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub device_token_days: Option<Option<i64>>,
+    /// Refuse, or only report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<PolicyMode>,
+}
+
+/// A field that was sent, `null` or not (absent stays `None` by `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}

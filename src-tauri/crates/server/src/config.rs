@@ -61,6 +61,10 @@ pub struct Config {
     pub own_host_only: bool,
     /// Timeouts and the cap on connections.
     pub connections: ConnectionLimits,
+    /// Approving a device in the browser needs a sign-in at most this many
+    /// seconds old (`DEVAUTH_APPROVAL_MAX_AUTH_AGE`); older sessions enter
+    /// the password again on the confirm page.
+    pub approval_max_auth_age_secs: i64,
 }
 
 impl Default for Config {
@@ -89,6 +93,7 @@ impl Default for Config {
             own_host_only: false,
             purge_interval: std::time::Duration::from_secs(3600),
             audit_retention_days: 0,
+            approval_max_auth_age_secs: 2 * 3600,
         }
     }
 }
@@ -127,6 +132,32 @@ impl Config {
     }
 }
 
+/// A length of time as an operator writes it: `7200`, `90s`, `30m`, `2h` or
+/// `1d`; seconds.
+pub fn parse_duration_secs(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => {
+            return Err(format!(
+                "`{text}`: the unit `{other}` is not one of s, m, h, d (e.g. 2h)"
+            ));
+        }
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("`{text}` is not a length of time (e.g. 7200, 30m, 2h)"))
+}
+
 /// What a connection may cost ([`crate::conn`] applies it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -145,6 +176,24 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             max_connections: 4096,
+        }
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration_secs;
+
+    #[test]
+    fn lengths_of_time_read_as_operators_write_them() {
+        assert_eq!(parse_duration_secs("7200"), Ok(7200));
+        assert_eq!(parse_duration_secs("90s"), Ok(90));
+        assert_eq!(parse_duration_secs("30m"), Ok(1800));
+        assert_eq!(parse_duration_secs(" 2h "), Ok(7200));
+        assert_eq!(parse_duration_secs("1d"), Ok(86_400));
+        for bad in ["", "h", "2w", "-5", "2h30m", "99999999999999999999d"] {
+            let err = parse_duration_secs(bad).expect_err(bad);
+            assert!(err.contains('`'), "{err}");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! endpoint (`slow_down`, expiry, one-time redemption) and the approval service
 //! the pages and the JSON API call (look up, approve, deny by user code).
 
+use crate::device_policy::PolicyMode;
 use crate::error::{Error, Flow, Result};
 use crate::events::Event;
 use crate::metrics::Metrics;
@@ -233,7 +234,7 @@ async fn redeem(
         ));
     };
     let token = secret::new_token();
-    let ttl = state.config.token_ttl_days * 86_400;
+    let ttl = device.token_days.unwrap_or(state.config.token_ttl_days) * 86_400;
     let new = NewToken {
         id: TokenId::new(),
         hash: sha256_hex(token.expose()),
@@ -289,6 +290,8 @@ pub struct PendingRequest {
     pub requested_at: i64,
     pub expires_at: i64,
     pub status: DeviceStatus,
+    /// Once approved: the days the device token will last.
+    pub token_days: Option<i64>,
 }
 
 /// Finds the request a person typed the code of, for someone who may decide
@@ -360,6 +363,7 @@ async fn find_request(
         requested_at: device.created_at,
         expires_at: device.expires_at,
         status,
+        token_days: device.token_days,
     })
 }
 
@@ -372,16 +376,64 @@ fn already_used() -> Error {
     Flow::InvalidGrant("this device_code was already used".into()).into()
 }
 
+/// What the approver lets the device have: its full power (the default), or
+/// only reading; and how long its token lasts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// Only `profile:read tokens:read`, however much the approver may do.
+    pub read_only: bool,
+    /// Days the device token lasts; `None`: the server's default
+    /// (`DEVAUTH_TOKEN_TTL_DAYS`), which is also the most.
+    pub days: Option<i64>,
+}
+
+/// The scopes a read-only grant keeps.
+pub const READ_ONLY: [Scope; 2] = [Scope::ProfileRead, Scope::TokensRead];
+
+/// The lifetimes the confirm page offers, days; the server's default (and
+/// most) is offered too.
+pub const OFFERED_DAYS: [i64; 3] = [7, 30, 90];
+
+impl Grant {
+    /// The device token's scopes: `inherited` (the approver's; empty: the
+    /// full role), narrowed to reading when asked.
+    fn scopes(&self, inherited: Vec<Scope>) -> Vec<Scope> {
+        if !self.read_only {
+            return inherited;
+        }
+        if inherited.is_empty() {
+            return READ_ONLY.to_vec();
+        }
+        inherited
+            .into_iter()
+            .filter(|s| READ_ONLY.contains(s))
+            .collect()
+    }
+
+    /// The lifetime checked against the server's most.
+    fn days(&self, most: i64) -> Result<Option<i64>> {
+        match self.days {
+            Some(days) if !(1..=most).contains(&days) => Err(Error::invalid(format!(
+                "a device token lasts 1 to {most} days, not {days}"
+            ))),
+            days => Ok(days),
+        }
+    }
+}
+
 /// Approves a pending request into `org_slug`. A session approves into any
 /// org its user belongs to, with the full role there; a token only into its
-/// own org, and the device token gets the approving token's scopes.
+/// own org, and the device token gets the approving token's scopes. `grant`
+/// may narrow both.
 pub async fn approve(
     state: &AppState,
     principal: &Principal,
     user_code: &str,
     org_slug: &str,
+    grant: Grant,
     meta: &RequestMeta,
 ) -> Result<PendingRequest> {
+    let token_days = grant.days(state.config.token_ttl_days)?;
     let request = pending(state, principal, user_code, meta).await?;
     let actor = principal.actor();
     let acting = acting_in(state, principal, org_slug).await?;
@@ -393,11 +445,33 @@ pub async fn approve(
     let (Some(user), Some(role)) = (acting.user(), acting.role()) else {
         return Err(policy::outside_org(principal).into());
     };
-    let scopes = acting.inherited_scopes();
+    let scopes = grant.scopes(acting.inherited_scopes());
     let now = state.now();
+    let org_policy = state.store.org_policy(&org.id).await?;
+    if let Some(reason) = org_policy.refusal(&org.name, request.requester_ip.as_deref()) {
+        let enforced = org_policy.mode == PolicyMode::Enforce;
+        let action = if enforced {
+            AuditAction::DevicePolicyDenied
+        } else {
+            AuditAction::DevicePolicyWouldDeny
+        };
+        let audit = NewAuditEvent::new(now, actor.clone(), action, meta)
+            .target(request.id.clone())
+            .org(org.id.clone())
+            .detail(format!(
+                "device {}: {reason}",
+                request.device_name.as_deref().unwrap_or(&request.client_id)
+            ));
+        state.store.append_audit(&audit).await?;
+        if enforced {
+            return Err(Error::PolicyDenied(reason));
+        }
+    }
+    let days = org_policy.cap_days(token_days.unwrap_or(state.config.token_ttl_days));
+    let token_days = Some(days);
     let grant = match scopes_to_text(&scopes) {
-        None => format!("as {role}"),
-        Some(limited) => format!("as {role}, limited to {limited}"),
+        None => format!("as {role} for {days} days"),
+        Some(limited) => format!("as {role}, limited to {limited}, for {days} days"),
     };
     let audit = NewAuditEvent::new(now, actor, AuditAction::DeviceApproved, meta)
         .target(request.id.clone())
@@ -411,8 +485,13 @@ pub async fn approve(
         user_id: user.id.clone(),
         org_id: Some(org.id.clone()),
         scopes,
+        token_days,
     };
-    decide(state, request, user_code, &decision, &audit, meta).await
+    let decided = decide(state, request, user_code, &decision, &audit, meta).await?;
+    Ok(PendingRequest {
+        token_days,
+        ..decided
+    })
 }
 
 /// The principal as it acts in the org named `slug`: a session takes the
@@ -468,6 +547,7 @@ pub async fn deny(
         user_id: user.id.clone(),
         org_id: None,
         scopes: Vec::new(),
+        token_days: None,
     };
     decide(state, request, user_code, &decision, &audit, meta).await
 }

@@ -23,6 +23,9 @@ pub enum Error {
     /// The policy refused.
     #[error("{0}")]
     Denied(Denied),
+    /// An org's device policy refused an approval; the text names the policy.
+    #[error("{0}")]
+    PolicyDenied(String),
     /// Nothing with that id or name; the text says what was looked for.
     #[error("{0}")]
     NotFound(String),

@@ -53,6 +53,7 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub(crate) mod device_flow;
+pub mod device_policy;
 pub mod error;
 pub mod events;
 pub(crate) mod flood;

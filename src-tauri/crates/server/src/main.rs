@@ -106,6 +106,11 @@ struct ServeArgs {
     /// Event streams, and held long polls, one client address may have open (each).
     #[arg(long, env = "DEVAUTH_MAX_WAITS_PER_ADDRESS", default_value_t = 256)]
     max_waits_per_address: usize,
+    /// How recent a sign-in must be to approve a device in the browser
+    /// (7200, 30m, 2h, 1d); older sessions enter the password again.
+    #[arg(long, env = "DEVAUTH_APPROVAL_MAX_AUTH_AGE", default_value = "2h",
+        value_parser = devauth_server::config::parse_duration_secs)]
+    approval_max_auth_age: i64,
     /// Protect /metrics: it answers only `Authorization: Bearer` this token.
     #[arg(long, env = "DEVAUTH_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -174,6 +179,7 @@ async fn main() -> ExitCode {
                 max_streams: args.max_streams.max(1),
                 streams_per_token: args.max_streams_per_token.max(1),
                 waits_per_address: args.max_waits_per_address.max(1),
+                approval_max_auth_age_secs: args.approval_max_auth_age,
                 connections: devauth_server::conn::Limits {
                     header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
                     body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),

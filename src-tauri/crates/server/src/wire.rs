@@ -119,3 +119,37 @@ pub fn device_request(r: &PendingRequest) -> proto::DeviceRequestOne {
         },
     }
 }
+
+pub fn device_policy(policy: &crate::device_policy::DevicePolicy) -> proto::DevicePolicy {
+    use crate::device_policy::PolicyMode;
+    proto::DevicePolicy {
+        device_flow: if policy.device_flow {
+            proto::DeviceFlowSwitch::On
+        } else {
+            proto::DeviceFlowSwitch::Off
+        },
+        device_networks: policy
+            .device_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        device_token_days: policy.device_token_days,
+        mode: match policy.mode {
+            PolicyMode::Enforce => proto::PolicyMode::Enforce,
+            PolicyMode::Report => proto::PolicyMode::Report,
+        },
+    }
+}
+
+pub fn policy_change(change: proto::DevicePolicyChange) -> crate::device_policy::PolicyChange {
+    use crate::device_policy::PolicyMode;
+    crate::device_policy::PolicyChange {
+        device_flow: change.device_flow.map(|s| s == proto::DeviceFlowSwitch::On),
+        device_networks: change.device_networks,
+        device_token_days: change.device_token_days,
+        mode: change.mode.map(|m| match m {
+            proto::PolicyMode::Enforce => PolicyMode::Enforce,
+            proto::PolicyMode::Report => PolicyMode::Report,
+        }),
+    }
+}

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use devauth_proto::{
-    DeviceDecision, DeviceRequestOne, ErrorBody, SetupClaim, SetupClaimed, SetupStatus,
+    Access, DeviceDecision, DeviceRequestOne, ErrorBody, SetupClaim, SetupClaimed, SetupStatus,
 };
 
 pub fn routes() -> Routes {
@@ -53,7 +53,12 @@ async fn approve(
     let org = body.org.as_deref().ok_or_else(|| {
         Error::invalid("missing `org`: the slug of the organization to approve into")
     })?;
-    let request = device_flow::approve(&state, &principal, &body.user_code, org, &meta).await?;
+    let grant = device_flow::Grant {
+        read_only: body.access == Some(Access::Read),
+        days: body.days,
+    };
+    let request =
+        device_flow::approve(&state, &principal, &body.user_code, org, grant, &meta).await?;
     Ok(Json(wire::device_request(&request)))
 }
 

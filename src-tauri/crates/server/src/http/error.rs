@@ -58,6 +58,7 @@ pub fn status_and_code(err: &Error) -> (StatusCode, &'static str) {
         Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "invalid_token"),
         Error::Denied(Denied::MissingScope(_)) => (StatusCode::FORBIDDEN, "insufficient_scope"),
         Error::Denied(Denied::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
+        Error::PolicyDenied(_) => (StatusCode::FORBIDDEN, "policy_denied"),
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -3,6 +3,7 @@
 
 use super::{ApiResult, Auth, JsonBody, created};
 use crate::audit;
+use crate::device_policy;
 use crate::error::Error;
 use crate::members;
 use crate::model::{AuditQuery, Org};
@@ -14,7 +15,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, patch};
-use devauth_proto::{AddMember, AuditPage, ChangeRole, ErrorBody, MemberList, MemberOne, Removed};
+use devauth_proto::{
+    AddMember, AuditPage, ChangeRole, DevicePolicyChange, ErrorBody, MemberList, MemberOne, Removed,
+};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -29,6 +32,41 @@ pub fn routes() -> Routes {
             patch(change_role).delete(remove_member),
         )
         .add("/api/orgs/{org}/audit", get(audit_log))
+        .add(
+            "/api/orgs/{org}/policy",
+            get(get_policy).patch(change_policy),
+        )
+}
+
+/// The org's device policy (owners and admins).
+#[utoipa::path(get, path = "/api/orgs/{org}/policy", tag = "orgs", security(("bearer" = [])),
+    params(("org" = String, Path, description = "the org's slug")),
+    responses((status = 200, body = devauth_proto::DevicePolicy), (status = 403, body = ErrorBody)))]
+pub(crate) async fn get_policy(
+    State(state): State<AppState>,
+    Auth(principal, _): Auth,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<devauth_proto::DevicePolicy>> {
+    let org = org_in_path(&principal, &slug)?;
+    let policy = device_policy::get(&state, &principal, &org).await?;
+    Ok(Json(wire::device_policy(&policy)))
+}
+
+/// Changes the org's device policy (owners only); what is not sent stays.
+#[utoipa::path(patch, path = "/api/orgs/{org}/policy", tag = "orgs", security(("bearer" = [])),
+    params(("org" = String, Path, description = "the org's slug")),
+    request_body = DevicePolicyChange,
+    responses((status = 200, body = devauth_proto::DevicePolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn change_policy(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<DevicePolicyChange>,
+) -> ApiResult<Json<devauth_proto::DevicePolicy>> {
+    let org = org_in_path(&principal, &slug)?;
+    let change = wire::policy_change(body);
+    let policy = device_policy::set(&state, &principal, &org, &change, &meta).await?;
+    Ok(Json(wire::device_policy(&policy)))
 }
 
 /// The org named in the path: the token's own, since a token's authority

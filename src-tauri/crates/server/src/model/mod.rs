@@ -287,6 +287,9 @@ pub struct DeviceAuthorization {
     pub org_id: Option<OrgId>,
     /// What the device token will carry (empty: the approver's full role).
     pub scopes: Vec<Scope>,
+    /// The device token's lifetime the approver chose, days (`None`: the
+    /// server's default).
+    pub token_days: Option<i64>,
     /// The token it was redeemed for.
     pub token_id: Option<TokenId>,
 }
@@ -420,6 +423,12 @@ pub enum AuditAction {
     DeviceApproved,
     /// A device request was denied.
     DeviceDenied,
+    /// An org's device policy refused an approval.
+    DevicePolicyDenied,
+    /// An org's device policy, in report mode, would have refused an approval.
+    DevicePolicyWouldDeny,
+    /// An org's device policy was changed.
+    OrgPolicyChanged,
     /// A sign-in on the pages failed.
     LoginFailed,
     /// A sign-in on the pages worked.
@@ -460,6 +469,9 @@ impl AuditAction {
             AuditAction::DeviceCodeFailed => "device.code_failed",
             AuditAction::DeviceApproved => "device.approved",
             AuditAction::DeviceDenied => "device.denied",
+            AuditAction::DevicePolicyDenied => "device.policy_denied",
+            AuditAction::DevicePolicyWouldDeny => "device.policy_would_deny",
+            AuditAction::OrgPolicyChanged => "org.policy_changed",
             AuditAction::LoginFailed => "login.failed",
             AuditAction::LoginSucceeded => "login.succeeded",
             AuditAction::MemberAdded => "member.added",

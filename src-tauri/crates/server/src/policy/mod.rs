@@ -127,6 +127,16 @@ pub enum Act<'a> {
         /// The org the device token will act in.
         org_id: &'a OrgId,
     },
+    /// Read an org's device policy.
+    ReadDevicePolicy {
+        /// The org.
+        org_id: &'a OrgId,
+    },
+    /// Change an org's device policy.
+    SetDevicePolicy {
+        /// The org.
+        org_id: &'a OrgId,
+    },
     /// Disable a user everywhere (the admin CLI).
     DisableUser,
 }
@@ -314,8 +324,13 @@ pub fn check(p: &Principal, act: Act<'_>) -> Result<(), Denied> {
             }
             Ok(())
         }
-        Act::ListMembers { org_id } | Act::ReadAudit { org_id } => {
-            need(power_for(p, org_id)?, Scope::OrgAdmin)
+        Act::ListMembers { org_id }
+        | Act::ReadAudit { org_id }
+        | Act::ReadDevicePolicy { org_id } => need(power_for(p, org_id)?, Scope::OrgAdmin),
+        Act::SetDevicePolicy { org_id } => {
+            let power = power_for(p, org_id)?;
+            need(power, Scope::OrgAdmin)?;
+            need_owner(power)
         }
         Act::AddMember { org_id, role } => {
             let power = membership_power(p, org_id)?;

@@ -11,6 +11,7 @@ pub(crate) mod sql;
 mod sqlite;
 
 use crate::clock::Timestamp;
+use crate::device_policy::DevicePolicy;
 use crate::model::*;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -113,6 +114,8 @@ pub struct DeviceDecision {
     pub org_id: Option<OrgId>,
     /// What the device token will carry (empty: the approver's full role).
     pub scopes: Vec<Scope>,
+    /// The device token's lifetime, days (`None`: the server's default).
+    pub token_days: Option<i64>,
 }
 
 /// A browser session about to be stored (the cookie value stays with the browser).
@@ -223,6 +226,17 @@ pub trait Accounts: Send + Sync + 'static {
     ) -> Result<MembershipChange>;
     /// An org's members, by email.
     async fn list_members(&self, org_id: &OrgId) -> Result<Vec<Member>>;
+
+    /// An org's device policy (the default when none was set).
+    async fn org_policy(&self, org_id: &OrgId) -> Result<DevicePolicy>;
+    /// Replaces an org's device policy.
+    async fn set_org_policy(
+        &self,
+        org_id: &OrgId,
+        policy: &DevicePolicy,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
 }
 
 /// Tokens: stored as hashes, revoked, rotated, used.
@@ -314,8 +328,13 @@ pub trait Audit: Send + Sync + 'static {
 pub trait Sessions: Send + Sync + 'static {
     /// Stores a new browser session.
     async fn create_session(&self, session: &NewSession) -> Result<()>;
-    /// The active user behind a session (not ended, not expired, user not disabled).
-    async fn session_user(&self, id_hash: &str, now: Timestamp) -> Result<Option<User>>;
+    /// The active user behind a session (not ended, not expired, user not
+    /// disabled), and when they signed in.
+    async fn session_user(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(User, Timestamp)>>;
     /// Ends one session (signing out); nothing when it has ended already.
     async fn end_session(&self, id_hash: &str, now: Timestamp) -> Result<()>;
     /// Ends every browser session of a user; returns how many.

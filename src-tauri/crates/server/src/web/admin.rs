@@ -5,6 +5,7 @@ use super::page::{error_page, layout, message, refuse_post, status_of, to_login,
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::audit;
+use crate::device_policy::{self, PolicyChange, PolicyMode};
 use crate::error::{Error, Result};
 use crate::members;
 use crate::model::{AuditQuery, Org, Role, RoleExt, TokenKind, parse_scopes};
@@ -112,10 +113,11 @@ async fn render_admin(
         let members = members::list(state, principal, org).await?;
         let tokens = tokens::list(state, principal, true).await?;
         let events = audit::list(state, principal, &query).await?;
-        Ok::<_, Error>((members, tokens, events))
+        let device_policy = device_policy::get(state, principal, org).await?;
+        Ok::<_, Error>((members, tokens, events, device_policy))
     }
     .await;
-    let (members, tokens, events) = match loaded {
+    let (members, tokens, events, device_policy) = match loaded {
         Ok(loaded) => loaded,
         Err(err) => return error_page(visitor, err),
     };
@@ -136,6 +138,11 @@ async fn render_admin(
         notice: extras.notice,
         error: extras.error,
         scopes: scope_names(),
+        policy: PolicyView::new(
+            &device_policy,
+            policy::check(principal, Act::SetDevicePolicy { org_id: &org.id }).is_ok(),
+            state.config.token_ttl_days,
+        ),
     };
     visitor.finish(render(extras.status, &page))
 }
@@ -370,6 +377,51 @@ pub async fn create_service_token(
             }),
             format!("Created service token `{name}`."),
         ))
+    })
+    .await
+}
+
+/// The page: sets the org's device policy (owners; fields `device_flow=on|off`,
+/// `device_networks` (one per line or comma-separated), `device_token_days`
+/// (empty: the server's lifetime), `mode=enforce|report`, `csrf_token`).
+#[utoipa::path(post, path = "/admin/{org}/policy", operation_id = "page_admin_set_policy", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug")),
+    responses((status = 200, description = "the admin page with the outcome", content_type = "text/html"), (status = 400, description = "the page with the problem", content_type = "text/html"), (status = 403, description = "not an owner", content_type = "text/html")))]
+pub async fn set_policy(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+    form: WebForm,
+) -> Response {
+    let (state, form, meta) = (&state, &form, &visitor.meta.clone());
+    act(state, &visitor, &slug, form, |principal, org| async move {
+        let days = form.text("device_token_days");
+        let days = match days.trim() {
+            "" => None,
+            text => Some(text.parse::<i64>().map_err(|_| {
+                Error::invalid(format!(
+                    "the longest device token is a number of days, not `{text}`"
+                ))
+            })?),
+        };
+        let mode = match form.get("mode") {
+            Some(mode) => Some(PolicyMode::parse(mode).map_err(Error::invalid)?),
+            None => None,
+        };
+        let change = PolicyChange {
+            device_flow: form.get("device_flow").map(|v| v == "on"),
+            device_networks: Some(
+                form.text("device_networks")
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            device_token_days: Some(days),
+            mode,
+        };
+        let saved = device_policy::set(state, &principal, &org, &change, meta).await?;
+        Ok((None, format!("Device policy saved: {}.", saved.describe())))
     })
     .await
 }

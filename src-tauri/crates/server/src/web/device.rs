@@ -9,11 +9,13 @@ use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::device_flow::{self, PendingRequest, not_pending};
 use crate::error::{Error, Flow};
-use crate::model::{DeviceStatus, User};
+use crate::identity::{self, SignInError};
+use crate::model::{DeviceStatus, RequestMeta, User};
 use crate::policy::Principal;
+use crate::secret::Secret;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use devauth_proto::text::visible;
 use serde::Deserialize;
@@ -22,25 +24,60 @@ use std::sync::Arc;
 #[derive(Deserialize)]
 pub struct CodeQuery {
     user_code: Option<String>,
+    /// `elsewhere`: a link from another site was not filled in (kept across
+    /// the sign-in page).
+    from: Option<String>,
 }
 
-/// The page: the code entry page; `?user_code=` fills it in.
+/// What the code page says when a link from another site brought a code.
+const NOT_FILLED: &str = "You followed a link from another site, so the code was not filled in. \
+     Type the code your device shows. If you did not start a sign-in yourself, close this page.";
+
+/// Whether this navigation came from another site, not from the person.
+/// `Sec-Fetch-Site` says so where browsers send it (https, loopback):
+/// `cross-site` or `same-site` is a link on another site (a phishing
+/// page, a web mail), while `none` (typed, a bookmark, the app opening the
+/// browser, a QR code) and `same-origin` (this server's own pages) are the
+/// person's. Without it (plain http), a `Referer` from another origin.
+fn from_another_site(headers: &HeaderMap, public_url: &str) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site");
+    }
+    let origin = |url: &str| url::Url::parse(url).ok().map(|u| u.origin());
+    header("referer").is_some_and(|referer| origin(referer) != origin(public_url))
+}
+
+/// The page: the code entry page; `?user_code=` fills it in, unless the
+/// link came from another site.
 #[utoipa::path(get, path = "/device", operation_id = "page_device_form", tag = "pages",
     responses((status = 200, description = "the code entry page", content_type = "text/html"), (status = 303, description = "not signed in: to `/login`")))]
-pub async fn device_form(visitor: Visitor, Query(q): Query<CodeQuery>) -> Response {
-    let code = q.user_code.unwrap_or_default();
+pub async fn device_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    let sent = q.user_code.unwrap_or_default();
+    let refused = !sent.is_empty() && from_another_site(&headers, &state.public_url);
+    let code = if refused { String::new() } else { sent };
+    let notice =
+        (refused || q.from.as_deref() == Some("elsewhere")).then(|| NOT_FILLED.to_string());
     if visitor.user.is_none() {
-        let next = if code.is_empty() {
-            "/device".to_string()
-        } else {
+        let next = if !code.is_empty() {
             let encoded: String = form_urlencoded::byte_serialize(code.as_bytes()).collect();
             format!("/device?user_code={encoded}")
+        } else if notice.is_some() {
+            "/device?from=elsewhere".to_string()
+        } else {
+            "/device".to_string()
         };
         return visitor.finish(to_login(&next));
     }
     let page = DevicePage {
         layout: layout(&visitor, "Connect a device"),
         error: None,
+        notice,
         user_code: code.chars().take(16).collect(),
     };
     visitor.finish(render(StatusCode::OK, &page))
@@ -50,6 +87,7 @@ fn code_error(visitor: &Visitor, code: &str, err: Error) -> Response {
     let page = DevicePage {
         layout: layout(visitor, "Connect a device"),
         error: Some(capitalize(&err.to_string())),
+        notice: None,
         user_code: code.chars().take(16).collect(),
     };
     let mut response = visitor.finish(render(status_of(&err), &page));
@@ -116,7 +154,50 @@ pub async fn device_submit(
             None,
         );
     }
-    confirm_page(&state, &visitor, &request, &code, orgs)
+    let page = confirm_page(&state, &visitor, &request, &code, orgs, &Choices::default());
+    visitor.finish(render(StatusCode::OK, &page))
+}
+
+/// What the approver chose on the confirm form, and what was wrong with it.
+#[derive(Default)]
+struct Choices {
+    org: String,
+    read_only: bool,
+    days: Option<i64>,
+    error: Option<(String, &'static str)>,
+}
+
+impl Choices {
+    fn of(form: &WebForm) -> Choices {
+        Choices {
+            org: form.text("org"),
+            read_only: form.get("access") == Some("read"),
+            days: form.get("days").and_then(|d| d.trim().parse().ok()),
+            error: None,
+        }
+    }
+
+    fn refused(self, error: &str, field: &'static str) -> Choices {
+        Choices {
+            error: Some((error.to_string(), field)),
+            ..self
+        }
+    }
+}
+
+/// Whether the device asked from another network than this browser: another
+/// IPv4 address, or another IPv6 /64. Unknown counts as another.
+fn different_network(request: &PendingRequest, browser: &RequestMeta) -> bool {
+    match (&request.requester_ip, &browser.ip) {
+        (Some(_), Some(_)) => {
+            let device = RequestMeta {
+                ip: request.requester_ip.clone(),
+                ..RequestMeta::default()
+            };
+            device.ip_key() != browser.ip_key()
+        }
+        _ => true,
+    }
 }
 
 fn confirm_page(
@@ -125,14 +206,33 @@ fn confirm_page(
     request: &PendingRequest,
     code: &str,
     orgs: Vec<(crate::model::Org, crate::model::Role)>,
-) -> Response {
+    choices: &Choices,
+) -> ConfirmPage {
     let now = state.now();
     let shown = crate::secret::normalize_user_code(code)
         .map(|c| crate::secret::format_user_code(&c))
         .unwrap_or_default();
-    let page = ConfirmPage {
-        layout: layout(visitor, "Confirm sign-in"),
+    let different = different_network(request, &visitor.meta);
+    let most = state.config.token_ttl_days;
+    let chosen_days = choices
+        .days
+        .filter(|d| (1..=most).contains(d))
+        .unwrap_or(most);
+    let mut offered: Vec<i64> = device_flow::OFFERED_DAYS
+        .into_iter()
+        .filter(|d| *d < most)
+        .collect();
+    offered.push(most);
+    let (error, error_field) = match &choices.error {
+        Some((text, field)) => (Some(text.clone()), *field),
+        None => (None, ""),
+    };
+    ConfirmPage {
+        layout: layout(visitor, "Approve a sign-in"),
         user_code: shown,
+        show_code: !different,
+        error,
+        error_field,
         // What the requester wrote is shown as it renders: nothing invisible
         // (names are refused with such characters; user agents are not).
         device_name: request
@@ -144,23 +244,22 @@ fn confirm_page(
             .requester_ip
             .clone()
             .unwrap_or_else(|| "unknown".into()),
+        browser_ip: visitor.meta.ip.clone().unwrap_or_else(|| "unknown".into()),
         user_agent: request
             .user_agent
             .as_deref()
             .map(visible)
             .unwrap_or_default(),
-        requested: format!(
-            "{} ({})",
-            when(request.requested_at),
-            relative(request.requested_at, now)
-        ),
+        requested_ago: age(request.requested_at, now),
+        requested: when(request.requested_at),
         expires: format!(
             "{} ({})",
             when(request.expires_at),
             relative(request.expires_at, now)
         ),
-        different_network: request.requester_ip.is_some()
-            && request.requester_ip != visitor.meta.ip,
+        different_network: different,
+        needs_password: !visitor.signed_in_within(now, state.config.approval_max_auth_age_secs),
+        max_auth_age: duration_words(state.config.approval_max_auth_age_secs),
         orgs: orgs
             .into_iter()
             .map(|(org, role)| OrgOption {
@@ -169,41 +268,202 @@ fn confirm_page(
                 role: role.to_string(),
             })
             .collect(),
-    };
-    visitor.finish(render(StatusCode::OK, &page))
+        chosen_org: choices.org.clone(),
+        read_only: choices.read_only,
+        days: offered
+            .into_iter()
+            .map(|days| DaysOption {
+                days,
+                selected: days == chosen_days,
+            })
+            .collect(),
+    }
 }
 
-/// The page: approves into an org or denies: fields `user_code`, `org`, `action=approve|deny`, `csrf_token`.
+/// The confirm page again, for the same request, saying what was wrong; the
+/// request stays pending.
+async fn confirm_again(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    request: &PendingRequest,
+    code: &str,
+    choices: Choices,
+    status: StatusCode,
+) -> Response {
+    let orgs = match state.store.orgs_of_user(&user.id).await {
+        Ok(orgs) => orgs,
+        Err(err) => return error_page(visitor, err.into()),
+    };
+    let page = confirm_page(state, visitor, request, code, orgs, &choices);
+    visitor.finish(render(status, &page))
+}
+
+/// Before a browser approval: across networks the code typed again from the
+/// device; a sign-in older than `DEVAUTH_APPROVAL_MAX_AUTH_AGE`, the password
+/// (then the session starts over: its cookie goes on `renewed`).
+#[allow(clippy::result_large_err)] // the refusal is a whole page
+async fn approval_checks(
+    state: &AppState,
+    visitor: &mut Visitor,
+    user: &User,
+    request: &PendingRequest,
+    form: &WebForm,
+    renewed: &mut Response,
+) -> Result<(), (Choices, StatusCode)> {
+    let choices = Choices::of(form);
+    if different_network(request, &visitor.meta) {
+        let typed = form.get("confirm_code").unwrap_or_default();
+        let expected = crate::secret::normalize_user_code(&form.text("user_code"));
+        if typed.trim().is_empty() {
+            let text = "This request came from another network: type the code your device \
+                 shows to approve it.";
+            return Err((
+                choices.refused(text, "confirm_code"),
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+        if crate::secret::normalize_user_code(typed) != expected {
+            let text = "That is not the code of this request. Type the code your device shows; \
+                 if no device of yours shows one, deny.";
+            return Err((
+                choices.refused(text, "confirm_code"),
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+    }
+    if visitor.signed_in_within(state.now(), state.config.approval_max_auth_age_secs) {
+        return Ok(());
+    }
+    let password = Secret::new(form.text("password"));
+    if password.expose().is_empty() {
+        let text = "Enter your password to approve a device.";
+        return Err((choices.refused(text, "password"), StatusCode::UNAUTHORIZED));
+    }
+    let known = visitor.known_as(&user.email).map(str::to_string);
+    let checked = identity::sign_in(
+        state,
+        &user.email,
+        &password,
+        known.as_deref(),
+        &visitor.meta,
+    )
+    .await;
+    let (text, status) = match checked {
+        Ok(fresh) => match visitor.renew(state, fresh, renewed).await {
+            Ok(()) => return Ok(()),
+            Err(_) => (
+                "Your session could not be renewed. Try again.".to_string(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        },
+        Err(SignInError::Wrong) => ("Wrong password.".to_string(), StatusCode::UNAUTHORIZED),
+        Err(SignInError::Limited { retry_after }) => (
+            format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(SignInError::Busy { .. }) => (
+            "The server is busy checking other sign-ins. Try again in a moment.".to_string(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        Err(SignInError::Failed(_)) => (
+            "Your password could not be checked. Try again.".to_string(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    };
+    Err((choices.refused(&text, "password"), status))
+}
+
+/// "2 hours", "30 minutes", "90 seconds".
+fn duration_words(secs: i64) -> String {
+    let (n, unit) = if secs >= 86_400 && secs % 86_400 == 0 {
+        (secs / 86_400, "day")
+    } else if secs >= 3600 && secs % 3600 == 0 {
+        (secs / 3600, "hour")
+    } else if secs >= 60 && secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The page: approves into an org or denies: fields `user_code`, `org`,
+/// `action=approve|deny`, `access=full|read`, `days`, `csrf_token`; across
+/// networks `confirm_code`, after an old sign-in `password`.
 #[utoipa::path(post, path = "/device/decide", operation_id = "page_device_decide", tag = "pages",
-    responses((status = 200, description = "the outcome", content_type = "text/html"), (status = 403, description = "not a member of that org, or a wrong CSRF token", content_type = "text/html"), (status = 409, description = "decided meanwhile", content_type = "text/html")))]
+    responses((status = 200, description = "the outcome", content_type = "text/html"), (status = 400, description = "the confirm page again: the code was not typed (another network)", content_type = "text/html"), (status = 401, description = "the confirm page again: the password is needed (an old sign-in)", content_type = "text/html"), (status = 403, description = "not a member of that org, or a wrong CSRF token", content_type = "text/html"), (status = 409, description = "decided meanwhile", content_type = "text/html")))]
 pub async fn device_decide(
     State(state): State<AppState>,
-    visitor: Visitor,
+    mut visitor: Visitor,
     form: WebForm,
 ) -> Response {
     let (user, code, principal) = match decider(&visitor, &form) {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
+    let mut renewed = Response::default();
     let result = match form.get("action") {
         Some("approve") => {
-            device_flow::approve(&state, &principal, &code, &form.text("org"), &visitor.meta).await
+            let request = match device_flow::lookup(&state, &principal, &code, &visitor.meta).await
+            {
+                Ok(request) if request.status == DeviceStatus::Pending => request,
+                Ok(request) => return already_decided(&visitor, request.status),
+                Err(err) => return code_error(&visitor, &code, err),
+            };
+            let checked =
+                approval_checks(&state, &mut visitor, &user, &request, &form, &mut renewed).await;
+            if let Err((choices, status)) = checked {
+                return confirm_again(&state, &visitor, &user, &request, &code, choices, status)
+                    .await;
+            }
+            let choices = Choices::of(&form);
+            let grant = device_flow::Grant {
+                read_only: choices.read_only,
+                days: choices.days,
+            };
+            let org = form.text("org");
+            device_flow::approve(&state, &principal, &code, &org, grant, &visitor.meta).await
         }
         Some("deny") => device_flow::deny(&state, &principal, &code, &visitor.meta).await,
         _ => Err(Error::invalid("choose Approve or Deny")),
     };
+    let mut response = outcome(&state, &visitor, &user, &form, result);
+    for cookie in renewed.headers().get_all(header::SET_COOKIE) {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    response
+}
+
+fn outcome(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    form: &WebForm,
+    result: crate::error::Result<PendingRequest>,
+) -> Response {
+    let code = form.text("user_code");
     match result {
         Ok(request) if request.status == DeviceStatus::Approved => {
             let device = request
                 .device_name
                 .unwrap_or_else(|| request.client_id.clone());
+            let choices = Choices::of(form);
+            let days = request.token_days.unwrap_or(state.config.token_ttl_days);
+            let access = if choices.read_only {
+                "It may only read your profile and tokens"
+            } else {
+                "It acts as you, with your role"
+            };
             let body = format!(
-                "{device} is signed in to {} as {}. You can return to the app now.",
+                "{device} is signed in to {} as {}. {access}, for {days} days. You can return to the app now.",
                 form.text("org"),
                 user.email
             );
             message(
-                &visitor,
+                visitor,
                 StatusCode::OK,
                 "Device approved",
                 &body,
@@ -219,7 +479,7 @@ pub async fn device_decide(
                 "{device} was not signed in. If you did not start this request, nobody got access. You can close this page."
             );
             message(
-                &visitor,
+                visitor,
                 StatusCode::OK,
                 "Request denied",
                 &body,
@@ -227,13 +487,13 @@ pub async fn device_decide(
                 None,
             )
         }
-        Err(Error::Flow(Flow::NotPending(status))) => already_decided(&visitor, status),
+        Err(Error::Flow(Flow::NotPending(status))) => already_decided(visitor, status),
         Err(err @ (Error::Flow(Flow::UnknownUserCode) | Error::RateLimited { .. })) => {
-            code_error(&visitor, &code, err)
+            code_error(visitor, &code, err)
         }
         Err(err) => {
             let mut response = message(
-                &visitor,
+                visitor,
                 status_of(&err),
                 "Not approved",
                 &capitalize(&err.to_string()),
@@ -242,6 +502,49 @@ pub async fn device_decide(
             );
             with_fault(&mut response, &err);
             response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_another_site;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().expect("a header value"));
+        }
+        map
+    }
+
+    #[test]
+    fn links_from_other_sites_are_told_apart_from_the_persons_own() {
+        let ours = "https://auth.example.com";
+        for other in [
+            &[("sec-fetch-site", "cross-site")][..],
+            &[("sec-fetch-site", "same-site")],
+            &[
+                ("sec-fetch-site", "Cross-Site"),
+                ("referer", "https://auth.example.com/"),
+            ],
+            &[("referer", "https://mail.example.net/inbox")],
+            &[("referer", "http://auth.example.com/")],
+        ] {
+            assert!(from_another_site(&headers(other), ours), "{other:?}");
+        }
+        for own in [
+            &[][..],
+            &[("sec-fetch-site", "none")],
+            &[("sec-fetch-site", "same-origin")],
+            &[
+                ("sec-fetch-site", "none"),
+                ("referer", "https://mail.example.net/"),
+            ],
+            &[("referer", "https://auth.example.com/device")],
+        ] {
+            assert!(!from_another_site(&headers(own), ours), "{own:?}");
         }
     }
 }

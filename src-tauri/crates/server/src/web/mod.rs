@@ -60,6 +60,7 @@ pub fn routes() -> Routes {
             post(admin::remove_member),
         )
         .add("/admin/{org}/tokens/{id}/revoke", post(admin::revoke_token))
+        .add("/admin/{org}/policy", post(admin::set_policy))
         .add(
             "/admin/{org}/service-tokens",
             post(admin::create_service_token),

@@ -80,6 +80,8 @@ fn random_hex() -> String {
 /// Who is at the browser: maybe a signed-in user, always a CSRF seed.
 pub struct Visitor {
     pub user: Option<Arc<User>>,
+    /// When the signed-in user signed in (entered their password).
+    pub signed_in_at: Option<i64>,
     pub meta: RequestMeta,
     session: Option<String>,
     /// The pre-session cookie, and whether it is new (to be set on the response).
@@ -102,13 +104,18 @@ impl FromRequestParts<AppState> for Visitor {
         let session = cookie(parts, names.session)
             .filter(|v| is_hex(v, 64))
             .map(str::to_string);
-        let user = match &session {
-            Some(id) => state
-                .store
-                .session_user(&sha256_hex(id), state.now())
-                .await?
-                .map(Arc::new),
+        let found = match &session {
+            Some(id) => {
+                state
+                    .store
+                    .session_user(&sha256_hex(id), state.now())
+                    .await?
+            }
             None => None,
+        };
+        let (user, signed_in_at) = match found {
+            Some((user, at)) => (Some(Arc::new(user)), Some(at)),
+            None => (None, None),
         };
         let (presession, new_presession) = match cookie(parts, names.presession) {
             Some(value) if is_hex(value, 64) => (value.to_string(), false),
@@ -120,6 +127,7 @@ impl FromRequestParts<AppState> for Visitor {
         Ok(Visitor {
             session: user.as_ref().and(session),
             user,
+            signed_in_at,
             meta,
             presession,
             new_presession,
@@ -205,7 +213,31 @@ impl Visitor {
         self.set_cookie(response, self.names.known, &mark, KNOWN_SECS);
         self.session = Some(id);
         self.user = Some(Arc::new(user));
+        self.signed_in_at = Some(now);
         Ok(())
+    }
+
+    /// Whether the user signed in within `max_age` seconds of `now` (an
+    /// approval needs a recent sign-in, as a sudo mode does).
+    pub fn signed_in_within(&self, now: i64, max_age: i64) -> bool {
+        self.signed_in_at.is_some_and(|at| now - at <= max_age)
+    }
+
+    /// After the password was entered again: this session ends and a new
+    /// one starts now (a new cookie, and so a new CSRF token).
+    pub async fn renew(
+        &mut self,
+        state: &AppState,
+        user: User,
+        response: &mut Response,
+    ) -> Result<(), Error> {
+        if let Some(id) = self.session.take() {
+            state
+                .store
+                .end_session(&sha256_hex(&id), state.now())
+                .await?;
+        }
+        self.sign_in(state, user, response).await
     }
 
     pub async fn sign_out(
@@ -220,6 +252,7 @@ impl Visitor {
                 .await?;
         }
         self.user = None;
+        self.signed_in_at = None;
         self.set_cookie(response, self.names.session, "", 0);
         Ok(())
     }

@@ -29,6 +29,16 @@ pub fn when(ts: Timestamp) -> String {
 }
 
 /// "in 3 days", "in 9 minutes", "2 hours ago".
+/// How long ago `ts` was, to the second under a minute ("4 seconds ago").
+pub fn age(ts: Timestamp, now: Timestamp) -> String {
+    match now - ts {
+        ..=0 => "just now".into(),
+        1 => "1 second ago".into(),
+        secs @ 2..60 => format!("{secs} seconds ago"),
+        _ => relative(ts, now),
+    }
+}
+
 pub fn relative(ts: Timestamp, now: Timestamp) -> String {
     let delta = ts - now;
     let abs = delta.abs();
@@ -199,6 +209,8 @@ pub struct SetupPage {
 pub struct DevicePage {
     pub layout: Layout,
     pub error: Option<String>,
+    /// Why the code was not filled in (a link from another site).
+    pub notice: Option<String>,
     pub user_code: String,
 }
 
@@ -206,15 +218,39 @@ pub struct DevicePage {
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
     pub layout: Layout,
+    /// The code as the form carries it back.
     pub user_code: String,
+    /// Shown on the page only when the request came from this network;
+    /// otherwise the person types it from the device (`confirm_code`).
+    pub show_code: bool,
+    pub error: Option<String>,
+    /// Which field the error is about (`confirm_code`, `password`).
+    pub error_field: &'static str,
     pub device_name: String,
     pub client_id: String,
     pub requester_ip: String,
+    pub browser_ip: String,
     pub user_agent: String,
+    /// "4 seconds ago", and the time itself.
+    pub requested_ago: String,
     pub requested: String,
     pub expires: String,
     pub different_network: bool,
+    /// The sign-in is older than `DEVAUTH_APPROVAL_MAX_AUTH_AGE`.
+    pub needs_password: bool,
+    /// That age in words ("2 hours").
+    pub max_auth_age: String,
     pub orgs: Vec<OrgOption>,
+    /// The org, access and lifetime chosen (kept when the form comes back).
+    pub chosen_org: String,
+    pub read_only: bool,
+    pub days: Vec<DaysOption>,
+}
+
+/// A lifetime the approver may give the device token.
+pub struct DaysOption {
+    pub days: i64,
+    pub selected: bool,
 }
 
 #[derive(Template)]
@@ -298,6 +334,45 @@ pub struct AdminPage {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub scopes: Vec<&'static str>,
+    pub policy: PolicyView,
+}
+
+/// An org's device policy as the admin page shows and edits it.
+pub struct PolicyView {
+    pub describe: String,
+    pub on: bool,
+    pub networks: String,
+    pub days: String,
+    pub report: bool,
+    /// Owners change it; admins only see it.
+    pub editable: bool,
+    pub most_days: i64,
+}
+
+impl PolicyView {
+    pub fn new(
+        policy: &crate::device_policy::DevicePolicy,
+        editable: bool,
+        most_days: i64,
+    ) -> Self {
+        PolicyView {
+            describe: policy.describe(),
+            on: policy.device_flow,
+            networks: policy
+                .device_networks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            days: policy
+                .device_token_days
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            report: policy.mode == crate::device_policy::PolicyMode::Report,
+            editable,
+            most_days,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -309,6 +384,14 @@ pub struct AdminIndexPage {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ages_count_seconds_under_a_minute() {
+        assert_eq!(super::age(100, 100), "just now");
+        assert_eq!(super::age(100, 101), "1 second ago");
+        assert_eq!(super::age(100, 104), "4 seconds ago");
+        assert_eq!(super::age(100, 100 + 5 * 60), "5 minutes ago");
+    }
+
     #[test]
     fn relative_times_read_naturally() {
         assert_eq!(super::relative(100 + 3 * 86_400, 100), "in 3 days");

@@ -6,8 +6,9 @@ use super::{
     SqlStore, USER_SELECT, insert_member_row, insert_org_row, insert_user_row, org_from, parse,
     revoke_user_rows, user_from,
 };
+use crate::device_policy::{DevicePolicy, PolicyMode};
 use crate::model::*;
-use crate::store::{Accounts, MembershipChange, Result, Revocation};
+use crate::store::{Accounts, MembershipChange, Result, Revocation, StoreError};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -210,5 +211,60 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
                 })
             })
             .collect()
+    }
+
+    async fn org_policy(&self, org_id: &OrgId) -> Result<DevicePolicy> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT device_flow, device_networks, device_token_days, mode \
+                 FROM org_policies WHERE org_id = $1",
+                args![org_id],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(DevicePolicy::default());
+        };
+        let networks = row.text("device_networks")?;
+        Ok(DevicePolicy {
+            device_flow: row.text("device_flow")? == "on",
+            device_networks: DevicePolicy::parse_networks(networks.split(','))
+                .map_err(StoreError::Corrupt)?,
+            device_token_days: row.opt_int("device_token_days")?,
+            mode: PolicyMode::parse(&row.text("mode")?).map_err(StoreError::Corrupt)?,
+        })
+    }
+
+    async fn set_org_policy(
+        &self,
+        org_id: &OrgId,
+        policy: &DevicePolicy,
+        now: i64,
+        audit: &NewAuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let networks: Vec<String> = policy
+            .device_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tx.execute(
+            "INSERT INTO org_policies (org_id, device_flow, device_networks, device_token_days, \
+             mode, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (org_id) DO UPDATE SET device_flow = excluded.device_flow, \
+             device_networks = excluded.device_networks, \
+             device_token_days = excluded.device_token_days, mode = excluded.mode, \
+             updated_at = excluded.updated_at",
+            args![
+                org_id,
+                if policy.device_flow { "on" } else { "off" },
+                &networks.join(","),
+                policy.device_token_days,
+                policy.mode.as_str(),
+                now,
+            ],
+        )
+        .await?;
+        tx.commit_with(audit).await
     }
 }

@@ -212,7 +212,8 @@ impl<C: Send + Sync + 'static> Devices for SqlStore<C> {
         let done = tx
             .execute(
                 "UPDATE device_authorizations SET status = $1, approved_by = $2, org_id = $3, \
-                 scopes = $4, decided_at = $5 WHERE id = $6 AND status = 'pending' AND expires_at > $5",
+                 scopes = $4, decided_at = $5, token_days = $7 \
+                 WHERE id = $6 AND status = 'pending' AND expires_at > $5",
                 args![
                     decision.status.as_str(),
                     &decision.user_id,
@@ -220,6 +221,7 @@ impl<C: Send + Sync + 'static> Devices for SqlStore<C> {
                     &scopes,
                     now,
                     id,
+                    decision.token_days,
                 ],
             )
             .await?;

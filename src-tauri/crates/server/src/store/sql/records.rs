@@ -21,6 +21,7 @@ const DUMP_TABLES: &[&str] = &[
     "setup_state",
     "sessions",
     "rate_limits",
+    "org_policies",
 ];
 
 #[async_trait]
@@ -105,18 +106,21 @@ impl<C: Send + Sync + 'static> Sessions for SqlStore<C> {
         Ok(())
     }
 
-    async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<User>> {
+    async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<(User, i64)>> {
         let row = self
             .db
             .fetch_optional(
-                "SELECT u.id, u.email, u.name, u.password_hash, u.disabled_at, u.created_at \
+                "SELECT u.id, u.email, u.name, u.password_hash, u.disabled_at, u.created_at, \
+                 s.created_at AS signed_in_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
                  AND u.disabled_at IS NULL",
                 args![id_hash, now],
             )
             .await?;
-        row.as_ref().map(user_from).transpose()
+        row.as_ref()
+            .map(|r| Ok((user_from(r)?, r.int("signed_in_at")?)))
+            .transpose()
     }
 
     async fn end_session(&self, id_hash: &str, now: i64) -> Result<()> {

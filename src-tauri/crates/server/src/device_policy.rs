@@ -1,0 +1,281 @@
+//! Per-org device policy: whether devices may be approved into an org at
+//! all, from which networks, for how long at most, and whether the policy
+//! refuses or only reports what it would refuse. Owners set it
+//! (`/api/orgs/{org}/policy`, `/admin/{org}`); the approval service asks it.
+
+use crate::client_ip::Cidr;
+use crate::error::{Error, Result};
+use crate::model::{AuditAction, NewAuditEvent, Org, RequestMeta};
+use crate::policy::{self, Act, Principal};
+use crate::state::AppState;
+use std::net::IpAddr;
+
+/// Whether a policy refuses or only reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PolicyMode {
+    /// Approvals it refuses are refused (`device.policy_denied`).
+    #[default]
+    Enforce,
+    /// Approvals it would refuse are allowed and audited
+    /// (`device.policy_would_deny`), to measure before enforcing.
+    Report,
+}
+
+impl PolicyMode {
+    /// `enforce` or `report`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyMode::Enforce => "enforce",
+            PolicyMode::Report => "report",
+        }
+    }
+
+    /// Reads `enforce` or `report`.
+    pub fn parse(text: &str) -> Result<PolicyMode, String> {
+        match text {
+            "enforce" => Ok(PolicyMode::Enforce),
+            "report" => Ok(PolicyMode::Report),
+            other => Err(format!("`mode` is `enforce` or `report`, not `{other}`")),
+        }
+    }
+}
+
+/// An org's device policy. The default (no row stored) allows every
+/// approval, from anywhere, for the server's token lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePolicy {
+    /// Whether devices may be approved into the org at all.
+    pub device_flow: bool,
+    /// The networks a device may ask from; empty: any.
+    pub device_networks: Vec<Cidr>,
+    /// The longest a device token issued for the org lasts, days.
+    pub device_token_days: Option<i64>,
+    /// Refuse, or only report.
+    pub mode: PolicyMode,
+}
+
+impl Default for DevicePolicy {
+    fn default() -> Self {
+        DevicePolicy {
+            device_flow: true,
+            device_networks: Vec::new(),
+            device_token_days: None,
+            mode: PolicyMode::Enforce,
+        }
+    }
+}
+
+/// The most networks a policy lists.
+pub const MAX_NETWORKS: usize = 64;
+
+impl DevicePolicy {
+    /// Why this policy refuses a device that asked from `requester_ip`
+    /// (`None`: it does not), naming the policy and `org`.
+    pub fn refusal(&self, org: &str, requester_ip: Option<&str>) -> Option<String> {
+        if !self.device_flow {
+            return Some(format!(
+                "the device policy of {org} does not allow signing in devices"
+            ));
+        }
+        if self.device_networks.is_empty() {
+            return None;
+        }
+        let ip = requester_ip.and_then(|ip| ip.parse::<IpAddr>().ok());
+        let inside = ip.is_some_and(|ip| self.device_networks.iter().any(|n| n.contains(ip)));
+        (!inside).then(|| {
+            format!(
+                "the device policy of {org} allows devices only from {}; this one asked from {}",
+                self.networks_text(),
+                requester_ip.unwrap_or("an unknown address")
+            )
+        })
+    }
+
+    /// The lifetime a device token gets: `days`, at most the policy's cap.
+    pub fn cap_days(&self, days: i64) -> i64 {
+        self.device_token_days.map_or(days, |cap| days.min(cap))
+    }
+
+    /// The networks, comma-separated.
+    pub fn networks_text(&self) -> String {
+        let list: Vec<String> = self
+            .device_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        list.join(", ")
+    }
+
+    /// Reads a list of networks (addresses or CIDR ranges), at most
+    /// [`MAX_NETWORKS`].
+    pub fn parse_networks<'a>(
+        list: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Cidr>, String> {
+        let networks: Vec<Cidr> = list
+            .into_iter()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                n.parse::<Cidr>()
+                    .map_err(|e| format!("`device_networks`: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        if networks.len() > MAX_NETWORKS {
+            return Err(format!(
+                "`device_networks` lists at most {MAX_NETWORKS} networks"
+            ));
+        }
+        Ok(networks)
+    }
+
+    /// Checks a lifetime cap against the server's most.
+    pub fn check_days(days: Option<i64>, most: i64) -> Result<(), String> {
+        match days {
+            Some(days) if !(1..=most).contains(&days) => {
+                Err(format!("`device_token_days` is 1 to {most}, not {days}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl DevicePolicy {
+    /// The policy in words, for the audit log and the admin page.
+    pub fn describe(&self) -> String {
+        let flow = if self.device_flow { "on" } else { "off" };
+        let from = if self.device_networks.is_empty() {
+            "any network".to_string()
+        } else {
+            self.networks_text()
+        };
+        let days = self.device_token_days.map_or_else(
+            || "the server's lifetime".to_string(),
+            |d| format!("at most {d} days"),
+        );
+        format!(
+            "device sign-in {flow}, from {from}, tokens for {days}, {}",
+            match self.mode {
+                PolicyMode::Enforce => "enforced",
+                PolicyMode::Report => "reported only",
+            }
+        )
+    }
+}
+
+/// What an owner changes; `None` keeps a setting.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyChange {
+    /// Whether devices may be approved.
+    pub device_flow: Option<bool>,
+    /// The networks devices may ask from.
+    pub device_networks: Option<Vec<String>>,
+    /// The cap on device tokens' lifetime (`Some(None)`: none).
+    pub device_token_days: Option<Option<i64>>,
+    /// Refuse or report.
+    pub mode: Option<PolicyMode>,
+}
+
+/// An org's device policy (owners and admins may read it).
+pub async fn get(state: &AppState, principal: &Principal, org: &Org) -> Result<DevicePolicy> {
+    policy::check(principal, Act::ReadDevicePolicy { org_id: &org.id })?;
+    Ok(state.store.org_policy(&org.id).await?)
+}
+
+/// Changes an org's device policy (owners only); bad settings change
+/// nothing. Audited `org.policy_changed` with the policy in words.
+pub async fn set(
+    state: &AppState,
+    principal: &Principal,
+    org: &Org,
+    change: &PolicyChange,
+    meta: &RequestMeta,
+) -> Result<DevicePolicy> {
+    policy::check(principal, Act::SetDevicePolicy { org_id: &org.id })?;
+    let mut next = state.store.org_policy(&org.id).await?;
+    if let Some(on) = change.device_flow {
+        next.device_flow = on;
+    }
+    if let Some(networks) = &change.device_networks {
+        next.device_networks = DevicePolicy::parse_networks(networks.iter().map(String::as_str))
+            .map_err(Error::invalid)?;
+    }
+    if let Some(days) = change.device_token_days {
+        DevicePolicy::check_days(days, state.config.token_ttl_days).map_err(Error::invalid)?;
+        next.device_token_days = days;
+    }
+    if let Some(mode) = change.mode {
+        next.mode = mode;
+    }
+    let now = state.now();
+    let audit = NewAuditEvent::new(now, principal.actor(), AuditAction::OrgPolicyChanged, meta)
+        .target(org.id.clone())
+        .org(org.id.clone())
+        .detail(next.describe());
+    state
+        .store
+        .set_org_policy(&org.id, &next, now, &audit)
+        .await?;
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(networks: &str) -> DevicePolicy {
+        DevicePolicy {
+            device_networks: DevicePolicy::parse_networks(networks.split(',')).expect("networks"),
+            ..DevicePolicy::default()
+        }
+    }
+
+    #[test]
+    fn the_default_allows_everything() {
+        let p = DevicePolicy::default();
+        assert_eq!(p.refusal("acme", Some("203.0.113.7")), None);
+        assert_eq!(p.refusal("acme", None), None);
+        assert_eq!(p.cap_days(90), 90);
+    }
+
+    #[test]
+    fn networks_limit_where_devices_ask_from() {
+        let p = policy("10.0.0.0/8, 2001:db8::/32");
+        assert_eq!(p.refusal("acme", Some("10.1.2.3")), None);
+        assert_eq!(p.refusal("acme", Some("2001:db8::5")), None);
+        let outside = p.refusal("acme", Some("203.0.113.7")).expect("refused");
+        assert!(outside.contains("device policy of acme"), "{outside}");
+        assert!(outside.contains("10.0.0.0/8, 2001:db8::/32"), "{outside}");
+        assert!(outside.contains("203.0.113.7"), "{outside}");
+        assert!(p.refusal("acme", None).is_some(), "unknown is outside");
+        assert!(p.refusal("acme", Some("garbage")).is_some());
+    }
+
+    #[test]
+    fn off_refuses_and_caps_shorten() {
+        let p = DevicePolicy {
+            device_flow: false,
+            device_token_days: Some(7),
+            ..DevicePolicy::default()
+        };
+        assert!(
+            p.refusal("acme", Some("10.0.0.1"))
+                .is_some_and(|r| r.contains("does not allow"))
+        );
+        assert_eq!(p.cap_days(90), 7);
+        assert_eq!(p.cap_days(3), 3);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_their_name() {
+        assert!(
+            DevicePolicy::parse_networks(["10.0.0.0/33"])
+                .is_err_and(|e| e.contains("device_networks"))
+        );
+        let many: Vec<String> = (0..65).map(|i| format!("10.0.{i}.0/24")).collect();
+        assert!(DevicePolicy::parse_networks(many.iter().map(String::as_str)).is_err());
+        assert!(DevicePolicy::check_days(Some(0), 90).is_err());
+        assert!(DevicePolicy::check_days(Some(91), 90).is_err());
+        assert!(DevicePolicy::check_days(Some(30), 90).is_ok());
+        assert!(PolicyMode::parse("audit").is_err_and(|e| e.contains("`mode`")));
+    }
+}

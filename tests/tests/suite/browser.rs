@@ -429,6 +429,23 @@ async fn the_approver_narrows_the_grant() {
         .post_json("/api/tokens", Some(&token), json!({"name": "more"}))
         .await;
     assert_eq!(create.status, 403, "{}", create.body);
+    // The account page lists the sign-in, and revoking it there signs the device out.
+    browser.goto(&srv.at("/account")).await;
+    assert!(
+        browser
+            .text("#recent-sign-ins")
+            .await
+            .contains("shared screen"),
+        "{}",
+        browser.source().await
+    );
+    let id = s(&me.body["token"]["id"]);
+    browser.click(&format!("#revoke-recent-{id}")).await;
+    assert_eq!(srv.get_status("/me", Some(&token)).await, 401);
+    assert!(
+        !browser.exists("#recent-sign-ins").await,
+        "nothing recent is active now"
+    );
     browser.close().await;
     srv.stop().await;
 }

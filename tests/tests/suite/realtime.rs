@@ -17,6 +17,7 @@ devauth_harness::on_both_backends!(
     events_stream_revocation_and_role_changes,
     events_warn_before_expiry,
     cached_validations_never_outlive_a_change,
+    a_new_device_is_announced_to_the_users_other_streams,
 );
 
 fn s(v: &Value) -> String {
@@ -392,4 +393,72 @@ async fn a_stopped_replica_closes_its_postgres_connections() {
         "connections left open after stop"
     );
     drop(held);
+}
+
+/// A device token issued to a user is announced, as `device.signed_in`, on
+/// the open streams of that user's other tokens, and nowhere else; the
+/// token id in it is enough to revoke the device ("not you? revoke").
+async fn a_new_device_is_announced_to_the_users_other_streams(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
+    let bobs = tokio::spawn(read_events(open_stream(&srv.url, &bob, false).await, 2));
+    let owners = tokio::spawn(read_events(open_stream(&srv.url, &owner, false).await, 1));
+    let started = srv.start_device("devauth-cli", "Bob's other laptop").await;
+    assert_eq!(
+        srv.approve(&bob, &s(&started["user_code"]), "acme")
+            .await
+            .status,
+        200
+    );
+    let issued = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let device = s(&issued.body["access_token"]);
+    let device_id = s(&srv.get("/me", Some(&device)).await.body["token"]["id"]);
+    // Not you? The event's token id revokes the device.
+    let bob_id = s(&srv.get("/me", Some(&bob)).await.body["token"]["id"]);
+    srv.delete(&format!("/api/tokens/{bob_id}"), Some(&owner))
+        .await;
+    srv.delete(
+        &format!(
+            "/api/tokens/{}",
+            srv.get("/me", Some(&owner)).await.body["token"]["id"]
+                .as_str()
+                .unwrap_or_default()
+        ),
+        Some(&owner),
+    )
+    .await;
+    let events = bobs.await.unwrap_or_default();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["device.signed_in", "token.revoked"],
+        "{events:?}"
+    );
+    let signed_in = &events[0].1;
+    assert_eq!(signed_in["token_id"], device_id.as_str());
+    assert_eq!(signed_in["device_name"], "Bob's other laptop");
+    assert_eq!(signed_in["client_id"], "devauth-cli");
+    assert_eq!(signed_in["ip"], "127.0.0.1");
+    assert!(
+        signed_in["approved_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{signed_in}"
+    );
+    let org_id = s(&srv.get("/me", Some(&device)).await.body["org"]["id"]);
+    assert_eq!(signed_in["org_id"], org_id.as_str());
+    // Another user's stream heard nothing of it.
+    let events = owners.await.unwrap_or_default();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["token.revoked"], "{events:?}");
+    assert_eq!(
+        srv.delete(&format!("/api/tokens/{device_id}"), Some(&device))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(srv.get_status("/me", Some(&device)).await, 401);
+    srv.stop().await;
 }

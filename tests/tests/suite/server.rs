@@ -19,6 +19,7 @@ mod wire;
 use authz::permission_matrix;
 use phishing::{
     device_policy_is_the_owners, device_policy_refuses_or_reports, narrowed_grants_through_the_api,
+    pending_user_codes_are_unique,
 };
 use wire::wire_shapes_are_kept;
 
@@ -50,6 +51,7 @@ devauth_harness::on_both_backends!(
     narrowed_grants_through_the_api,
     device_policy_is_the_owners,
     device_policy_refuses_or_reports,
+    pending_user_codes_are_unique,
 );
 
 pub(crate) fn s(v: &serde_json::Value) -> String {

@@ -26,6 +26,25 @@ pub struct TokenExpiringEvent {
     pub days_left: i64,
 }
 
+/// `device.signed_in`: a device was just signed in as the token's user
+/// (sent to the user's other tokens' streams).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceSignedInEvent {
+    /// The device's new token.
+    pub token_id: String,
+    /// The name the device gave itself.
+    pub device_name: Option<String>,
+    /// The client it signed in with (`devauth-cli`, `devauth-desktop`).
+    pub client_id: String,
+    /// The address it asked from.
+    pub ip: Option<String>,
+    /// The org it acts in.
+    pub org_id: String,
+    /// When it was approved.
+    pub approved_at: Time,
+}
+
 /// `membership.changed`: the token's user has another role, or none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

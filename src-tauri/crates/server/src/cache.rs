@@ -117,7 +117,7 @@ impl TokenCache {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         match event {
-            Event::DeviceDecided { .. } => {}
+            Event::DeviceDecided { .. } | Event::DeviceSignedIn { .. } => {}
             Event::TokenRevoked { token_id, .. } => {
                 entries.retain(|_, e| e.auth.token.id != *token_id)
             }

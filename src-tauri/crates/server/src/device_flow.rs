@@ -11,7 +11,7 @@ use crate::policy::{self, Act, Principal};
 use crate::rate_limit;
 use crate::secret::{self, format_user_code, new_id, normalize_user_code, sha256_hex, token_hint};
 use crate::state::AppState;
-use crate::store::{DeviceDecision, Redemption};
+use crate::store::{DeviceDecision, Redemption, StoreError};
 use std::time::Duration;
 
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -36,6 +36,9 @@ pub fn clean_device_name(name: Option<&str>) -> Result<Option<String>> {
     Ok(Some(name.to_string()))
 }
 
+/// How often a start draws its codes again when one is taken.
+const CODE_ATTEMPTS: usize = 4;
+
 pub async fn start(
     state: &AppState,
     client_id: &str,
@@ -55,33 +58,43 @@ pub async fn start(
             .count(&meta.ip_key(), per_minute, state.now())
             .map_err(Error::rate_limited)?;
     }
-    let device_code = secret::new_device_code();
-    let user_code = secret::new_user_code();
     let now = state.now();
     let ttl = state.config.device_code_ttl_secs;
     let interval = state.config.poll_interval_secs;
-    let device = NewDeviceAuthorization {
-        id: new_id(),
-        device_code_hash: sha256_hex(device_code.expose()),
-        user_code_hash: sha256_hex(user_code.expose()),
-        client_id: client_id.to_string(),
-        device_name: device_name.clone(),
-        requester_ip: meta.ip.clone(),
-        user_agent: meta.user_agent.clone(),
-        interval_secs: interval,
-        created_at: now,
-        expires_at: now + ttl,
+    // A pending user code is unique (a unique index): a code drawn twice is
+    // drawn again, with a new device code too.
+    let mut attempts = 0;
+    let (device_code, user_code) = loop {
+        let device_code = secret::new_device_code();
+        let user_code = state.user_codes.next();
+        let device = NewDeviceAuthorization {
+            id: new_id(),
+            device_code_hash: sha256_hex(device_code.expose()),
+            user_code_hash: sha256_hex(user_code.expose()),
+            client_id: client_id.to_string(),
+            device_name: device_name.clone(),
+            requester_ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+            interval_secs: interval,
+            created_at: now,
+            expires_at: now + ttl,
+        };
+        let audit = NewAuditEvent::new(now, Actor::Anonymous, AuditAction::DeviceRequested, meta)
+            .target(device.id.clone())
+            .detail(format!(
+                "client {client_id}, device {}",
+                device_name.as_deref().unwrap_or("(unnamed)")
+            ));
+        match state
+            .store
+            .create_device_authorization(&device, &audit)
+            .await
+        {
+            Ok(()) => break (device_code, user_code),
+            Err(StoreError::Conflict(_)) if attempts < CODE_ATTEMPTS => attempts += 1,
+            Err(err) => return Err(err.into()),
+        }
     };
-    let audit = NewAuditEvent::new(now, Actor::Anonymous, AuditAction::DeviceRequested, meta)
-        .target(device.id.clone())
-        .detail(format!(
-            "client {client_id}, device {}",
-            device_name.as_deref().unwrap_or("(unnamed)")
-        ));
-    state
-        .store
-        .create_device_authorization(&device, &audit)
-        .await?;
     Metrics::inc(&state.metrics.device_flows_started, 1);
     let shown = format_user_code(user_code.expose());
     let verification_uri = format!("{}/device", state.public_url);
@@ -265,6 +278,18 @@ async fn redeem(
         Redemption::Issued => {
             Metrics::inc(&state.metrics.device_flows_redeemed, 1);
             Metrics::inc(&state.metrics.tokens_issued, 1);
+            // The user's other open streams hear of it (not you? revoke).
+            state
+                .publish(Event::DeviceSignedIn {
+                    user_id: user_id.clone(),
+                    token_id: new.id.clone(),
+                    device_name: device.device_name.clone(),
+                    client_id: device.client_id.clone(),
+                    ip: device.requester_ip.clone(),
+                    org_id: org_id.clone(),
+                    approved_at: device.decided_at.unwrap_or(now),
+                })
+                .await;
             Ok(TokenResponse {
                 access_token: devauth_proto::Secret::new(token.expose()),
                 token_type: "Bearer".into(),

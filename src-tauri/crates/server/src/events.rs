@@ -39,6 +39,23 @@ pub enum Event {
         /// Why they were revoked.
         reason: String,
     },
+    /// A device was signed in for a user: its token was just issued.
+    DeviceSignedIn {
+        /// The user the device acts as.
+        user_id: UserId,
+        /// The device's new token.
+        token_id: TokenId,
+        /// The name the device gave.
+        device_name: Option<String>,
+        /// The client it signed in with.
+        client_id: String,
+        /// The address the device asked from.
+        ip: Option<String>,
+        /// The org it acts in.
+        org_id: OrgId,
+        /// When the request was approved.
+        approved_at: i64,
+    },
     /// A member's role changed, or they left the org (`role: None`).
     MembershipChanged {
         /// The member.

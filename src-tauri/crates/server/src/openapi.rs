@@ -77,6 +77,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         devauth_proto::TokenRevokedEvent,
         devauth_proto::TokenExpiringEvent,
+        devauth_proto::DeviceSignedInEvent,
         devauth_proto::MembershipChangedEvent,
     )),
     modifiers(&Bearer),

@@ -140,6 +140,31 @@ pub fn new_user_code() -> Secret {
     Secret(code)
 }
 
+/// Where new user codes come from: the OS CSPRNG, after any codes a test
+/// queued (to make two requests draw the same code).
+#[derive(Debug, Default)]
+pub struct UserCodes {
+    queued: std::sync::Mutex<std::collections::VecDeque<String>>,
+}
+
+impl UserCodes {
+    /// The next code.
+    pub fn next(&self) -> Secret {
+        let queued = self
+            .queued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        queued.map_or_else(new_user_code, Secret)
+    }
+
+    /// Makes the next codes drawn these ones (tests).
+    pub fn queue<'a>(&self, codes: impl IntoIterator<Item = &'a str>) {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        queued.extend(codes.into_iter().map(str::to_string));
+    }
+}
+
 /// `BCDFGHJK` → `BCDF-GHJK`.
 pub fn format_user_code(code: &str) -> String {
     if code.len() == 8 {

@@ -35,6 +35,8 @@ pub struct Inner {
     pub(crate) usage: UsageTracker,
     /// Device authorizations per address, this minute.
     pub(crate) device_starts: FloodLimiter,
+    /// Where new user codes come from (tests may queue some).
+    pub user_codes: crate::secret::UserCodes,
     /// Event streams and long polls held, per token and address.
     pub(crate) holds: Arc<crate::holds::Holds>,
     /// Admission to argon2id: one check per CPU, a bounded queue.
@@ -71,6 +73,7 @@ impl AppState {
             metrics: Metrics::default(),
             usage: UsageTracker::default(),
             device_starts: FloodLimiter::default(),
+            user_codes: crate::secret::UserCodes::default(),
             holds: Arc::default(),
             passwords,
             bus: Arc::new(EventBus::default()),

@@ -289,3 +289,63 @@ pub async fn device_policy_refuses_or_reports(backend: Backend) {
     assert_eq!(token.body["expires_in"], 7 * 86_400);
     srv.stop().await;
 }
+
+/// A pending user code names one request only: a code drawn while another
+/// request holds it is drawn again, and the database refuses a second
+/// pending row with it; once decided, the code may come round again.
+pub async fn pending_user_codes_are_unique(backend: Backend) {
+    use devauth_server::model::{
+        Actor, AuditAction, NewAuditEvent, NewDeviceAuthorization, RequestMeta,
+    };
+    use devauth_server::secret::sha256_hex;
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    let state = &srv.server.state;
+    state.user_codes.queue(["BCDFGHJK", "BCDFGHJK"]);
+    let first = srv.start_device("devauth-cli", "victim's laptop").await;
+    let second = srv.start_device("devauth-cli", "flood").await;
+    assert_eq!(first["user_code"], "BCDF-GHJK");
+    assert_ne!(second["user_code"], "BCDF-GHJK", "drawn again");
+    let found = srv.lookup(&owner, "BCDF-GHJK").await;
+    assert_eq!(
+        found.body["request"]["device_name"], "victim's laptop",
+        "{}",
+        found.body
+    );
+    let now = srv.clock_now();
+    let twin = NewDeviceAuthorization {
+        id: "twin".into(),
+        device_code_hash: sha256_hex("another device code"),
+        user_code_hash: sha256_hex("BCDFGHJK"),
+        client_id: "devauth-cli".into(),
+        device_name: Some("twin".into()),
+        requester_ip: None,
+        user_agent: None,
+        interval_secs: 5,
+        created_at: now,
+        expires_at: now + 600,
+    };
+    let audit = NewAuditEvent::new(
+        now,
+        Actor::Anonymous,
+        AuditAction::DeviceRequested,
+        &RequestMeta::default(),
+    );
+    let refused = state.store.create_device_authorization(&twin, &audit).await;
+    assert!(
+        matches!(refused, Err(devauth_server::store::StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    // Decided, the code is free again.
+    assert_eq!(srv.deny(&owner, "BCDF-GHJK").await.status, 200);
+    state.user_codes.queue(["BCDFGHJK"]);
+    let third = srv.start_device("devauth-cli", "later").await;
+    assert_eq!(third["user_code"], "BCDF-GHJK");
+    let found = srv.lookup(&owner, "BCDF-GHJK").await;
+    assert_eq!(
+        found.body["request"]["device_name"], "later",
+        "{}",
+        found.body
+    );
+    srv.stop().await;
+}

@@ -23,7 +23,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
-use devauth_proto::{ErrorBody, MembershipChangedEvent, TokenExpiringEvent, TokenRevokedEvent};
+use devauth_proto::{
+    DeviceSignedInEvent, ErrorBody, MembershipChangedEvent, TokenExpiringEvent, TokenRevokedEvent,
+};
 use futures_util::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -133,6 +135,19 @@ impl Watch {
                             return Some(self.revoked(&reason));
                         }
                     }
+                    Ok(Event::DeviceSignedIn { user_id, token_id, device_name, client_id, ip, org_id, approved_at })
+                        if Some(&user_id) == self.principal.user_id() && *token_id != *self.token_id() =>
+                    {
+                        let event = DeviceSignedInEvent {
+                            token_id: token_id.to_string(),
+                            device_name,
+                            client_id,
+                            ip,
+                            org_id: org_id.to_string(),
+                            approved_at: crate::clock::rfc3339(approved_at),
+                        };
+                        return Some(sse("device.signed_in", &event));
+                    }
                     Ok(Event::MembershipChanged { user_id, org_id, role })
                         if Some(&user_id) == self.principal.user_id() && Some(&org_id) == self.principal.org_id() =>
                     {
@@ -181,8 +196,9 @@ fn hold_stream(state: &AppState, principal: &Principal, meta: &RequestMeta) -> R
 }
 
 /// Server-sent events for the caller's token: `token.revoked` (then the
-/// stream ends), `token.expiring`, `membership.changed`; data as in the
-/// `*Event` schemas.
+/// stream ends), `token.expiring`, `membership.changed`, and
+/// `device.signed_in` when a device is signed in as the same user; data as
+/// in the `*Event` schemas.
 #[utoipa::path(get, path = "/api/events", tag = "account", security(("bearer" = [])),
     params(EventsQuery),
     responses((status = 200, description = "a text/event-stream", content_type = "text/event-stream"), (status = 401, body = ErrorBody), (status = 429, description = "too many streams open for this token or address", body = ErrorBody)))]

@@ -290,6 +290,8 @@ pub struct DeviceAuthorization {
     /// The device token's lifetime the approver chose, days (`None`: the
     /// server's default).
     pub token_days: Option<i64>,
+    /// When it was approved or denied.
+    pub decided_at: Option<Timestamp>,
     /// The token it was redeemed for.
     pub token_id: Option<TokenId>,
 }

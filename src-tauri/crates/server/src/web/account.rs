@@ -46,6 +46,15 @@ pub async fn render(
         email: user.email.clone(),
         name: user.name.clone(),
         tokens: tokens.iter().map(|t| TokenRow::new(t, now)).collect(),
+        recent: tokens
+            .iter()
+            .filter(|t| {
+                t.token.kind == crate::model::TokenKind::Device
+                    && t.token.is_active(now)
+                    && now - t.token.created_at <= RECENT_SECS
+            })
+            .map(|t| TokenRow::new(t, now))
+            .collect(),
         admin_orgs: orgs
             .iter()
             .filter(|(_, role)| role.administers())
@@ -59,6 +68,9 @@ pub async fn render(
     };
     visitor.finish(render_page(status, &page))
 }
+
+/// How far back the account page lists device sign-ins.
+const RECENT_SECS: i64 = 14 * 86_400;
 
 fn render_page(status: StatusCode, page: &AccountPage) -> Response {
     super::views::render(status, page)

@@ -260,6 +260,8 @@ pub struct AccountPage {
     pub email: String,
     pub name: String,
     pub tokens: Vec<TokenRow>,
+    /// Devices signed in as this user lately, still active.
+    pub recent: Vec<TokenRow>,
     pub orgs: Vec<OrgOption>,
     pub admin_orgs: Vec<OrgOption>,
     pub shown_once: Option<ShownOnce>,

@@ -49,7 +49,7 @@ pub(crate) const TOKEN_SELECT: &str = "SELECT t.id, t.hash, t.hint, t.name, t.ki
 
 pub(crate) const DEVICE_SELECT: &str = "SELECT id, client_id, device_name, requester_ip, \
      user_agent, status, interval_secs, last_poll_at, created_at, expires_at, approved_by, org_id, \
-     scopes, token_days, token_id FROM device_authorizations ";
+     scopes, token_days, token_id, decided_at FROM device_authorizations ";
 
 pub(crate) const USER_SELECT: &str =
     "SELECT id, email, name, password_hash, disabled_at, created_at FROM users ";
@@ -120,6 +120,7 @@ pub(crate) fn device_from(row: &Row) -> Result<DeviceAuthorization> {
         org_id: row.opt_text("org_id")?.map(Into::into),
         scopes: scopes_of(row.opt_text("scopes")?)?,
         token_days: row.opt_int("token_days")?,
+        decided_at: row.opt_int("decided_at")?,
         token_id: row.opt_text("token_id")?.map(Into::into),
     })
 }

@@ -1,0 +1,13 @@
+-- A pending user code belongs to one request only, so a flood of requests
+-- cannot make a victim's code name another device. Older duplicates, if a
+-- database has any, are expired first.
+UPDATE device_authorizations SET status = 'expired'
+ WHERE status = 'pending' AND EXISTS (
+   SELECT 1 FROM device_authorizations AS newer
+    WHERE newer.user_code_hash = device_authorizations.user_code_hash
+      AND newer.status = 'pending'
+      AND (newer.created_at > device_authorizations.created_at
+           OR (newer.created_at = device_authorizations.created_at
+               AND newer.id > device_authorizations.id)));
+CREATE UNIQUE INDEX device_authorizations_live_user_code
+    ON device_authorizations(user_code_hash) WHERE status = 'pending';

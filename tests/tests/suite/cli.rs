@@ -310,6 +310,18 @@ async fn insecure_storage_is_a_0600_file_and_says_so() {
     let run = login(&cli, &srv, &owner, &["--insecure-storage"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains(SIGNED_IN), "{}", run.stderr);
+    // What the approval page will show, and what to approve.
+    assert!(
+        run.stderr.contains("The page will show:  devauth CLI on "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("Approve only a sign-in you started yourself"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr
             .contains("warning: the token is stored unencrypted"),
@@ -407,6 +419,111 @@ async fn environment_overrides_win_and_are_never_stored() {
     let revoked = cli.run(&["status", "--json"]).await;
     assert_eq!(revoked.code, 1);
     assert_eq!(revoked.json()["state"], "revoked");
+    srv.stop().await;
+}
+
+/// `devauth approve CODE` signs in another device with this one's token:
+/// it shows what the server saw apart from what the device claims, asks
+/// (and refuses to guess without a terminal), narrows the grant on request,
+/// and denies with `--deny`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_signs_in_another_device() {
+    let (srv, _) = server().await;
+    let personal = srv.personal_token(OWNER_EMAIL, "acme").await;
+    let cli = without_keychain()
+        .env("DEVAUTH_SERVER", &srv.url)
+        .env("DEVAUTH_TOKEN", &personal);
+    let started = srv.start_device("devauth-desktop", "second machine").await;
+    let code = started["user_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let device_code = started["device_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // No terminal and no --yes: nothing is approved.
+    let asked = cli.run(&["approve", &code]).await;
+    assert_eq!(asked.code, 2, "{}", asked.stderr);
+    assert!(asked.stderr.contains("pass --yes"), "{}", asked.stderr);
+    assert!(asked.stderr.contains("Seen by devauth"), "{}", asked.stderr);
+    assert!(
+        asked.stderr.contains("(this machine's network)"),
+        "{}",
+        asked.stderr
+    );
+    assert!(
+        asked.stderr.contains("Reported by the device"),
+        "{}",
+        asked.stderr
+    );
+    assert!(asked.stderr.contains("second machine"), "{}", asked.stderr);
+    assert_eq!(
+        srv.poll(&device_code, "devauth-desktop").await.error(),
+        "authorization_pending"
+    );
+
+    let bad = cli.run(&["approve", &code, "--yes", "--days", "0"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+
+    let approved = cli
+        .run(&[
+            "approve",
+            &code.to_lowercase(),
+            "--yes",
+            "--read-only",
+            "--days",
+            "7",
+        ])
+        .await;
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    assert!(
+        approved
+            .stderr
+            .contains("Approved: second machine is signed in to acme for 7 days."),
+        "{}",
+        approved.stderr
+    );
+    srv.clock.advance(10);
+    let token = srv.poll(&device_code, "devauth-desktop").await;
+    assert_eq!(token.status, 200, "{}", token.body);
+    assert_eq!(token.body["expires_in"], 7 * 86_400);
+    let me = srv.get("/me", token.body["access_token"].as_str()).await;
+    assert_eq!(
+        me.body["scopes"],
+        serde_json::json!(["profile:read", "tokens:read"])
+    );
+
+    // Used: nothing to approve.
+    let again = cli.run(&["approve", &code, "--yes"]).await;
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("already used"), "{}", again.stderr);
+
+    // --deny.
+    let other = srv.start_device("devauth-cli", "not mine").await;
+    let denied = cli
+        .run(&[
+            "approve",
+            other["user_code"].as_str().unwrap_or_default(),
+            "--deny",
+        ])
+        .await;
+    assert_eq!(denied.code, 0, "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains("Denied: not mine"),
+        "{}",
+        denied.stderr
+    );
+    assert_eq!(
+        srv.poll(
+            other["device_code"].as_str().unwrap_or_default(),
+            "devauth-cli"
+        )
+        .await
+        .error(),
+        "access_denied"
+    );
     srv.stop().await;
 }
 

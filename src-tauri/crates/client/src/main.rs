@@ -59,6 +59,8 @@ pub enum Command {
     Token,
     /// Revoke the token on the server, then remove it from this machine
     Logout,
+    /// Sign in another device with this one's token: type the code it shows
+    Approve(ApproveArgs),
     /// List, create and revoke personal API tokens
     Tokens {
         #[command(subcommand)]
@@ -80,6 +82,24 @@ pub struct LoginArgs {
     /// Scope to request (repeatable) [default: openid when the server lists it, else none]
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The code the other device shows (any case, with or without the dash)
+    pub code: String,
+    /// Let the device only read (profile:read tokens:read)
+    #[arg(long)]
+    pub read_only: bool,
+    /// Days the device's token lasts [default: the server's lifetime]
+    #[arg(long, value_name = "N")]
+    pub days: Option<i64>,
+    /// Approve without asking (needed when standard input is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Deny the request instead
+    #[arg(long, conflicts_with_all = ["yes", "read_only", "days"])]
+    pub deny: bool,
 }
 
 #[derive(Debug, Subcommand)]

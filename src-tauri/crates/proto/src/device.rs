@@ -23,6 +23,18 @@ pub struct DeviceDecision {
     pub days: Option<i64>,
 }
 
+impl DeviceDecision {
+    /// A lookup or denial of `user_code`; set the rest to approve.
+    pub fn new(user_code: &str) -> Self {
+        DeviceDecision {
+            user_code: user_code.to_string(),
+            org: None,
+            access: None,
+            days: None,
+        }
+    }
+}
+
 /// What an approved device may do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +57,9 @@ pub struct DeviceRequest {
     pub device_name: Option<String>,
     /// The address it asked from.
     pub requester_ip: Option<String>,
+    /// Whether that is the caller's network (the same IPv4 address or IPv6
+    /// /64): a request from elsewhere deserves a second look.
+    pub same_network: bool,
     /// Its user agent.
     pub user_agent: Option<String>,
     /// When it asked.
@@ -53,6 +68,8 @@ pub struct DeviceRequest {
     pub expires_at: Time,
     /// Where it stands.
     pub status: DeviceStatus,
+    /// Once approved: the days the device token will last.
+    pub token_days: Option<i64>,
 }
 
 /// The answer of the device approval endpoints.

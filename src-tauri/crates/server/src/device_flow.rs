@@ -392,6 +392,21 @@ async fn find_request(
     })
 }
 
+/// Whether the device asked from the approver's network: the same IPv4
+/// address, or the same IPv6 /64. Unknown on either side is not the same.
+pub fn same_network(request: &PendingRequest, approver: &RequestMeta) -> bool {
+    match (&request.requester_ip, &approver.ip) {
+        (Some(_), Some(_)) => {
+            let device = RequestMeta {
+                ip: request.requester_ip.clone(),
+                ..RequestMeta::default()
+            };
+            device.ip_key() == approver.ip_key()
+        }
+        _ => false,
+    }
+}
+
 /// The error for a code that can no longer be decided.
 pub fn not_pending(status: DeviceStatus) -> Error {
     Flow::NotPending(status).into()

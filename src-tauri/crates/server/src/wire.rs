@@ -106,16 +106,22 @@ pub fn audit_event(e: &AuditEvent) -> proto::AuditEvent {
     }
 }
 
-pub fn device_request(r: &PendingRequest) -> proto::DeviceRequestOne {
+/// A device request as `approver` (the caller) sees it.
+pub fn device_request(
+    r: &PendingRequest,
+    approver: &crate::model::RequestMeta,
+) -> proto::DeviceRequestOne {
     proto::DeviceRequestOne {
         request: proto::DeviceRequest {
             client_id: r.client_id.clone(),
             device_name: r.device_name.clone(),
             requester_ip: r.requester_ip.clone(),
+            same_network: crate::device_flow::same_network(r, approver),
             user_agent: r.user_agent.clone(),
             requested_at: time(r.requested_at),
             expires_at: time(r.expires_at),
             status: r.status,
+            token_days: r.token_days,
         },
     }
 }

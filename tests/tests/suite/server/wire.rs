@@ -227,6 +227,20 @@ pub async fn wire_shapes_are_kept(backend: Backend) {
         &srv.post_json("/api/tokens/revoke-all", Some(&bob), json!({}))
             .await,
     );
+    r.reply(
+        "GET /api/orgs/{org}/policy",
+        &srv.get("/api/orgs/acme/policy", Some(&owner)).await,
+    );
+    r.reply(
+        "PATCH /api/orgs/{org}/policy",
+        &srv.send_json(
+            reqwest::Method::PATCH,
+            "/api/orgs/acme/policy",
+            Some(&owner),
+            json!({"device_token_days": 30}),
+        )
+        .await,
+    );
     r.reply("GET /healthz", &srv.get("/healthz", None).await);
     r.reply("GET /readyz", &srv.get("/readyz", None).await);
     r.reply(

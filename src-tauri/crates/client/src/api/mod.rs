@@ -14,6 +14,7 @@ use crate::discovery::ServerUrl;
 use crate::secret::Secret;
 use crate::text::clean;
 use crate::transport::{HttpResponse, Transport, TransportError, build_request, form_body};
+use devauth_proto::{Access, DeviceDecision};
 
 /// A devauth API failure. Messages say what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -214,6 +215,56 @@ impl ApiClient {
             .send(Method::DELETE, &format!("api/tokens/{id}"), None)
             .await?;
         expect_ok(response).map(|_| ())
+    }
+
+    /// `POST /api/device/lookup`: the sign-in request another device shows
+    /// `user_code` for, as the server saw it (and whether it came from this
+    /// machine's network).
+    pub async fn lookup_device(
+        &self,
+        user_code: &str,
+    ) -> Result<devauth_proto::DeviceRequest, ApiError> {
+        self.decide_device("api/device/lookup", &DeviceDecision::new(user_code))
+            .await
+    }
+
+    /// `POST /api/device/approve`: signs that device in to this token's org,
+    /// with `access` for `days` (`None`: the server's lifetime).
+    pub async fn approve_device(
+        &self,
+        user_code: &str,
+        org: &str,
+        access: Access,
+        days: Option<i64>,
+    ) -> Result<devauth_proto::DeviceRequest, ApiError> {
+        let decision = DeviceDecision {
+            org: Some(org.to_string()),
+            access: Some(access),
+            days,
+            ..DeviceDecision::new(user_code)
+        };
+        self.decide_device("api/device/approve", &decision).await
+    }
+
+    /// `POST /api/device/deny`.
+    pub async fn deny_device(
+        &self,
+        user_code: &str,
+    ) -> Result<devauth_proto::DeviceRequest, ApiError> {
+        self.decide_device("api/device/deny", &DeviceDecision::new(user_code))
+            .await
+    }
+
+    async fn decide_device(
+        &self,
+        path: &str,
+        decision: &DeviceDecision,
+    ) -> Result<devauth_proto::DeviceRequest, ApiError> {
+        let body = serde_json::to_vec(decision).map_err(|e| ApiError::Protocol(e.to_string()))?;
+        let response = self.send(Method::POST, path, Some(body)).await?;
+        let one: devauth_proto::DeviceRequestOne =
+            decode(expect_ok(response)?, "the sign-in request")?;
+        Ok(one.request)
     }
 
     async fn send(

@@ -50,10 +50,15 @@ pub async fn run(client: &Client, args: LoginArgs) -> Result<i32, Error> {
     if let Some(complete) = auth.verification_uri_complete() {
         eprintln!("  Or open this link:   {complete}");
     }
+    eprintln!("  The page will show:  {}", pending.device_name());
     eprintln!();
     eprintln!(
         "Check that the page shows the same code before approving. The code expires in \
          {minutes} minutes."
+    );
+    eprintln!(
+        "Approve only a sign-in you started yourself: if someone sent you this code or link, \
+         do not approve it."
     );
     if args.no_browser {
         // Asked not to.

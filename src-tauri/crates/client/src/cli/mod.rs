@@ -1,3 +1,4 @@
+mod approve;
 mod login;
 mod output;
 
@@ -44,6 +45,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Logout => logout(&client).await,
+        Command::Approve(args) => approve::run(&client, args).await,
         Command::Tokens { command } => tokens(&client, command).await,
     }
 }

@@ -25,6 +25,7 @@ pub struct LoginRequest {
 pub struct PendingLogin {
     flow: DeviceFlow,
     authorization: DeviceAuthorization,
+    device_name: String,
     store: Arc<dyn TokenStore>,
     org: Option<String>,
 }
@@ -33,6 +34,11 @@ impl PendingLogin {
     /// The codes and URLs to show the person.
     pub fn authorization(&self) -> &DeviceAuthorization {
         &self.authorization
+    }
+
+    /// The name this device gave, which the approval page shows.
+    pub fn device_name(&self) -> &str {
+        &self.device_name
     }
 
     /// Where the token will be kept, for people.
@@ -109,15 +115,17 @@ impl Client {
             endpoints,
             self.options.client_id.clone(),
         );
+        let name = device_name(&self.options.app_name);
         let authorization = flow
             .start(&StartRequest {
-                device_name: Some(device_name(&self.options.app_name)),
+                device_name: Some(name.clone()),
                 scopes,
             })
             .await?;
         Ok(PendingLogin {
             flow,
             authorization,
+            device_name: name,
             store,
             org: request.org.clone(),
         })

@@ -38,7 +38,7 @@ async fn lookup(
     JsonBody(body): JsonBody<DeviceDecision>,
 ) -> ApiResult<Json<DeviceRequestOne>> {
     let request = device_flow::lookup(&state, &principal, &body.user_code, &meta).await?;
-    Ok(Json(wire::device_request(&request)))
+    Ok(Json(wire::device_request(&request, &meta)))
 }
 
 /// Approves into this token's org; the device gets this token's scopes.
@@ -59,7 +59,7 @@ async fn approve(
     };
     let request =
         device_flow::approve(&state, &principal, &body.user_code, org, grant, &meta).await?;
-    Ok(Json(wire::device_request(&request)))
+    Ok(Json(wire::device_request(&request, &meta)))
 }
 
 /// Denies a request.
@@ -72,7 +72,7 @@ async fn deny(
     JsonBody(body): JsonBody<DeviceDecision>,
 ) -> ApiResult<Json<DeviceRequestOne>> {
     let request = device_flow::deny(&state, &principal, &body.user_code, &meta).await?;
-    Ok(Json(wire::device_request(&request)))
+    Ok(Json(wire::device_request(&request, &meta)))
 }
 
 /// Whether the first owner exists.

@@ -10,7 +10,7 @@ use super::views::*;
 use crate::device_flow::{self, PendingRequest, not_pending};
 use crate::error::{Error, Flow};
 use crate::identity::{self, SignInError};
-use crate::model::{DeviceStatus, RequestMeta, User};
+use crate::model::{DeviceStatus, User};
 use crate::policy::Principal;
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -185,21 +185,6 @@ impl Choices {
     }
 }
 
-/// Whether the device asked from another network than this browser: another
-/// IPv4 address, or another IPv6 /64. Unknown counts as another.
-fn different_network(request: &PendingRequest, browser: &RequestMeta) -> bool {
-    match (&request.requester_ip, &browser.ip) {
-        (Some(_), Some(_)) => {
-            let device = RequestMeta {
-                ip: request.requester_ip.clone(),
-                ..RequestMeta::default()
-            };
-            device.ip_key() != browser.ip_key()
-        }
-        _ => true,
-    }
-}
-
 fn confirm_page(
     state: &AppState,
     visitor: &Visitor,
@@ -212,7 +197,7 @@ fn confirm_page(
     let shown = crate::secret::normalize_user_code(code)
         .map(|c| crate::secret::format_user_code(&c))
         .unwrap_or_default();
-    let different = different_network(request, &visitor.meta);
+    let different = !device_flow::same_network(request, &visitor.meta);
     let most = state.config.token_ttl_days;
     let chosen_days = choices
         .days
@@ -312,7 +297,7 @@ async fn approval_checks(
     renewed: &mut Response,
 ) -> Result<(), (Choices, StatusCode)> {
     let choices = Choices::of(form);
-    if different_network(request, &visitor.meta) {
+    if !device_flow::same_network(request, &visitor.meta) {
         let typed = form.get("confirm_code").unwrap_or_default();
         let expected = crate::secret::normalize_user_code(&form.text("user_code"));
         if typed.trim().is_empty() {

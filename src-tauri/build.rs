@@ -10,6 +10,9 @@ const COMMANDS: &[&str] = &[
     "dismiss",
     "get_settings",
     "save_settings",
+    "lookup_device",
+    "approve_device",
+    "deny_device",
 ];
 
 fn main() {

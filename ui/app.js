@@ -211,6 +211,97 @@ async function saveSettings(event) {
   }
 }
 
+// Approve a device ----------------------------------------------------------
+// Rust looks the code up and approves with the app's own token; the window
+// only shows what comes back.
+
+let looked_up = null; // the code whose request is on screen
+
+function openApprove() {
+  looked_up = null;
+  $("ad-code").value = "";
+  $("ad-code").disabled = false;
+  $("ad-request").hidden = true;
+  $("ad-result").hidden = true;
+  $("ad-deny").hidden = true;
+  $("ad-submit").hidden = false;
+  setText("ad-submit", "Look up");
+  showApproveError(null);
+  $("approve").showModal();
+  $("ad-code").focus();
+}
+
+function showApproveError(message) {
+  const el = $("ad-error");
+  el.hidden = !message;
+  el.textContent = message || "";
+}
+
+function showRequest(view) {
+  setText("ad-from", `${view.requested_from} (${view.same_network ? "this computer's network" : "another network"})`);
+  $("ad-from").classList.toggle("warning", !view.same_network);
+  setText("ad-when", view.requested);
+  setText("ad-expires", view.expires);
+  setText("ad-device", view.device);
+  setText("ad-app", view.app);
+  setText("ad-org", view.org_name || view.org);
+  $("ad-warning").hidden = view.same_network;
+  $("ad-request").hidden = false;
+}
+
+function finish(text, tone) {
+  const result = $("ad-result");
+  result.textContent = text;
+  result.className = "notice" + (tone === "warning" ? " warning" : "");
+  result.hidden = false;
+  $("ad-request").hidden = true;
+  $("ad-deny").hidden = true;
+  $("ad-submit").hidden = true;
+  $("ad-close").focus();
+}
+
+async function submitApprove(event) {
+  event.preventDefault();
+  showApproveError(null);
+  const code = $("ad-code").value.trim();
+  try {
+    if (looked_up === null) {
+      const view = await invoke("lookup_device", { code });
+      if (view.status !== "pending") {
+        showApproveError(view.status === "expired" ? "This code has expired; ask the device for a new one." : "This code was already used.");
+        return;
+      }
+      looked_up = code;
+      $("ad-code").disabled = true;
+      showRequest(view);
+      $("ad-deny").hidden = false;
+      setText("ad-submit", "Approve");
+      // From another network, Deny is the default.
+      (view.same_network ? $("ad-submit") : $("ad-deny")).focus();
+      return;
+    }
+    const days = $("ad-days").value;
+    const view = await invoke("approve_device", {
+      code: looked_up,
+      read_only: $("ad-read").checked,
+      days: days ? Number(days) : null,
+    });
+    const lasts = view.token_days ? ` for ${view.token_days} days` : "";
+    finish(`Approved: ${view.device} is signed in to ${view.org_name || view.org}${lasts}.`, "ok");
+  } catch (error) {
+    showApproveError(error.message || String(error));
+  }
+}
+
+async function denyDevice() {
+  try {
+    const view = await invoke("deny_device", { code: looked_up });
+    finish(`Denied: ${view.device} was not signed in.`, "warning");
+  } catch (error) {
+    showApproveError(error.message || String(error));
+  }
+}
+
 // Wiring --------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -225,6 +316,10 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("cancel").addEventListener("click", () => call("cancel_sign_in"));
   $("copy-code").addEventListener("click", copyCode);
   $("sign-out").addEventListener("click", () => call("sign_out"));
+  $("approve-device").addEventListener("click", openApprove);
+  $("approve-form").addEventListener("submit", submitApprove);
+  $("ad-deny").addEventListener("click", denyDevice);
+  $("ad-close").addEventListener("click", () => $("approve").close());
   $("f-retry").addEventListener("click", () => call("retry"));
   $("f-dismiss").addEventListener("click", () => call("dismiss"));
   $("f-settings").addEventListener("click", openSettings);

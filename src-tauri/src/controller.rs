@@ -153,6 +153,22 @@ impl Controller {
         }
     }
 
+    /// The API with the stored token (to approve another device).
+    pub async fn api(&self) -> Result<devauth_client::api::ApiClient, Failure> {
+        let Some(conn) = self.connection() else {
+            return Err(no_server());
+        };
+        conn.client
+            .api()
+            .await
+            .map_err(|e| Failure::new(FailureKind::Other, e.to_string()))
+    }
+
+    /// The time on the app's clock.
+    pub fn now(&self) -> std::time::SystemTime {
+        self.clock.now()
+    }
+
     fn connection(&self) -> Option<Arc<Connection>> {
         lock(&self.connection).clone()
     }

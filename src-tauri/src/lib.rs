@@ -26,6 +26,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod approve;
 pub mod browser;
 pub mod bundled;
 pub mod commands;
@@ -63,6 +64,9 @@ pub fn run() {
             commands::dismiss,
             commands::get_settings,
             commands::save_settings,
+            approve::lookup_device,
+            approve::approve_device,
+            approve::deny_device,
         ])
         .setup(|app| {
             let env = DesktopEnv::from_process();

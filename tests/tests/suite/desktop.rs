@@ -43,6 +43,9 @@ impl Server {
             Backend::Sqlite,
             Config {
                 poll_interval_secs: 0,
+                // The test is the loopback proxy: a device can come from another network.
+                trusted_proxies: devauth_server::client_ip::TrustedProxies::parse("127.0.0.1")
+                    .expect("loopback"),
                 ..Config::default()
             },
         )
@@ -195,6 +198,67 @@ async fn sign_in_restart_revoke_sign_out() {
     app.wait_for_state("signed_in").await;
     assert_eq!(app.text("si-name").await, "Olive Owner");
     assert_eq!(app.text("si-org").await, "acme");
+
+    // Approve a device from the app: another machine's CLI, asking from
+    // another network. The same facts and warning as the web page, Deny
+    // first; the grant narrowed to reading for 7 days.
+    let other: serde_json::Value = srv
+        .http
+        .post(srv.at("/oauth/device_authorization"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .form(&[("client_id", "devauth-cli"), ("device_name", "ssh box")])
+        .send()
+        .await
+        .expect("a device authorization")
+        .json()
+        .await
+        .expect("its JSON");
+    app.click("#approve-device").await;
+    app.fill("#ad-code", other["user_code"].as_str().unwrap_or_default())
+        .await;
+    app.click("#ad-submit").await;
+    app.wait_until(
+        "the request is shown",
+        "return !document.getElementById('ad-request').hidden",
+    )
+    .await;
+    assert_eq!(app.text("ad-device").await, "ssh box");
+    assert_eq!(app.text("ad-from").await, "203.0.113.7 (another network)");
+    assert_eq!(
+        app.js("return document.getElementById('ad-warning').hidden")
+            .await,
+        json!(false),
+        "the different-network warning"
+    );
+    assert_eq!(
+        app.js("return document.activeElement.id").await,
+        json!("ad-deny")
+    );
+    app.screenshot("desktop-approve-device").await;
+    app.click("#ad-read").await;
+    app.js("document.getElementById('ad-days').value = '7'")
+        .await;
+    app.click("#ad-submit").await;
+    app.wait_until(
+        "the approval is confirmed",
+        "return !document.getElementById('ad-result').hidden",
+    )
+    .await;
+    assert_eq!(
+        app.text("ad-result").await,
+        "Approved: ssh box is signed in to Acme for 7 days."
+    );
+    let issued = srv
+        .poll(
+            other["device_code"].as_str().unwrap_or_default(),
+            "devauth-cli",
+        )
+        .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    assert_eq!(issued.body["expires_in"], 7 * 86_400);
+    let them = srv.get("/me", issued.body["access_token"].as_str()).await;
+    assert_eq!(them.body["scopes"], json!(["profile:read", "tokens:read"]));
+    app.click("#ad-close").await;
 
     // Revoked on the server: the app notices and says why.
     let id = me.body["token"]["id"]

@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "lookup_device",
     "approve_device",
     "deny_device",
+    "alerts",
+    "revoke_sign_in",
 ];
 
 fn main() {

@@ -302,6 +302,42 @@ async function denyDevice() {
   }
 }
 
+// New-sign-in alerts --------------------------------------------------------
+// Rust hears of them on the server's event stream; each says who, from
+// where, and offers Revoke. Built with textContent: names come from devices.
+
+function renderAlerts(alerts) {
+  const box = $("alerts");
+  box.replaceChildren();
+  for (const alert of alerts || []) {
+    const item = document.createElement("div");
+    item.className = "notice" + (alert.revoked ? "" : " warning") + " alert-item";
+    item.dataset.token = alert.token_id;
+    const text = document.createElement("span");
+    text.className = "alert-text";
+    text.textContent = alert.revoked
+      ? `Revoked: ${alert.device} (from ${alert.ip}) is signed out.`
+      : `New sign-in: ${alert.device} from ${alert.ip}. Not you?`;
+    item.append(text);
+    if (!alert.revoked) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary danger small-button";
+      button.id = `revoke-${alert.token_id}`;
+      button.textContent = "Revoke";
+      button.addEventListener("click", async () => {
+        try {
+          renderAlerts(await invoke("revoke_sign_in", { token_id: alert.token_id }));
+        } catch (error) {
+          text.textContent = error.message || String(error);
+        }
+      });
+      item.append(button);
+    }
+    box.append(item);
+  }
+}
+
 // Wiring --------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -332,5 +368,7 @@ document.addEventListener("DOMContentLoaded", async () => {
 
   // Listen first, then ask: no state change can fall between the two.
   await listen("state", (event) => render(event.payload));
+  await listen("alerts", (event) => renderAlerts(event.payload));
   call("current_view");
+  invoke("alerts").then(renderAlerts, (error) => console.error("alerts", error));
 });

@@ -68,6 +68,26 @@ fn settings_file(ctl: &Controller) -> Result<(SettingsFile, std::path::PathBuf),
     Ok((SettingsFile::in_dir(&dir), dir))
 }
 
+/// The new-sign-in alerts of this run, newest first.
+#[tauri::command]
+pub fn alerts(ctl: Ctl<'_>) -> Result<Vec<crate::alerts::Alert>, CommandError> {
+    Ok(ctl.alerts())
+}
+
+/// Revokes a sign-in the app alerted of ("not you?").
+#[tauri::command(rename_all = "snake_case")]
+pub async fn revoke_sign_in(
+    ctl: Ctl<'_>,
+    token_id: String,
+) -> Result<Vec<crate::alerts::Alert>, CommandError> {
+    ctl.revoke_sign_in(&token_id)
+        .await
+        .map_err(|message| CommandError {
+            code: "revoke",
+            message,
+        })
+}
+
 #[tauri::command]
 pub fn get_settings(ctl: Ctl<'_>) -> Result<SettingsView, CommandError> {
     let (file, dir) = settings_file(&ctl)?;

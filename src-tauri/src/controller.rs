@@ -13,6 +13,7 @@ use devauth_client::session::PendingLogin;
 use tauri::{AppHandle, Emitter};
 use tokio::sync::oneshot;
 
+use crate::alerts::{Alert, Alerts, Notifier};
 use crate::bundled::Bundled;
 use crate::machine::{
     Attempt, BrowserUrl, Effect, Event, Failure, FailureKind, Machine, Server, ServerKind, State,
@@ -21,9 +22,13 @@ use crate::machine::{
 use crate::session;
 use crate::settings::{DesktopEnv, SettingsFile};
 use crate::tray::Tray;
+use devauth_client::events::ServerEvent;
+use devauth_proto::DeviceSignedInEvent;
 
 /// The window listens for this event; its payload is a [`View`].
 pub const STATE_EVENT: &str = "state";
+/// And for this one: the new-sign-in alerts, newest first.
+pub const ALERTS_EVENT: &str = "alerts";
 
 /// The server in use and a client for it.
 struct Connection {
@@ -49,6 +54,8 @@ pub struct Controller {
     bundled: Mutex<Option<Arc<Bundled>>>,
     sign_ins: Mutex<HashMap<Attempt, SignIn>>,
     tray: Mutex<Option<Arc<Tray>>>,
+    alerts: Alerts,
+    notifier: tokio::sync::OnceCell<Option<Arc<Notifier>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -75,6 +82,8 @@ impl Controller {
             bundled: Mutex::new(None),
             sign_ins: Mutex::new(HashMap::new()),
             tray: Mutex::new(None),
+            alerts: Alerts::default(),
+            notifier: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -110,6 +119,127 @@ impl Controller {
                 this.dispatch(Event::RefreshDue);
             }
         });
+        let this = self.clone();
+        tauri::async_runtime::spawn(async move { this.watch_events().await });
+    }
+
+    fn signed_in(&self) -> bool {
+        matches!(lock(&self.machine).state(), State::SignedIn { .. })
+    }
+
+    /// While signed in, listens to the server's event stream: a device
+    /// signed in as this user raises an alert; a revocation or a membership
+    /// change is checked at once. Reconnects after a break, waiting longer
+    /// each time (up to a minute).
+    async fn watch_events(self: Arc<Self>) {
+        let mut pause = 1;
+        loop {
+            if !self.signed_in() {
+                self.clock.sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            let Some(conn) = self.connection() else {
+                self.clock.sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            match conn.client.events().await {
+                Ok(mut stream) => {
+                    pause = 1;
+                    while let Ok(Some(event)) = stream.next().await {
+                        match event {
+                            ServerEvent::DeviceSignedIn(signed_in) => {
+                                self.new_sign_in(&signed_in).await
+                            }
+                            ServerEvent::TokenRevoked(_) | ServerEvent::MembershipChanged(_) => {
+                                self.dispatch(Event::RefreshDue)
+                            }
+                            _ => {}
+                        }
+                        if !self.signed_in() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!("no event stream: {e}"),
+            }
+            self.clock.sleep(Duration::from_secs(pause)).await;
+            pause = (pause * 2).min(60);
+        }
+    }
+
+    /// The alerts of this run, newest first.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerts.list()
+    }
+
+    fn publish_alerts(&self) {
+        if let Err(e) = self.app.emit(ALERTS_EVENT, self.alerts.list()) {
+            tracing::warn!("cannot send the alerts to the window: {e}");
+        }
+    }
+
+    /// The notification service, looked for once; its Revoke clicks are
+    /// heard from then on.
+    async fn notifier(self: &Arc<Self>) -> Option<Arc<Notifier>> {
+        let this = self.clone();
+        self.notifier
+            .get_or_init(|| async move {
+                let notifier = Arc::new(Notifier::connect().await?);
+                let clicks = match notifier.revoke_clicks().await {
+                    Ok(clicks) => clicks,
+                    Err(e) => {
+                        tracing::info!("notifications without actions: {e}");
+                        return Some(notifier);
+                    }
+                };
+                tauri::async_runtime::spawn(async move {
+                    use futures_util::StreamExt;
+                    let mut clicks = std::pin::pin!(clicks);
+                    while let Some(id) = clicks.next().await {
+                        if let Some(token) = this.alerts.token_of(id)
+                            && let Err(e) = this.revoke_sign_in(&token).await
+                        {
+                            tracing::warn!("could not revoke from the notification: {e}");
+                        }
+                    }
+                });
+                Some(notifier)
+            })
+            .await
+            .clone()
+    }
+
+    async fn new_sign_in(self: &Arc<Self>, event: &DeviceSignedInEvent) {
+        let alert = Alert::new(event);
+        if !self.alerts.add(alert.clone()) {
+            return;
+        }
+        tracing::info!("new sign-in: {}", alert.summary());
+        self.publish_alerts();
+        if let Some(notifier) = self.notifier().await {
+            match notifier.show(&alert).await {
+                Ok(id) => {
+                    self.alerts.notified(&alert.token_id, id);
+                    self.publish_alerts();
+                }
+                Err(e) => tracing::info!("no system notification: {e}"),
+            }
+        }
+    }
+
+    /// Revokes a sign-in this app was alerted of (from its window or its
+    /// notification).
+    pub async fn revoke_sign_in(&self, token_id: &str) -> Result<Vec<Alert>, String> {
+        if !self.alerts.knows(token_id) {
+            return Err("That is not a sign-in this app was told of.".into());
+        }
+        let api = self.api().await.map_err(|f| f.message)?;
+        api.revoke_token(token_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.alerts.revoked(token_id);
+        self.publish_alerts();
+        Ok(self.alerts.list())
     }
 
     pub fn dispatch(self: &Arc<Self>, event: Event) {

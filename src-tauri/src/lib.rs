@@ -26,6 +26,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerts;
 pub mod approve;
 pub mod browser;
 pub mod bundled;
@@ -67,6 +68,8 @@ pub fn run() {
             approve::lookup_device,
             approve::approve_device,
             approve::deny_device,
+            commands::alerts,
+            commands::revoke_sign_in,
         ])
         .setup(|app| {
             let env = DesktopEnv::from_process();

@@ -31,6 +31,7 @@ pub mod browser;
 pub mod cli;
 pub mod desktop;
 pub mod keyring;
+pub mod notifications;
 pub mod pg_cluster;
 pub mod process;
 pub mod remote;

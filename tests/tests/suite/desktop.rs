@@ -8,6 +8,7 @@
 //! app holds a single-instance name, so the scenarios run one after another.
 
 use devauth_harness::desktop::{AppHome, DesktopApp, desktop_available, keychain_token};
+use devauth_harness::notifications::Notifications;
 use devauth_harness::*;
 use devauth_server::Config;
 use serde_json::json;
@@ -122,6 +123,22 @@ async fn wait_for_keychain(server: &str, present: bool) -> Option<String> {
     }
 }
 
+fn s(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Waits (bounded) until `/me` with `token` answers `status`.
+async fn wait_for_status(srv: &TestServer, token: &str, status: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while srv.get("/me", Some(token)).await.status != status {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/me did not answer {status} within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn dark(app: &DesktopApp, name: &str) {
     app.js("document.documentElement.dataset.theme = 'dark'")
         .await;
@@ -144,6 +161,11 @@ async fn desktop_app_end_to_end() {
 async fn sign_in_restart_revoke_sign_out() {
     let srv = Server::start().await;
     let owner = srv.claim().await;
+    // The session bus's notification service is the test's: it sees what
+    // the app shows and clicks for the person.
+    let notes = Notifications::start()
+        .await
+        .expect("the notification service's name on the session bus");
     let home = AppHome::new(Some(&srv.url));
 
     // Signed out: the server it talks to and a Sign in button.
@@ -259,6 +281,52 @@ async fn sign_in_restart_revoke_sign_out() {
     let them = srv.get("/me", issued.body["access_token"].as_str()).await;
     assert_eq!(them.body["scopes"], json!(["profile:read", "tokens:read"]));
     app.click("#ad-close").await;
+
+    // The new sign-in is announced: a system notification with Revoke, and
+    // an alert in the window whose Revoke signs the device out.
+    let ssh_token = s(&issued.body["access_token"]);
+    let ssh_id = s(&them.body["token"]["id"]);
+    let shown = notes.wait_for(1).await;
+    assert_eq!(shown[0].app, "devauth");
+    assert_eq!(shown[0].summary, "New sign-in: ssh box");
+    assert!(shown[0].body.contains("from 203.0.113.7"), "{:?}", shown[0]);
+    assert_eq!(shown[0].actions, vec!["revoke", "Revoke"]);
+    app.wait_until(
+        "the alert is shown",
+        "return document.querySelector('#alerts .alert-item') !== null",
+    )
+    .await;
+    assert_eq!(
+        app.text("alerts").await.lines().next().unwrap_or_default(),
+        "New sign-in: ssh box from 203.0.113.7. Not you?"
+    );
+    app.screenshot("desktop-new-sign-in").await;
+    app.click(&format!("#revoke-{ssh_id}")).await;
+    wait_for_status(&srv, &ssh_token, 401).await;
+    app.wait_until(
+        "the alert says revoked",
+        "return document.getElementById('alerts').textContent.includes('Revoked: ssh box')",
+    )
+    .await;
+    // Another sign-in, revoked from the notification's own Revoke.
+    let tablet = srv.start_device("devauth-cli", "tablet").await;
+    approve(
+        &srv,
+        &owner,
+        tablet["user_code"].as_str().unwrap_or_default(),
+    )
+    .await;
+    let tablet = srv
+        .poll(
+            tablet["device_code"].as_str().unwrap_or_default(),
+            "devauth-cli",
+        )
+        .await;
+    let tablet_token = s(&tablet.body["access_token"]);
+    let shown = notes.wait_for(2).await;
+    assert_eq!(shown[1].summary, "New sign-in: tablet");
+    notes.click(shown[1].id, "revoke").await;
+    wait_for_status(&srv, &tablet_token, 401).await;
 
     // Revoked on the server: the app notices and says why.
     let id = me.body["token"]["id"]

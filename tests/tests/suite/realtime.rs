@@ -404,6 +404,12 @@ async fn a_new_device_is_announced_to_the_users_other_streams(backend: Backend) 
     let bob = srv.enrol("bob@example.com", "acme", Role::Member).await;
     let bobs = tokio::spawn(read_events(open_stream(&srv.url, &bob, false).await, 2));
     let owners = tokio::spawn(read_events(open_stream(&srv.url, &owner, false).await, 1));
+    let metrics = srv.get("/metrics", None).await;
+    let metrics = metrics.body.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("devauth_event_streams_open 2\n"),
+        "{metrics}"
+    );
     let started = srv.start_device("devauth-cli", "Bob's other laptop").await;
     assert_eq!(
         srv.approve(&bob, &s(&started["user_code"]), "acme")

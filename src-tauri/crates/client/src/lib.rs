@@ -64,6 +64,7 @@ pub mod config;
 pub mod device_flow;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod secret;
 pub mod session;
 pub mod text;

@@ -174,7 +174,7 @@ fn from_reqwest(target: &str, e: &reqwest::Error) -> TransportError {
 
 /// The innermost error message, which is the useful one ("Connection refused",
 /// "invalid peer certificate: UnknownIssuer") rather than reqwest's wrapper.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: &(dyn std::error::Error + 'static) = e;
     while let Some(next) = cur.source() {
         cur = next;

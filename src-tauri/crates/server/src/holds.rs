@@ -48,7 +48,6 @@ impl Holds {
     }
 
     /// How many places `key` holds now.
-    #[cfg(test)]
     pub fn held(&self, key: &str) -> usize {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts.get(key).copied().unwrap_or(0)

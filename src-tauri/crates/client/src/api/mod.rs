@@ -321,8 +321,13 @@ fn expect_ok(response: HttpResponse) -> Result<HttpResponse, ApiError> {
     if status.is_success() {
         return Ok(response);
     }
-    let message = error_message(response.body(), status);
-    Err(match status {
+    Err(error_for(status, response.body()))
+}
+
+/// The error for a failure `status` and its body.
+pub(crate) fn error_for(status: StatusCode, body: &[u8]) -> ApiError {
+    let message = error_message(body, status);
+    match status {
         StatusCode::UNAUTHORIZED => ApiError::Unauthorized {
             detail: if message.is_empty() {
                 String::new()
@@ -340,7 +345,7 @@ fn expect_ok(response: HttpResponse) -> Result<HttpResponse, ApiError> {
             status: s.as_u16(),
             message,
         },
-    })
+    }
 }
 
 /// The human part of an error body: `error_description`, `message` or `error`.

@@ -289,6 +289,12 @@ impl Client {
         Ok(self.api_with(token))
     }
 
+    /// The server's event stream for the stored token (`GET /api/events`).
+    pub async fn events(&self) -> Result<crate::events::EventStream, Error> {
+        let (token, _) = self.current_token().await?;
+        Ok(crate::events::EventStream::connect(&self.server, &token).await?)
+    }
+
     fn api_with(&self, token: Secret) -> ApiClient {
         ApiClient::new(self.transport.clone(), self.server.clone(), token)
     }

@@ -55,9 +55,23 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             return ApiError::from(Error::Unauthenticated).into_response();
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut text = state.metrics.render();
+    let gauges = [
+        (
+            "devauth_event_streams_open",
+            "Event streams (/api/events) open now.",
+            state.holds.held("streams"),
+        ),
+        (
+            "devauth_long_polls_held",
+            "Token polls held open now (Prefer: wait).",
+            state.bus.held(),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

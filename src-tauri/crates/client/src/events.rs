@@ -14,7 +14,7 @@ use oauth2::http::header;
 use crate::api::ApiError;
 use crate::discovery::ServerUrl;
 use crate::secret::Secret;
-use crate::transport::{TransportError, TransportErrorKind, USER_AGENT};
+use crate::transport::USER_AGENT;
 
 /// One event of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,17 +105,7 @@ impl std::fmt::Debug for EventStream {
 }
 
 fn network(e: &reqwest::Error) -> ApiError {
-    let kind = if e.is_timeout() {
-        TransportErrorKind::Timeout
-    } else if e.is_connect() {
-        TransportErrorKind::Connect
-    } else {
-        TransportErrorKind::Other
-    };
-    ApiError::Network(TransportError::new(
-        kind,
-        format!("the event stream: {}", crate::transport::root_cause(e)),
-    ))
+    ApiError::Network(crate::transport::from_reqwest("the event stream", e))
 }
 
 impl EventStream {

@@ -155,7 +155,7 @@ async fn read_bounded(
     Ok(body)
 }
 
-fn from_reqwest(target: &str, e: &reqwest::Error) -> TransportError {
+pub(crate) fn from_reqwest(target: &str, e: &reqwest::Error) -> TransportError {
     let kind = if e.is_timeout() {
         TransportErrorKind::Timeout
     } else if e.is_connect() {

@@ -1,13 +1,9 @@
 //! Per-org device policy: whether devices may be approved into an org at
 //! all, from which networks, for how long at most, and whether the policy
-//! refuses or only reports what it would refuse. Owners set it
-//! (`/api/orgs/{org}/policy`, `/admin/{org}`); the approval service asks it.
+//! refuses or only reports what it would refuse. Owners set it through
+//! [`crate::org_policy`]; the approval service asks it.
 
 use crate::client_ip::Cidr;
-use crate::error::{Error, Result};
-use crate::model::{AuditAction, NewAuditEvent, Org, RequestMeta};
-use crate::policy::{self, Act, Principal};
-use crate::state::AppState;
 use std::net::IpAddr;
 
 /// Whether a policy refuses or only reports.
@@ -160,62 +156,6 @@ impl DevicePolicy {
             }
         )
     }
-}
-
-/// What an owner changes; `None` keeps a setting.
-#[derive(Debug, Clone, Default)]
-pub struct PolicyChange {
-    /// Whether devices may be approved.
-    pub device_flow: Option<bool>,
-    /// The networks devices may ask from.
-    pub device_networks: Option<Vec<String>>,
-    /// The cap on device tokens' lifetime (`Some(None)`: none).
-    pub device_token_days: Option<Option<i64>>,
-    /// Refuse or report.
-    pub mode: Option<PolicyMode>,
-}
-
-/// An org's device policy (owners and admins may read it).
-pub async fn get(state: &AppState, principal: &Principal, org: &Org) -> Result<DevicePolicy> {
-    policy::check(principal, Act::ReadDevicePolicy { org_id: &org.id })?;
-    Ok(state.store.org_policy(&org.id).await?)
-}
-
-/// Changes an org's device policy (owners only); bad settings change
-/// nothing. Audited `org.policy_changed` with the policy in words.
-pub async fn set(
-    state: &AppState,
-    principal: &Principal,
-    org: &Org,
-    change: &PolicyChange,
-    meta: &RequestMeta,
-) -> Result<DevicePolicy> {
-    policy::check(principal, Act::SetDevicePolicy { org_id: &org.id })?;
-    let mut next = state.store.org_policy(&org.id).await?;
-    if let Some(on) = change.device_flow {
-        next.device_flow = on;
-    }
-    if let Some(networks) = &change.device_networks {
-        next.device_networks = DevicePolicy::parse_networks(networks.iter().map(String::as_str))
-            .map_err(Error::invalid)?;
-    }
-    if let Some(days) = change.device_token_days {
-        DevicePolicy::check_days(days, state.config.token_ttl_days).map_err(Error::invalid)?;
-        next.device_token_days = days;
-    }
-    if let Some(mode) = change.mode {
-        next.mode = mode;
-    }
-    let now = state.now();
-    let audit = NewAuditEvent::new(now, principal.actor(), AuditAction::OrgPolicyChanged, meta)
-        .target(org.id.clone())
-        .org(org.id.clone())
-        .detail(next.describe());
-    state
-        .store
-        .set_org_policy(&org.id, &next, now, &audit)
-        .await?;
-    Ok(next)
 }
 
 #[cfg(test)]

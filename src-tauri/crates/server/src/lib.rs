@@ -20,7 +20,10 @@
 //! - [`error`]: the domain error every service returns; `wire`: stored
 //!   values in the shape of the wire contract (`devauth-proto`).
 //! - `device_flow`: starting, polling and redeeming device authorizations,
-//!   and the approval service (look up, approve, deny by user code).
+//!   and the approval service (look up, approve, deny by user code, with
+//!   the grant the approver narrows).
+//! - [`device_policy`]: an org's device policy (on/off, networks, lifetime
+//!   cap, enforce or report); [`org_policy`]: reading and changing it.
 //! - [`policy`]: who may do what — the one place that decides, for every
 //!   principal (session, user token, service token, the system).
 //! - [`tokens`]: issuing, listing, revoking and rotating tokens.
@@ -67,6 +70,7 @@ pub mod members;
 pub(crate) mod metrics;
 pub mod model;
 pub mod openapi;
+pub mod org_policy;
 pub mod password;
 pub mod policy;
 pub(crate) mod rate_limit;

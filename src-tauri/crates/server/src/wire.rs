@@ -147,9 +147,9 @@ pub fn device_policy(policy: &crate::device_policy::DevicePolicy) -> proto::Devi
     }
 }
 
-pub fn policy_change(change: proto::DevicePolicyChange) -> crate::device_policy::PolicyChange {
+pub fn policy_change(change: proto::DevicePolicyChange) -> crate::org_policy::PolicyChange {
     use crate::device_policy::PolicyMode;
-    crate::device_policy::PolicyChange {
+    crate::org_policy::PolicyChange {
         device_flow: change.device_flow.map(|s| s == proto::DeviceFlowSwitch::On),
         device_networks: change.device_networks,
         device_token_days: change.device_token_days,

@@ -247,18 +247,33 @@ async fn long_poll(
     address: &str,
     wait: u32,
 ) -> reqwest::Response {
-    srv.http
-        .post(srv.at("/oauth/token"))
-        .header("x-forwarded-for", address)
-        .header("prefer", format!("wait={wait}"))
-        .form(&[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("device_code", device_code),
-            ("client_id", "devauth-cli"),
-        ])
-        .send()
+    held_poll(srv, device_code, address, wait)
         .await
-        .expect("the token endpoint answers")
+        .expect("the poll ends")
+}
+
+/// [`long_poll`] in the background, for a poll the server is to hold.
+fn held_poll(
+    srv: &TestServer,
+    device_code: &str,
+    address: &str,
+    wait: u32,
+) -> tokio::task::JoinHandle<reqwest::Response> {
+    let (http, url) = (srv.http.clone(), srv.at("/oauth/token"));
+    let (code, address) = (device_code.to_string(), address.to_string());
+    tokio::spawn(async move {
+        http.post(url)
+            .header("x-forwarded-for", address)
+            .header("prefer", format!("wait={wait}"))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", code.as_str()),
+                ("client_id", "devauth-cli"),
+            ])
+            .send()
+            .await
+            .expect("the held poll answers")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,22 +295,7 @@ async fn long_polls_are_capped_per_address() {
                 .to_string(),
         );
     }
-    let first = {
-        let (http, url, code) = (srv.http.clone(), srv.at("/oauth/token"), devices[0].clone());
-        tokio::spawn(async move {
-            http.post(url)
-                .header("x-forwarded-for", "203.0.113.1")
-                .header("prefer", "wait=3")
-                .form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                    ("device_code", code.as_str()),
-                    ("client_id", "devauth-cli"),
-                ])
-                .send()
-                .await
-                .expect("the held poll answers")
-        })
-    };
+    let first = held_poll(&srv, &devices[0], "203.0.113.1", 3);
     let held_since = Instant::now();
     while srv.server.state.bus.held() == 0 {
         assert!(
@@ -349,20 +349,7 @@ async fn long_polls_are_capped_per_device_authorization() {
         // Each poll waits its interval (on the server's clock), so none is
         // a slow_down.
         srv.clock.advance(interval + 1);
-        let (http, url, code) = (srv.http.clone(), srv.at("/oauth/token"), code.clone());
-        held.push(tokio::spawn(async move {
-            http.post(url)
-                .header("x-forwarded-for", address)
-                .header("prefer", "wait=3")
-                .form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                    ("device_code", code.as_str()),
-                    ("client_id", "devauth-cli"),
-                ])
-                .send()
-                .await
-                .expect("the held poll answers")
-        }));
+        held.push(held_poll(&srv, &code, address, 3));
         let since = Instant::now();
         while srv.server.state.bus.held() <= n {
             assert!(

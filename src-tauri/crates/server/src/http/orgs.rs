@@ -3,10 +3,10 @@
 
 use super::{ApiResult, Auth, JsonBody, created};
 use crate::audit;
-use crate::device_policy;
 use crate::error::Error;
 use crate::members;
 use crate::model::{AuditQuery, Org};
+use crate::org_policy;
 use crate::policy::{self, Principal};
 use crate::route_table::Routes;
 use crate::state::AppState;
@@ -48,7 +48,7 @@ pub(crate) async fn get_policy(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<devauth_proto::DevicePolicy>> {
     let org = org_in_path(&principal, &slug)?;
-    let policy = device_policy::get(&state, &principal, &org).await?;
+    let policy = org_policy::get(&state, &principal, &org).await?;
     Ok(Json(wire::device_policy(&policy)))
 }
 
@@ -65,7 +65,7 @@ pub(crate) async fn change_policy(
 ) -> ApiResult<Json<devauth_proto::DevicePolicy>> {
     let org = org_in_path(&principal, &slug)?;
     let change = wire::policy_change(body);
-    let policy = device_policy::set(&state, &principal, &org, &change, &meta).await?;
+    let policy = org_policy::set(&state, &principal, &org, &change, &meta).await?;
     Ok(Json(wire::device_policy(&policy)))
 }
 

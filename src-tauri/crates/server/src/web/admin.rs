@@ -5,10 +5,11 @@ use super::page::{error_page, layout, message, refuse_post, status_of, to_login,
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::audit;
-use crate::device_policy::{self, PolicyChange, PolicyMode};
+use crate::device_policy::PolicyMode;
 use crate::error::{Error, Result};
 use crate::members;
 use crate::model::{AuditQuery, Org, Role, RoleExt, TokenKind, parse_scopes};
+use crate::org_policy::{self, PolicyChange};
 use crate::policy::{self, Act, Principal};
 use crate::state::AppState;
 use crate::tokens::{self, TokenRequest};
@@ -113,7 +114,7 @@ async fn render_admin(
         let members = members::list(state, principal, org).await?;
         let tokens = tokens::list(state, principal, true).await?;
         let events = audit::list(state, principal, &query).await?;
-        let device_policy = device_policy::get(state, principal, org).await?;
+        let device_policy = org_policy::get(state, principal, org).await?;
         Ok::<_, Error>((members, tokens, events, device_policy))
     }
     .await;
@@ -420,7 +421,7 @@ pub async fn set_policy(
             device_token_days: Some(days),
             mode,
         };
-        let saved = device_policy::set(state, &principal, &org, &change, meta).await?;
+        let saved = org_policy::set(state, &principal, &org, &change, meta).await?;
         Ok((None, format!("Device policy saved: {}.", saved.describe())))
     })
     .await

@@ -231,13 +231,18 @@ impl Visitor {
         user: User,
         response: &mut Response,
     ) -> Result<(), Error> {
+        self.end_session(state).await?;
+        self.sign_in(state, user, response).await
+    }
+
+    async fn end_session(&mut self, state: &AppState) -> Result<(), Error> {
         if let Some(id) = self.session.take() {
             state
                 .store
                 .end_session(&sha256_hex(&id), state.now())
                 .await?;
         }
-        self.sign_in(state, user, response).await
+        Ok(())
     }
 
     pub async fn sign_out(
@@ -245,12 +250,7 @@ impl Visitor {
         state: &AppState,
         response: &mut Response,
     ) -> Result<(), Error> {
-        if let Some(id) = self.session.take() {
-            state
-                .store
-                .end_session(&sha256_hex(&id), state.now())
-                .await?;
-        }
+        self.end_session(state).await?;
         self.user = None;
         self.signed_in_at = None;
         self.set_cookie(response, self.names.session, "", 0);

@@ -509,15 +509,19 @@ async fn owners_set_the_device_policy_on_the_admin_page() {
             .await
             .contains("device sign-in off")
     );
-    // Report only, from one network: allowed and audited.
+    // Report only, from one network, tokens for 7 days at most: allowed,
+    // audited, and shortened.
     owner.fill("#p-networks", "10.0.0.0/8").await;
+    owner.fill("#p-days", "7").await;
     owner.js("document.getElementById('p-flow').value = 'on'; document.getElementById('p-mode').value = 'report';").await;
     owner.click("#save-policy").await;
     assert!(
         owner
             .text("#policy-summary")
             .await
-            .contains("from 10.0.0.0/8")
+            .contains("from 10.0.0.0/8, tokens for at most 7 days, reported only"),
+        "{}",
+        owner.text("#policy-summary").await
     );
     owner
         .js("document.getElementById('device-policy').scrollIntoView()")
@@ -527,10 +531,17 @@ async fn owners_set_the_device_policy_on_the_admin_page() {
     owner.click("form[action='/device'] button").await;
     owner.click("#approve").await;
     assert_eq!(owner.text("#message h1").await, "Device approved");
+    assert!(
+        owner.text("#message").await.contains("for 7 days"),
+        "the cap: {}",
+        owner.text("#message").await
+    );
     assert_eq!(
         srv.audit_events("device.policy_would_deny", 10).await.len(),
         1
     );
+    let token = srv.poll(&s(&started["device_code"]), "devauth-cli").await;
+    assert_eq!(token.body["expires_in"], 7 * 86_400, "{}", token.body);
     owner.close().await;
     // An admin sees the policy and cannot change it.
     let admin = signed_in(&srv, "ada@example.com", Viewport::Desktop).await;

@@ -114,6 +114,14 @@ impl TokenCache {
 
     /// Drops every validation `event` may have changed.
     pub fn invalidate(&self, event: &Event) {
+        if matches!(
+            event,
+            Event::DeviceDecided { .. } | Event::DeviceSignedIn { .. }
+        ) {
+            // No validation changes: nothing to drop, and no validation
+            // being read meanwhile is made to miss the cache.
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         match event {
@@ -182,6 +190,21 @@ mod tests {
         let never = TokenCache::new(0, true);
         never.put("h".into(), auth(), None, never.epoch(), 1000);
         assert!(never.get("h", None, 1000).is_none(), "0 caches nothing");
+    }
+
+    #[test]
+    fn device_events_leave_the_cache_alone() {
+        // A validation read while devices are decided and signed in is still
+        // kept: those change no token, and a busy sign-in flow must not make
+        // every approver's validation miss.
+        let cache = TokenCache::new(60, true);
+        let epoch = cache.epoch();
+        cache.invalidate(&Event::DeviceDecided {
+            device_id: "d".into(),
+        });
+        cache.put("h".into(), auth(), None, epoch, 1000);
+        assert!(cache.get("h", None, 1000).is_some());
+        assert_eq!(cache.epoch(), epoch);
     }
 
     #[test]

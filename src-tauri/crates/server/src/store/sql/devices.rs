@@ -185,9 +185,17 @@ impl<C: Send + Sync + 'static> Devices for SqlStore<C> {
     }
 
     async fn device_by_user_code_hash(&self, hash: &str) -> Result<Option<DeviceAuthorization>> {
-        let sql =
-            format!("{DEVICE_SELECT}WHERE user_code_hash = $1 ORDER BY created_at DESC LIMIT 1");
-        let row = self.db.fetch_optional(&sql, args![hash]).await?;
+        // The pending request of this code (one at most), else the newest
+        // decided one: each through its partial index.
+        let pending = format!("{DEVICE_SELECT}WHERE user_code_hash = $1 AND status = 'pending'");
+        if let Some(row) = self.db.fetch_optional(&pending, args![hash]).await? {
+            return device_from(&row).map(Some);
+        }
+        let decided = format!(
+            "{DEVICE_SELECT}WHERE user_code_hash = $1 AND status <> 'pending' \
+             ORDER BY created_at DESC LIMIT 1"
+        );
+        let row = self.db.fetch_optional(&decided, args![hash]).await?;
         row.as_ref().map(device_from).transpose()
     }
 

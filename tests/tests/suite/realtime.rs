@@ -468,3 +468,48 @@ async fn a_new_device_is_announced_to_the_users_other_streams(backend: Backend) 
     assert_eq!(srv.get_status("/me", Some(&device)).await, 401);
     srv.stop().await;
 }
+
+/// A policy one replica keeps is dropped the moment another changes it: an
+/// owner turning device sign-in off is obeyed by every replica at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_change_reaches_every_replica_at_once() {
+    let Some(a) = on_postgres().await else {
+        return;
+    };
+    let b = a.replica(Config::default()).await;
+    let owner = a.claim().await;
+    // b reads the policy (on, the default) and keeps it.
+    let first = b.start_device("devauth-cli", "first").await;
+    assert_eq!(
+        b.approve(&owner, &s(&first["user_code"]), "acme")
+            .await
+            .status,
+        200
+    );
+    let off = a
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/orgs/acme/policy",
+            Some(&owner),
+            json!({"device_flow": "off"}),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let second = b.start_device("devauth-cli", "second").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let refused = b.approve(&owner, &s(&second["user_code"]), "acme").await;
+        if refused.error() == "policy_denied" {
+            break;
+        }
+        assert_eq!(
+            refused.status, 403,
+            "approved despite the policy: {}",
+            refused.body
+        );
+        assert!(Instant::now() < deadline, "b still follows the old policy");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.stop().await;
+    a.stop().await;
+}

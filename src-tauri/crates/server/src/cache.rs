@@ -116,7 +116,9 @@ impl TokenCache {
     pub fn invalidate(&self, event: &Event) {
         if matches!(
             event,
-            Event::DeviceDecided { .. } | Event::DeviceSignedIn { .. }
+            Event::DeviceDecided { .. }
+                | Event::DeviceSignedIn { .. }
+                | Event::OrgPolicyChanged { .. }
         ) {
             // No validation changes: nothing to drop, and no validation
             // being read meanwhile is made to miss the cache.
@@ -125,7 +127,9 @@ impl TokenCache {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         match event {
-            Event::DeviceDecided { .. } | Event::DeviceSignedIn { .. } => {}
+            Event::DeviceDecided { .. }
+            | Event::DeviceSignedIn { .. }
+            | Event::OrgPolicyChanged { .. } => {}
             Event::TokenRevoked { token_id, .. } => {
                 entries.retain(|_, e| e.auth.token.id != *token_id)
             }

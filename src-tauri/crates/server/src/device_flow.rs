@@ -487,7 +487,7 @@ pub async fn approve(
     };
     let scopes = grant.scopes(acting.inherited_scopes());
     let now = state.now();
-    let org_policy = state.store.org_policy(&org.id).await?;
+    let org_policy = crate::org_policy::current(state, &org.id).await?;
     if let Some(reason) = org_policy.refusal(&org.name, request.requester_ip.as_deref()) {
         let enforced = org_policy.mode == PolicyMode::Enforce;
         let action = if enforced {

@@ -4,7 +4,11 @@
 //! [`crate::org_policy`]; the approval service asks it.
 
 use crate::client_ip::Cidr;
+use crate::events::Event;
+use crate::model::OrgId;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 /// Whether a policy refuses or only reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -158,6 +162,49 @@ impl DevicePolicy {
     }
 }
 
+/// The device policies approvals read lately, per org, with when.
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    entries: Mutex<HashMap<OrgId, (DevicePolicy, i64)>>,
+}
+
+/// The most orgs kept; beyond, the cache starts over.
+const MAX_ORGS: usize = 10_000;
+
+impl PolicyCache {
+    pub(crate) fn get(&self, org_id: &OrgId, now: i64, max_age: i64) -> Option<DevicePolicy> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(org_id)
+            .filter(|(_, read_at)| now - read_at < max_age)
+            .map(|(policy, _)| policy.clone())
+    }
+
+    pub(crate) fn put(&self, org_id: &OrgId, policy: &DevicePolicy, now: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ORGS {
+            entries.clear();
+        }
+        entries.insert(org_id.clone(), (policy.clone(), now));
+    }
+
+    /// Forgets every policy (changes may have been missed).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Drops what `event` changed.
+    pub fn invalidate(&self, event: &Event) {
+        if let Event::OrgPolicyChanged { org_id } = event {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            entries.remove(org_id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +264,22 @@ mod tests {
         assert!(DevicePolicy::check_days(Some(91), 90).is_err());
         assert!(DevicePolicy::check_days(Some(30), 90).is_ok());
         assert!(PolicyMode::parse("audit").is_err_and(|e| e.contains("`mode`")));
+    }
+
+    #[test]
+    fn cached_policies_last_their_age_and_go_when_changed() {
+        let cache = PolicyCache::default();
+        let org = OrgId::from("o".to_string());
+        let off = DevicePolicy {
+            device_flow: false,
+            ..DevicePolicy::default()
+        };
+        cache.put(&org, &off, 100);
+        assert_eq!(cache.get(&org, 159, 60), Some(off.clone()));
+        assert_eq!(cache.get(&org, 160, 60), None, "read again at the max age");
+        cache.invalidate(&Event::OrgPolicyChanged {
+            org_id: org.clone(),
+        });
+        assert_eq!(cache.get(&org, 100, 60), None, "dropped when changed");
     }
 }

@@ -56,6 +56,11 @@ pub enum Event {
         /// When the request was approved.
         approved_at: i64,
     },
+    /// An org's device policy changed.
+    OrgPolicyChanged {
+        /// The org.
+        org_id: OrgId,
+    },
     /// A member's role changed, or they left the org (`role: None`).
     MembershipChanged {
         /// The member.

@@ -1,11 +1,32 @@
 //! Reading and changing an org's device policy ([`crate::device_policy`]):
 //! owners change it, owners and admins read it; every change is audited.
+//! Approvals read it through [`crate::device_policy::PolicyCache`]: kept in
+//! memory, dropped when a change is announced (to every replica), read again
+//! after the validation cache's maximum age, and not used while changes
+//! cannot be heard.
 
 use crate::device_policy::{DevicePolicy, PolicyMode};
 use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::model::OrgId;
 use crate::model::{AuditAction, NewAuditEvent, Org, RequestMeta};
 use crate::policy::{self, Act, Principal};
 use crate::state::AppState;
+
+/// The policy an approval into `org_id` follows.
+pub async fn current(state: &AppState, org_id: &OrgId) -> Result<DevicePolicy> {
+    let now = state.now();
+    let max_age = state.config.cache_max_age_secs;
+    let usable = state.cache.is_live() && max_age > 0;
+    if usable && let Some(policy) = state.policies.get(org_id, now, max_age) {
+        return Ok(policy);
+    }
+    let policy = state.store.org_policy(org_id).await?;
+    if usable {
+        state.policies.put(org_id, &policy, now);
+    }
+    Ok(policy)
+}
 
 /// What an owner changes; `None` keeps a setting.
 #[derive(Debug, Clone, Default)]
@@ -60,5 +81,11 @@ pub async fn set(
         .store
         .set_org_policy(&org.id, &next, now, &audit)
         .await?;
+    // Every replica drops the policy it kept, this one first.
+    state
+        .publish(Event::OrgPolicyChanged {
+            org_id: org.id.clone(),
+        })
+        .await;
     Ok(next)
 }

@@ -154,6 +154,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
                     // (Re)connected: events may have been missed meanwhile,
                     // so the cache starts empty.
                     store::Remote::Connected => {
+                        state.policies.clear();
                         state.cache.set_live(true);
                         continue;
                     }

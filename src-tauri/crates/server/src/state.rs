@@ -35,6 +35,8 @@ pub struct Inner {
     pub(crate) usage: UsageTracker,
     /// Device authorizations per address, this minute.
     pub(crate) device_starts: FloodLimiter,
+    /// Org device policies, as approvals read them.
+    pub(crate) policies: crate::device_policy::PolicyCache,
     /// Where new user codes come from (tests may queue some).
     pub user_codes: crate::secret::UserCodes,
     /// Event streams and long polls held, per token and address.
@@ -74,6 +76,7 @@ impl AppState {
             usage: UsageTracker::default(),
             device_starts: FloodLimiter::default(),
             user_codes: crate::secret::UserCodes::default(),
+            policies: crate::device_policy::PolicyCache::default(),
             holds: Arc::default(),
             passwords,
             bus: Arc::new(EventBus::default()),
@@ -124,6 +127,7 @@ impl AppState {
     /// long polls and event streams.
     pub fn deliver(&self, event: Event) {
         self.cache.invalidate(&event);
+        self.policies.invalidate(&event);
         self.bus.dispatch(event);
     }
 

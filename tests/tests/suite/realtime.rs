@@ -513,3 +513,30 @@ async fn a_policy_change_reaches_every_replica_at_once() {
     b.stop().await;
     a.stop().await;
 }
+
+/// A device signed in through one replica is announced on the user's
+/// streams held by another (the `NOTIFY` rides on the redemption's commit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sign_in_reaches_streams_on_other_replicas() {
+    let Some(a) = on_postgres().await else {
+        return;
+    };
+    let b = a.replica(Config::default()).await;
+    let owner = a.claim().await;
+    let heard = tokio::spawn(read_events(open_stream(&b.url, &owner, false).await, 1));
+    let started = a.start_device("devauth-cli", "through a").await;
+    assert_eq!(
+        a.approve(&owner, &s(&started["user_code"]), "acme")
+            .await
+            .status,
+        200
+    );
+    let issued = a.poll(&s(&started["device_code"]), "devauth-cli").await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let events = heard.await.unwrap_or_default();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "device.signed_in");
+    assert_eq!(events[0].1["device_name"], "through a");
+    b.stop().await;
+    a.stop().await;
+}

@@ -270,26 +270,27 @@ async fn redeem(
             "device token `{}` ({}) for device authorization {}",
             new.name, new.hint, device.id
         ));
+    let signed_in = Event::DeviceSignedIn {
+        user_id: user_id.clone(),
+        token_id: new.id.clone(),
+        device_name: device.device_name.clone(),
+        client_id: device.client_id.clone(),
+        ip: device.requester_ip.clone(),
+        org_id: org_id.clone(),
+        approved_at: device.decided_at.unwrap_or(now),
+    };
+    let announce = state.envelope(&signed_in);
     match state
         .store
-        .redeem_device(&device.id, &new, now, &audit)
+        .redeem_device(&device.id, &new, now, &audit, announce.as_deref())
         .await?
     {
         Redemption::Issued => {
             Metrics::inc(&state.metrics.device_flows_redeemed, 1);
             Metrics::inc(&state.metrics.tokens_issued, 1);
-            // The user's other open streams hear of it (not you? revoke).
-            state
-                .publish(Event::DeviceSignedIn {
-                    user_id: user_id.clone(),
-                    token_id: new.id.clone(),
-                    device_name: device.device_name.clone(),
-                    client_id: device.client_id.clone(),
-                    ip: device.requester_ip.clone(),
-                    org_id: org_id.clone(),
-                    approved_at: device.decided_at.unwrap_or(now),
-                })
-                .await;
+            // The user's other open streams hear of it (not you? revoke):
+            // here at once, elsewhere through the redemption's own commit.
+            state.deliver(signed_in);
             Ok(TokenResponse {
                 access_token: devauth_proto::Secret::new(token.expose()),
                 token_type: "Bearer".into(),

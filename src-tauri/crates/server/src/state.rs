@@ -135,19 +135,24 @@ impl AppState {
     /// (PostgreSQL `NOTIFY`). A failed broadcast is logged; the change itself
     /// is already committed.
     pub async fn publish(&self, event: Event) {
+        let payload = self.envelope(&event);
+        self.deliver(event);
+        if let Some(payload) = payload
+            && let Err(err) = self.store.notify(&payload).await
+        {
+            tracing::warn!(error = %err, "could not tell other replicas about a change");
+        }
+    }
+
+    /// `event` as other replicas receive it: from this process, as JSON.
+    pub fn envelope(&self, event: &Event) -> Option<String> {
         let envelope = Envelope {
             origin: self.bus.instance.clone(),
             event: event.clone(),
         };
-        self.deliver(event);
-        match serde_json::to_string(&envelope) {
-            Ok(payload) => {
-                if let Err(err) = self.store.notify(&payload).await {
-                    tracing::warn!(error = %err, "could not tell other replicas about a change");
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "could not encode an event"),
-        }
+        serde_json::to_string(&envelope)
+            .map_err(|err| tracing::warn!(error = %err, "could not encode an event"))
+            .ok()
     }
 }
 

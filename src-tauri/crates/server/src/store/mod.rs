@@ -304,13 +304,16 @@ pub trait Devices: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Marks a pending or approved request expired.
     async fn expire_device(&self, id: &str) -> Result<()>;
-    /// Turns an approved request into a token, at most once.
+    /// Turns an approved request into a token, at most once. `announce` is
+    /// told to the other replicas in the same transaction (PostgreSQL
+    /// `NOTIFY`, sent at commit; nothing on SQLite).
     async fn redeem_device(
         &self,
         id: &str,
         token: &NewToken,
         now: Timestamp,
         audit: &NewAuditEvent,
+        announce: Option<&str>,
     ) -> Result<Redemption>;
 }
 

@@ -258,6 +258,7 @@ impl<C: Send + Sync + 'static> Devices for SqlStore<C> {
         token: &NewToken,
         now: i64,
         audit: &NewAuditEvent,
+        announce: Option<&str>,
     ) -> Result<Redemption> {
         let mut tx = self.begin_write().await?;
         // The conditional update is the lock: of any number of concurrent polls,
@@ -296,6 +297,14 @@ impl<C: Send + Sync + 'static> Devices for SqlStore<C> {
             args![&token.id, id],
         )
         .await?;
+        if let Some(payload) = announce.filter(|_| self.backend == "postgres") {
+            // Delivered at commit, with the token: one commit, not two.
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                args![crate::events::CHANNEL, payload],
+            )
+            .await?;
+        }
         tx.commit_with(audit).await?;
         Ok(Redemption::Issued)
     }

@@ -14,6 +14,7 @@ devauth_harness::on_both_backends!(
     sign_in_redirects_only_to_this_site,
     approval_only_into_own_orgs,
     admin_pages_are_for_admins,
+    first_run_and_sign_in_say_where_they_lead,
 );
 
 /// Posts the login form of a fresh `/login` page (its CSRF token) as the owner, with `password` and these extra fields.
@@ -338,4 +339,33 @@ async fn admin_pages_are_for_admins(backend: Backend) {
         .await
         .expect("the policy");
     assert!(policy.device_flow, "the policy did not change");
+}
+
+/// On a server nobody has claimed, `/` leads to the first-run setup; once
+/// claimed, to sign-in. Sign-in reached from a device link says what it is for.
+async fn first_run_and_sign_in_say_where_they_lead(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let mut web = WebClient::new(&srv.url);
+    let home = web.get("/").await;
+    assert_eq!(
+        (home.status, home.header("location")),
+        (303, "/setup".to_string())
+    );
+    srv.claim().await;
+    let home = web.get("/").await;
+    assert_eq!(
+        (home.status, home.header("location")),
+        (303, "/login".to_string())
+    );
+    let from_device = web
+        .get("/login?next=%2Fdevice%3Fuser_code%3DBCDF-GHJK")
+        .await;
+    assert!(
+        from_device.body.contains("Sign in to approve a device"),
+        "{}",
+        from_device.body
+    );
+    let plain = web.get("/login").await;
+    assert!(plain.body.contains(">Sign in</h1>"), "{}", plain.body);
+    assert!(!plain.body.contains("approve a device"));
 }

@@ -13,16 +13,28 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-/// The page: the account page when signed in, otherwise the sign-in page.
+/// The page: the account page when signed in, the first-run setup on a
+/// server nobody has claimed, otherwise the sign-in page.
 #[utoipa::path(get, path = "/", operation_id = "page_home", tag = "pages",
-    responses((status = 303, description = "to `/account` or `/login`")))]
-pub async fn home(visitor: Visitor) -> Response {
+    responses((status = 303, description = "to `/account`, `/setup` (unclaimed) or `/login`")))]
+pub async fn home(State(state): State<AppState>, visitor: Visitor) -> Response {
     let to = if visitor.user.is_some() {
         "/account"
+    } else if matches!(state.store.setup_claimed().await, Ok(false)) {
+        "/setup"
     } else {
         "/login"
     };
     visitor.finish(Redirect::to(to).into_response())
+}
+
+/// The sign-in page's heading: what signing in is for.
+fn heading_for(next: &str) -> &'static str {
+    if next == "/device" || next.starts_with("/device?") {
+        "Sign in to approve a device"
+    } else {
+        "Sign in"
+    }
 }
 
 #[derive(Deserialize)]
@@ -38,8 +50,10 @@ pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Respons
     if visitor.user.is_some() {
         return visitor.finish(Redirect::to(&next).into_response());
     }
+    let heading = heading_for(&next);
     let page = LoginPage {
-        layout: layout(&visitor, "Sign in"),
+        layout: layout(&visitor, heading),
+        heading,
         error: None,
         email: String::new(),
         next,
@@ -57,8 +71,10 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
     let email = form.text("email").trim().to_string();
     let next = safe_next(form.get("next"));
     let retry = |visitor: &Visitor, status: StatusCode, error: String| {
+        let heading = heading_for(&next);
         let page = LoginPage {
-            layout: layout(visitor, "Sign in"),
+            layout: layout(visitor, heading),
+            heading,
             error: Some(error),
             email: email.clone(),
             next: next.clone(),

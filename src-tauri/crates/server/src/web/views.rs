@@ -189,6 +189,8 @@ pub struct MessagePage {
 #[template(path = "login.html")]
 pub struct LoginPage {
     pub layout: Layout,
+    /// "Sign in", or what for ("Sign in to approve a device").
+    pub heading: &'static str,
     pub error: Option<String>,
     pub email: String,
     pub next: String,

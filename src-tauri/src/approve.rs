@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use devauth_client::api::{ApiClient, parse_time};
+use devauth_client::api::{ApiClient, distance, parse_time};
 use devauth_client::text::clean;
 use devauth_proto::{Access, DeviceRequest, DeviceStatus};
 use serde::Serialize;
@@ -52,24 +52,6 @@ fn status_text(status: DeviceStatus) -> &'static str {
     }
 }
 
-/// "4 seconds ago", "in 9 minutes": the distance from `now` in words.
-fn distance(t: OffsetDateTime, now: OffsetDateTime) -> String {
-    let secs = (t - now).whole_seconds();
-    let abs = secs.unsigned_abs();
-    let amount = match abs {
-        0 => return "just now".into(),
-        1 => "1 second".to_string(),
-        2..=59 => format!("{abs} seconds"),
-        60..=119 => "1 minute".to_string(),
-        _ => format!("{} minutes", abs / 60),
-    };
-    if secs < 0 {
-        format!("{amount} ago")
-    } else {
-        format!("in {amount}")
-    }
-}
-
 impl DeviceView {
     pub fn new(request: &DeviceRequest, org: &str, org_name: &str, now: SystemTime) -> Self {
         let now = OffsetDateTime::from(now);
@@ -108,11 +90,16 @@ fn failed(code: &'static str, e: impl std::fmt::Display) -> CommandError {
 
 type Ctl<'a> = State<'a, Arc<Controller>>;
 
+/// The API with the app's token, and that token's org: as the app last saw
+/// it (a token's org never changes), else asked of `/me`.
 async fn api_and_org(ctl: &Controller) -> Result<(ApiClient, String, String), CommandError> {
     let api = ctl
         .api()
         .await
         .map_err(|f| failed("not_signed_in", f.message))?;
+    if let Some((slug, name)) = ctl.org() {
+        return Ok((api, slug, name));
+    }
     let me = api.me().await.map_err(|e| failed("server", e))?;
     Ok((api, me.org.slug.to_string(), me.org.name.to_string()))
 }

@@ -123,6 +123,19 @@ impl Controller {
         tauri::async_runtime::spawn(async move { this.watch_events().await });
     }
 
+    /// The org of the signed-in token, as the last check of `/me` saw it:
+    /// its slug and name.
+    pub fn org(&self) -> Option<(String, String)> {
+        match lock(&self.machine).state() {
+            State::SignedIn { profile, .. } => {
+                let slug = profile.org_slug.clone()?;
+                let name = profile.org_name.clone().unwrap_or_else(|| slug.clone());
+                Some((slug, name))
+            }
+            _ => None,
+        }
+    }
+
     fn signed_in(&self) -> bool {
         matches!(lock(&self.machine).state(), State::SignedIn { .. })
     }

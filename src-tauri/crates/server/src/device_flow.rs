@@ -396,16 +396,12 @@ async fn find_request(
 /// Whether the device asked from the approver's network: the same IPv4
 /// address, or the same IPv6 /64. Unknown on either side is not the same.
 pub fn same_network(request: &PendingRequest, approver: &RequestMeta) -> bool {
-    match (&request.requester_ip, &approver.ip) {
-        (Some(_), Some(_)) => {
-            let device = RequestMeta {
-                ip: request.requester_ip.clone(),
-                ..RequestMeta::default()
-            };
-            device.ip_key() == approver.ip_key()
-        }
-        _ => false,
-    }
+    let key = |ip: &Option<String>| {
+        ip.as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .map(crate::client_ip::limit_key)
+    };
+    matches!((key(&request.requester_ip), key(&approver.ip)), (Some(a), Some(b)) if a == b)
 }
 
 /// The error for a code that can no longer be decided.
@@ -474,8 +470,24 @@ pub async fn approve(
     grant: Grant,
     meta: &RequestMeta,
 ) -> Result<PendingRequest> {
-    let token_days = grant.days(state.config.token_ttl_days)?;
+    grant.days(state.config.token_ttl_days)?;
     let request = pending(state, principal, user_code, meta).await?;
+    approve_found(state, principal, request, user_code, org_slug, grant, meta).await
+}
+
+/// [`approve`] for a request the caller has just looked up ([`lookup`]) and
+/// found pending (the confirm page, which checks more before approving). It
+/// is recorded only if still pending.
+pub async fn approve_found(
+    state: &AppState,
+    principal: &Principal,
+    request: PendingRequest,
+    user_code: &str,
+    org_slug: &str,
+    grant: Grant,
+    meta: &RequestMeta,
+) -> Result<PendingRequest> {
+    let token_days = grant.days(state.config.token_ttl_days)?;
     let actor = principal.actor();
     let acting = acting_in(state, principal, org_slug).await?;
     let org = acting

@@ -284,6 +284,9 @@ async fn confirm_again(
     visitor.finish(render(status, &page))
 }
 
+/// Why the confirm form comes back: the message, the field it is about, the status.
+type Refusal = (String, &'static str, StatusCode);
+
 /// Before a browser approval: across networks the code typed again from the
 /// device; a sign-in older than `DEVAUTH_APPROVAL_MAX_AUTH_AGE`, the password
 /// (then the session starts over: its cookie goes on `renewed`).
@@ -295,26 +298,19 @@ async fn approval_checks(
     request: &PendingRequest,
     form: &WebForm,
     renewed: &mut Response,
-) -> Result<(), (Choices, StatusCode)> {
-    let choices = Choices::of(form);
+) -> Result<(), Refusal> {
     if !device_flow::same_network(request, &visitor.meta) {
         let typed = form.get("confirm_code").unwrap_or_default();
         let expected = crate::secret::normalize_user_code(&form.text("user_code"));
         if typed.trim().is_empty() {
             let text = "This request came from another network: type the code your device \
                  shows to approve it.";
-            return Err((
-                choices.refused(text, "confirm_code"),
-                StatusCode::BAD_REQUEST,
-            ));
+            return Err((text.to_string(), "confirm_code", StatusCode::BAD_REQUEST));
         }
         if crate::secret::normalize_user_code(typed) != expected {
             let text = "That is not the code of this request. Type the code your device shows; \
                  if no device of yours shows one, deny.";
-            return Err((
-                choices.refused(text, "confirm_code"),
-                StatusCode::BAD_REQUEST,
-            ));
+            return Err((text.to_string(), "confirm_code", StatusCode::BAD_REQUEST));
         }
     }
     if visitor.signed_in_within(state.now(), state.config.approval_max_auth_age_secs) {
@@ -323,7 +319,7 @@ async fn approval_checks(
     let password = Secret::new(form.text("password"));
     if password.expose().is_empty() {
         let text = "Enter your password to approve a device.";
-        return Err((choices.refused(text, "password"), StatusCode::UNAUTHORIZED));
+        return Err((text.to_string(), "password", StatusCode::UNAUTHORIZED));
     }
     let known = visitor.known_as(&user.email).map(str::to_string);
     let checked = identity::sign_in(
@@ -356,7 +352,7 @@ async fn approval_checks(
             StatusCode::SERVICE_UNAVAILABLE,
         ),
     };
-    Err((choices.refused(&text, "password"), status))
+    Err((text, "password", status))
 }
 
 /// "2 hours", "30 minutes", "90 seconds".
@@ -396,19 +392,21 @@ pub async fn device_decide(
                 Ok(request) => return already_decided(&visitor, request.status),
                 Err(err) => return code_error(&visitor, &code, err),
             };
+            let choices = Choices::of(&form);
             let checked =
                 approval_checks(&state, &mut visitor, &user, &request, &form, &mut renewed).await;
-            if let Err((choices, status)) = checked {
+            if let Err((text, field, status)) = checked {
+                let choices = choices.refused(&text, field);
                 return confirm_again(&state, &visitor, &user, &request, &code, choices, status)
                     .await;
             }
-            let choices = Choices::of(&form);
             let grant = device_flow::Grant {
                 read_only: choices.read_only,
                 days: choices.days,
             };
             let org = form.text("org");
-            device_flow::approve(&state, &principal, &code, &org, grant, &visitor.meta).await
+            let meta = visitor.meta.clone();
+            device_flow::approve_found(&state, &principal, request, &code, &org, grant, &meta).await
         }
         Some("deny") => device_flow::deny(&state, &principal, &code, &visitor.meta).await,
         _ => Err(Error::invalid("choose Approve or Deny")),

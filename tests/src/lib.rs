@@ -24,7 +24,7 @@ use devauth_server::{Config, RunningServer, identity, members};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub mod authz;
 pub mod browser;
@@ -553,6 +553,20 @@ impl TestServer {
 
     pub async fn stop(self) {
         let _ = self.server.stop().await;
+    }
+}
+
+/// Waits (bounded) until `server` holds `n` long polls.
+pub async fn until_held(server: &devauth_server::RunningServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.state.bus.held() != n {
+        assert!(
+            Instant::now() < deadline,
+            "the poll was never held ({} held)",
+            server.state.bus.held()
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

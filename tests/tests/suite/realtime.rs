@@ -68,20 +68,6 @@ fn waiting_poll_to(
     })
 }
 
-/// Waits (bounded) until `server` holds `n` long polls.
-async fn until_held(server: &devauth_server::RunningServer, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.state.bus.held() != n {
-        assert!(
-            Instant::now() < deadline,
-            "the poll was never held ({} held)",
-            server.state.bus.held()
-        );
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 async fn long_poll_returns_the_token_on_approval(backend: Backend) {
     let srv = spawn_server(backend).await;
     let owner = srv.claim().await;

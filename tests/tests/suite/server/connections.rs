@@ -252,6 +252,14 @@ async fn long_poll(
         .expect("the poll ends")
 }
 
+/// The wait a held poll was given (`Preference-Applied`); `None`: not held.
+fn applied(response: &reqwest::Response) -> Option<&str> {
+    response
+        .headers()
+        .get("preference-applied")
+        .and_then(|v| v.to_str().ok())
+}
+
 /// [`long_poll`] in the background, for a poll the server is to hold.
 fn held_poll(
     srv: &TestServer,
@@ -296,39 +304,20 @@ async fn long_polls_are_capped_per_address() {
         );
     }
     let first = held_poll(&srv, &devices[0], "203.0.113.1", 3);
-    let held_since = Instant::now();
-    while srv.server.state.bus.held() == 0 {
-        assert!(
-            held_since.elapsed() < Duration::from_secs(10),
-            "the first poll is held"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_held(&srv.server, 1).await;
     // The address holds its one long poll: the next answers at once, plainly.
     let second = long_poll(&srv, &devices[1], "203.0.113.1", 30).await;
     assert_eq!(second.status(), 400);
     assert!(
-        second.headers().get("preference-applied").is_none(),
+        applied(&second).is_none(),
         "not held: {:?}",
         second.headers()
     );
     // Another address still gets its wait.
     let third = long_poll(&srv, &devices[2], "198.51.100.7", 1).await;
-    assert_eq!(
-        third
-            .headers()
-            .get("preference-applied")
-            .and_then(|v| v.to_str().ok()),
-        Some("wait=1")
-    );
+    assert_eq!(applied(&third), Some("wait=1"));
     let first = first.await.expect("the held poll ends");
-    assert_eq!(
-        first
-            .headers()
-            .get("preference-applied")
-            .and_then(|v| v.to_str().ok()),
-        Some("wait=3")
-    );
+    assert_eq!(applied(&first), Some("wait=3"));
     srv.stop().await;
 }
 
@@ -350,20 +339,13 @@ async fn long_polls_are_capped_per_device_authorization() {
         // a slow_down.
         srv.clock.advance(interval + 1);
         held.push(held_poll(&srv, &code, address, 3));
-        let since = Instant::now();
-        while srv.server.state.bus.held() <= n {
-            assert!(
-                since.elapsed() < Duration::from_secs(10),
-                "poll {n} is held"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        until_held(&srv.server, n + 1).await;
     }
     srv.clock.advance(interval + 1);
     let third = long_poll(&srv, &code, "198.51.100.7", 30).await;
     assert_eq!(third.status(), 400);
     assert!(
-        third.headers().get("preference-applied").is_none(),
+        applied(&third).is_none(),
         "a third poll of one authorization is not held: {:?}",
         third.headers()
     );
@@ -371,13 +353,7 @@ async fn long_polls_are_capped_per_device_authorization() {
     assert_eq!(body["error"], "authorization_pending", "{body}");
     for poll in held {
         let answer = poll.await.expect("the held poll ends");
-        assert_eq!(
-            answer
-                .headers()
-                .get("preference-applied")
-                .and_then(|v| v.to_str().ok()),
-            Some("wait=3")
-        );
+        assert_eq!(applied(&answer), Some("wait=3"));
     }
     srv.stop().await;
 }

@@ -128,6 +128,25 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// How far `t` is from `now`, in words: "4 seconds ago", "in 9 minutes",
+/// "just now".
+pub fn distance(t: OffsetDateTime, now: OffsetDateTime) -> String {
+    let secs = (t - now).whole_seconds();
+    let abs = secs.unsigned_abs();
+    let amount = match abs {
+        0 => return "just now".into(),
+        1 => "1 second".to_string(),
+        2..=59 => format!("{abs} seconds"),
+        60..=119 => "1 minute".to_string(),
+        _ => format!("{} minutes", abs / 60),
+    };
+    if secs < 0 {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
 /// The `--scope` arguments of `devauth tokens create` as a scope list (each
 /// may hold several, space- or comma-separated); none: the caller's own.
 pub fn parse_scope_args(args: &[String]) -> Result<devauth_proto::ScopeList, String> {

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use devauth_client::api::{format_time, parse_time};
+use devauth_client::api::{distance, format_time, parse_time};
 use devauth_client::clock::{Clock, TokioClock};
 use devauth_client::error::exit;
 use devauth_client::text::clean;
@@ -113,7 +113,7 @@ pub fn describe(request: &DeviceRequest, now: OffsetDateTime) -> String {
         "NOT this machine's network"
     };
     let requested = parse_time(&request.requested_at)
-        .map(|t| ago(t, now))
+        .map(|t| distance(t.min(now), now))
         .unwrap_or_else(|| request.requested_at.clone());
     let expires = parse_time(&request.expires_at)
         .map(format_time)
@@ -139,18 +139,6 @@ pub fn describe(request: &DeviceRequest, now: OffsetDateTime) -> String {
         );
     }
     out
-}
-
-/// "4 seconds ago", "3 minutes ago".
-fn ago(t: OffsetDateTime, now: OffsetDateTime) -> String {
-    let secs = (now - t).whole_seconds().max(0);
-    match secs {
-        0 => "just now".into(),
-        1 => "1 second ago".into(),
-        2..=59 => format!("{secs} seconds ago"),
-        60..=119 => "1 minute ago".into(),
-        _ => format!("{} minutes ago", secs / 60),
-    }
 }
 
 fn confirm(prompt: &str) -> bool {

@@ -85,6 +85,9 @@ impl Remote {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("devauth-harness/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
+            // The server closes a connection idle for its header timeout
+            // (10 s); drop ours well before, so none is reused as it closes.
+            .pool_idle_timeout(Duration::from_secs(5))
             // Long enough for a held token poll (Prefer: wait ≤ 30 s).
             .timeout(Duration::from_secs(45))
             .build()

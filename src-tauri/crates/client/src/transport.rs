@@ -81,6 +81,9 @@ impl ReqwestTransport {
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
+            // devauth-server closes a connection idle for 10 s (its header
+            // timeout); drop ours first, so none is reused as it closes.
+            .pool_idle_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| {

@@ -170,6 +170,26 @@ impl Browser {
         }
     }
 
+    /// Clicks something that stays on the page (opens a dialog, say).
+    pub async fn press(&self, css: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Reloads the page, as the person pressing F5 would.
+    pub async fn reload(&self) {
+        self.client
+            .refresh()
+            .await
+            .unwrap_or_else(|e| panic!("reload: {e}"));
+    }
+
     pub async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {
             Ok(el) => el.text().await.unwrap_or_default(),

@@ -241,7 +241,7 @@ async fn admin_cli(backend: Backend) {
         &db,
         &words("token create --user ada@example.com --org acme --name three"),
     );
-    assert!(ok(&db, &["user", "disable", "ada@example.com"]).contains("1 tokens revoked"));
+    assert!(ok(&db, &["user", "disable", "ada@example.com"]).contains("1 token revoked"));
     assert_eq!(me(third.trim().to_string()).await, 401);
     assert_eq!(
         me(service.trim().to_string()).await,

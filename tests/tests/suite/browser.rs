@@ -440,7 +440,15 @@ async fn the_approver_narrows_the_grant() {
         browser.source().await
     );
     let id = s(&me.body["token"]["id"]);
-    browser.click(&format!("#revoke-recent-{id}")).await;
+    browser.press(&format!("#revoke-recent-{id}")).await;
+    assert!(
+        browser
+            .text("#confirm-dialog-title")
+            .await
+            .starts_with("Sign out “"),
+        "a device is signed out, after asking"
+    );
+    browser.click("#confirm-dialog-ok").await;
     assert_eq!(srv.get_status("/me", Some(&token)).await, 401);
     assert!(
         !browser.exists("#recent-sign-ins").await,
@@ -462,7 +470,7 @@ async fn owners_set_the_device_policy_on_the_admin_page() {
     srv.claim().await;
     srv.add_member("ada@example.com", "acme", Role::Admin).await;
     let owner = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
-    owner.goto(&srv.at("/admin/acme")).await;
+    owner.goto(&srv.at("/admin/acme/policy")).await;
     assert!(
         owner
             .text("#policy-summary")
@@ -495,11 +503,14 @@ async fn owners_set_the_device_policy_on_the_admin_page() {
         owner.text("#message").await
     );
     // Bad input changes nothing and says what is wrong.
-    owner.goto(&srv.at("/admin/acme")).await;
+    owner.goto(&srv.at("/admin/acme/policy")).await;
     owner.fill("#p-networks", "10.0.0.0/8\n300.1.1.1").await;
     owner.click("#save-policy").await;
     assert!(
-        owner.text("#error").await.contains("device_networks"),
+        owner
+            .text("#error")
+            .await
+            .contains("300.1.1.1 is not an address"),
         "{}",
         owner.source().await
     );
@@ -545,7 +556,7 @@ async fn owners_set_the_device_policy_on_the_admin_page() {
     owner.close().await;
     // An admin sees the policy and cannot change it.
     let admin = signed_in(&srv, "ada@example.com", Viewport::Desktop).await;
-    admin.goto(&srv.at("/admin/acme")).await;
+    admin.goto(&srv.at("/admin/acme/policy")).await;
     assert!(
         admin
             .text("#policy-summary")
@@ -624,10 +635,28 @@ async fn personal_token_on_the_account_page() {
         token.starts_with("dva_") && token.len() == 68,
         "shown once: {token}"
     );
+    assert!(
+        browser.url().await.ends_with("/account"),
+        "the form redirected: {}",
+        browser.url().await
+    );
     let me = srv.get("/me", Some(&token)).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["token"]["name"], "laptop scripts");
     assert!(browser.text("#tokens").await.contains("laptop scripts"));
+    // Reloading the page creates nothing and shows the value no more.
+    browser.reload().await;
+    assert!(
+        !browser.exists("#new-token").await,
+        "a reload shows nothing"
+    );
+    let named = |list: &serde_json::Value| {
+        list["tokens"]
+            .as_array()
+            .map(|t| t.iter().filter(|t| t["name"] == "laptop scripts").count())
+            .unwrap_or_default()
+    };
+    assert_eq!(named(&srv.get("/api/tokens", Some(&token)).await.body), 1);
     // Use it once so the list shows last use and IP.
     browser.goto(&srv.at("/account")).await;
     assert!(
@@ -640,18 +669,35 @@ async fn personal_token_on_the_account_page() {
     );
     assert!(browser.text("#tokens").await.contains("from 127.0.0.1"));
     browser.screenshot("account").await;
-    // Revoke it from the page.
+    // Revoke it from the page: a dialog asks first; Cancel changes nothing.
     let id = s(&me.body["token"]["id"]);
-    browser
-        .click(&format!(
-            "form[action='/account/tokens/{id}/revoke'] button"
-        ))
-        .await;
+    let revoke = format!("form[action='/account/tokens/{id}/revoke'] button");
+    browser.press(&revoke).await;
+    assert!(
+        browser.exists("#confirm-dialog[open]").await,
+        "the dialog asks"
+    );
+    assert_eq!(
+        browser.text("#confirm-dialog-title").await,
+        "Revoke “laptop scripts”?"
+    );
+    assert!(
+        browser
+            .text("#confirm-dialog-body")
+            .await
+            .contains("stops working now")
+    );
+    browser.screenshot("confirm-dialog").await;
+    browser.press("#confirm-dialog-cancel").await;
+    assert!(!browser.exists("#confirm-dialog[open]").await);
+    assert_eq!(srv.get("/me", Some(&token)).await.status, 200, "cancelled");
+    browser.press(&revoke).await;
+    browser.click("#confirm-dialog-ok").await;
     assert!(
         browser
             .text("#notice")
             .await
-            .contains("Revoked `laptop scripts`")
+            .contains("Revoked “laptop scripts”")
     );
     assert_eq!(srv.get("/me", Some(&token)).await.status, 401);
     browser.close().await;
@@ -689,17 +735,27 @@ async fn admin_removes_a_member_and_their_token_dies() {
     admin.goto(&srv.at("/admin/acme")).await;
     assert!(admin.text("#members").await.contains("bob@example.com"));
     admin
-        .click(&format!(
+        .press(&format!(
             "form[action='/admin/acme/members/{bob_id}/remove'] button"
         ))
         .await;
+    assert!(
+        admin
+            .text("#confirm-dialog-body")
+            .await
+            .contains("“bob@example.com test token” stops working now"),
+        "the dialog names the token that stops working"
+    );
+    admin.click("#confirm-dialog-ok").await;
     assert_eq!(
         admin.text("#notice").await,
-        "Removed bob@example.com from acme; 1 token revoked."
+        "Removed bob@example.com from Acme; 1 token revoked."
     );
     assert!(!admin.text("#members").await.contains("bob@example.com"));
-    assert!(admin.text("#audit").await.contains("member.removed"));
     admin.screenshot("admin").await;
+    admin.click("nav.tabs a[href='/admin/acme/audit']").await;
+    assert!(admin.text("#audit").await.contains("Member removed"));
+    admin.screenshot("admin-audit").await;
     assert_eq!(srv.get("/me", Some(&bob_token)).await.status, 401);
     admin.close().await;
     srv.stop().await;

@@ -20,6 +20,7 @@
 mod binary;
 mod browser;
 mod cli;
+mod console;
 mod desktop;
 mod harness;
 mod pages;

@@ -138,7 +138,7 @@ async fn forms_without_a_valid_csrf_token_change_nothing(backend: Backend) {
             &[("csrf_token", &mine), ("name", "x"), ("org", "acme")],
         )
         .await;
-    assert_eq!(page.status, 200, "the right token works: {}", page.body);
+    assert_eq!(page.status, 303, "the right token works: {}", page.body);
 }
 
 async fn sessions_are_hashed_and_cookies_are_strict(backend: Backend) {

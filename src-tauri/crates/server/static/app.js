@@ -9,6 +9,8 @@ document.addEventListener("DOMContentLoaded", () => {
       try {
         await navigator.clipboard.writeText(source.textContent.trim());
         button.textContent = "Copied";
+        const status = document.getElementById("copy-status");
+        if (status) status.textContent = "Copied to the clipboard.";
       } catch {
         const range = document.createRange();
         range.selectNodeContents(source);
@@ -18,6 +20,39 @@ document.addEventListener("DOMContentLoaded", () => {
         button.textContent = "Press Ctrl+C";
       }
     });
+  }
+  // Destructive forms ask first. Without this script the server answers
+  // with a page that asks; here a dialog asks, and the form goes confirmed.
+  const dialog = document.getElementById("confirm-dialog");
+  if (dialog && typeof dialog.showModal === "function") {
+    let pending = null;
+    const ok = document.getElementById("confirm-dialog-ok");
+    document.getElementById("confirm-dialog-cancel").addEventListener("click", () => dialog.close());
+    ok.addEventListener("click", () => {
+      const form = pending;
+      dialog.close();
+      if (!form) return;
+      const confirm = document.createElement("input");
+      confirm.type = "hidden";
+      confirm.name = "confirm";
+      confirm.value = "yes";
+      form.appendChild(confirm);
+      form.submit();
+    });
+    dialog.addEventListener("close", () => {
+      if (pending && pending.querySelector("button[type=submit]")) pending.querySelector("button[type=submit]").focus();
+      pending = null;
+    });
+    for (const form of document.querySelectorAll("form[data-confirm-title]")) {
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        pending = form;
+        document.getElementById("confirm-dialog-title").textContent = form.dataset.confirmTitle;
+        document.getElementById("confirm-dialog-body").textContent = form.dataset.confirmBody || "";
+        ok.textContent = form.dataset.confirmButton || "Confirm";
+        dialog.showModal();
+      });
+    }
   }
   // The desktop app opens /setup#setup_token=…: the fragment never reaches the
   // server or its logs; fill the field from it and drop it from the address bar.

@@ -468,7 +468,7 @@ async fn page_cell(fx: &mut Fixture, row: &Row, i: usize) -> Option<Expect> {
             };
             web.post(
                 &format!("/account/tokens/{id}/{verb}"),
-                &[("csrf_token", c)],
+                &[("csrf_token", c), ("confirm", "yes")],
             )
             .await
         }
@@ -476,7 +476,7 @@ async fn page_cell(fx: &mut Fixture, row: &Row, i: usize) -> Option<Expect> {
             let (_, id) = target.clone()?;
             web.post(
                 &format!("/admin/acme/tokens/{id}/revoke"),
-                &[("csrf_token", c)],
+                &[("csrf_token", c), ("confirm", "yes")],
             )
             .await
         }
@@ -532,7 +532,7 @@ async fn page_cell(fx: &mut Fixture, row: &Row, i: usize) -> Option<Expect> {
             let email = fresh.clone()?;
             web.post(
                 &format!("/admin/acme/members/{email}/remove"),
-                &[("csrf_token", c)],
+                &[("csrf_token", c), ("confirm", "yes")],
             )
             .await
         }

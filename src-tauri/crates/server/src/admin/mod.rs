@@ -153,7 +153,7 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
         }
         AdminCommand::User(UserCommand::Disable { email }) => {
             let revoked = members::disable_user(state, &system, &email, &meta()).await?;
-            println!("disabled {email}; {revoked} tokens revoked");
+            println!("disabled {email}; {}", crate::store::revoked_words(revoked));
         }
         AdminCommand::User(UserCommand::List { json }) => {
             let users = state.store.list_users().await?;
@@ -222,7 +222,11 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
         AdminCommand::Member(MemberCommand::Remove { org: slug, user }) => {
             let org = org(state, &slug).await?;
             let revoked = members::remove(state, &system, &org, &user, &meta()).await?;
-            println!("removed {user} from {}; {revoked} tokens revoked", org.slug);
+            println!(
+                "removed {user} from {}; {}",
+                org.slug,
+                crate::store::revoked_words(revoked)
+            );
         }
         AdminCommand::Member(MemberCommand::List { org: slug, json }) => {
             let org = org(state, &slug).await?;

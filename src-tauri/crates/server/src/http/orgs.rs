@@ -200,6 +200,7 @@ async fn audit_log(
         since: parse_time("since", q.since.as_deref())?,
         until: parse_time("until", q.until.as_deref())?,
         before: q.before,
+        after: None,
         limit,
     };
     let events = audit::list(&state, &principal, &query).await?;

@@ -464,6 +464,65 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every action, in the order a filter lists them.
+    pub const ALL: [AuditAction; 22] = [
+        AuditAction::DeviceRequested,
+        AuditAction::DeviceApproved,
+        AuditAction::DeviceDenied,
+        AuditAction::DeviceCodeFailed,
+        AuditAction::DevicePolicyDenied,
+        AuditAction::DevicePolicyWouldDeny,
+        AuditAction::TokenIssued,
+        AuditAction::TokenRotated,
+        AuditAction::TokenRevoked,
+        AuditAction::TokenRevokedAll,
+        AuditAction::TokenNewIp,
+        AuditAction::MemberAdded,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::OrgCreated,
+        AuditAction::OrgPolicyChanged,
+        AuditAction::LoginSucceeded,
+        AuditAction::LoginFailed,
+        AuditAction::UserCreated,
+        AuditAction::UserDisabled,
+        AuditAction::SetupClaimed,
+        AuditAction::SetupClaimFailed,
+    ];
+
+    /// What happened, in words ("Token revoked").
+    pub fn words(self) -> &'static str {
+        match self {
+            AuditAction::DeviceRequested => "Device asked to sign in",
+            AuditAction::DeviceCodeFailed => "Wrong device code typed",
+            AuditAction::DeviceApproved => "Device sign-in approved",
+            AuditAction::DeviceDenied => "Device sign-in denied",
+            AuditAction::DevicePolicyDenied => "Device refused by policy",
+            AuditAction::DevicePolicyWouldDeny => "Device policy would refuse",
+            AuditAction::OrgPolicyChanged => "Device policy changed",
+            AuditAction::LoginFailed => "Sign-in failed",
+            AuditAction::LoginSucceeded => "Signed in",
+            AuditAction::MemberAdded => "Member added",
+            AuditAction::MemberRemoved => "Member removed",
+            AuditAction::MemberRoleChanged => "Role changed",
+            AuditAction::OrgCreated => "Organization created",
+            AuditAction::SetupClaimFailed => "Setup claim refused",
+            AuditAction::SetupClaimed => "Setup claimed",
+            AuditAction::TokenIssued => "Token issued",
+            AuditAction::TokenNewIp => "Token used from a new address",
+            AuditAction::TokenRevoked => "Token revoked",
+            AuditAction::TokenRevokedAll => "All tokens revoked",
+            AuditAction::TokenRotated => "Token rotated",
+            AuditAction::UserCreated => "User created",
+            AuditAction::UserDisabled => "User disabled",
+        }
+    }
+
+    /// The action a stored text names.
+    pub fn parse(text: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+
     /// The text the log stores.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -595,6 +654,8 @@ pub struct AuditQuery {
     pub until: Option<Timestamp>,
     /// Only events with a smaller id (the next page).
     pub before: Option<i64>,
+    /// Only events with a larger id: the nearest ones (the page before).
+    pub after: Option<i64>,
     /// At most this many events, newest first.
     pub limit: i64,
 }

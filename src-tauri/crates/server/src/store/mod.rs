@@ -342,6 +342,10 @@ pub trait Sessions: Send + Sync + 'static {
     async fn end_session(&self, id_hash: &str, now: Timestamp) -> Result<()>;
     /// Ends every browser session of a user; returns how many.
     async fn end_user_sessions(&self, user_id: &UserId, now: Timestamp) -> Result<u64>;
+    /// Keeps a sealed note on a session for its next view (replacing any).
+    async fn keep_flash(&self, id_hash: &str, sealed: &str) -> Result<()>;
+    /// Takes the session's note: the first call returns it, every later one `None`.
+    async fn take_flash(&self, id_hash: &str) -> Result<Option<String>>;
 }
 
 /// The first-run claim.
@@ -499,6 +503,14 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// "1 token revoked", "3 tokens revoked": the detail of a cascade's audit event.
+pub(crate) fn revoked_words(revoked: u64) -> String {
+    match revoked {
+        1 => "1 token revoked".into(),
+        n => format!("{n} tokens revoked"),
     }
 }
 

@@ -8,12 +8,16 @@
 //!   the signed-in form guard, local redirects); it imports no handler.
 //! - `sign_in`, `setup_page`, `device`: sign-in and out, the first-run
 //!   wizard, device code entry and confirmation.
-//! - `account`: my tokens. `admin`: members, org tokens, audit.
+//! - `account`: my tokens. `admin`: the console's sections (members,
+//!   tokens, service tokens, audit, device policy); `audit_log`: the log in words.
+//! - `flash`: what a page says after a form's redirect, held for one view.
 //! - `views`: template structs and display helpers.
 
 pub(crate) mod account;
 pub(crate) mod admin;
+mod audit_log;
 pub(crate) mod device;
+mod flash;
 mod page;
 mod session;
 pub(crate) mod setup_page;
@@ -54,16 +58,22 @@ pub fn routes() -> Routes {
         .add("/admin", get(admin::index))
         .add("/admin/{org}", get(admin::show))
         .add("/admin/{org}/members", post(admin::add_member))
+        .add("/admin/{org}/tokens", get(admin::tokens_section))
+        .add("/admin/{org}/audit", get(admin::audit_section))
+        .add("/admin/{org}/audit.csv", get(admin::audit_csv))
         .add("/admin/{org}/members/{user}/role", post(admin::change_role))
         .add(
             "/admin/{org}/members/{user}/remove",
             post(admin::remove_member),
         )
         .add("/admin/{org}/tokens/{id}/revoke", post(admin::revoke_token))
-        .add("/admin/{org}/policy", post(admin::set_policy))
+        .add(
+            "/admin/{org}/policy",
+            get(admin::policy_section).post(admin::set_policy),
+        )
         .add(
             "/admin/{org}/service-tokens",
-            post(admin::create_service_token),
+            get(admin::service_tokens_section).post(admin::create_service_token),
         )
         .add("/static/style.css", get(style))
         .add("/static/app.js", get(script))

@@ -2,6 +2,7 @@
 //! pages, the guard every signed-in form passes, and local redirects. Handler
 //! modules import this; it imports none of them.
 
+use super::flash::Flash;
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::error::Error;
@@ -16,6 +17,7 @@ pub fn layout(visitor: &Visitor, title: &str) -> Layout {
     Layout {
         title: title.to_string(),
         user: visitor.user.as_ref().map(|u| u.email.clone()),
+        admin: visitor.administers,
         csrf: visitor.csrf_token(),
     }
 }
@@ -110,6 +112,56 @@ pub fn form_user(visitor: &Visitor, form: &WebForm, next: &str) -> Result<Arc<Us
         .user
         .clone()
         .ok_or_else(|| visitor.finish(to_login(next)))
+}
+
+/// Whether a destructive form was confirmed (`confirm=yes`).
+pub fn confirmed(form: &WebForm) -> bool {
+    form.get("confirm") == Some("yes")
+}
+
+/// The page that asks before a destructive act (forms reach it without
+/// JavaScript, or when the dialog was skipped): what will stop working, and
+/// the same form again, confirmed. Nothing has changed yet.
+pub fn confirm_page(
+    visitor: &Visitor,
+    form: &WebForm,
+    action: &str,
+    ask: Confirmation,
+    cancel: &str,
+) -> Response {
+    let fields = form
+        .pairs()
+        .filter(|(k, _)| *k != "csrf_token" && *k != "confirm")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let page = ConfirmActPage {
+        layout: layout(visitor, &ask.heading),
+        ask,
+        action: action.to_string(),
+        fields,
+        cancel: cancel.to_string(),
+    };
+    visitor.finish(render(StatusCode::OK, &page))
+}
+
+/// After a form succeeded: to `to`, with `flash` kept for that one view.
+pub async fn see_other(
+    state: &crate::state::AppState,
+    visitor: &Visitor,
+    to: &str,
+    flash: &Flash,
+) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    if let Err(err) = visitor.keep_flash(state, flash, &mut response).await {
+        return error_page(visitor, err);
+    }
+    visitor.finish(response)
+}
+
+/// A domain error's text as a sentence on a page: no code quotes, a capital
+/// letter, one full stop.
+pub fn sentence(text: &str) -> String {
+    capitalize(&text.replace('`', ""))
 }
 
 pub fn to_login(next: &str) -> Response {

@@ -12,6 +12,7 @@
 //! the `__Host-` prefix (no `Domain`, `Secure`, `Path=/`), which a sibling
 //! subdomain cannot set.
 
+use super::flash::{FLASH_SECS, Flash, open, seal};
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::model::{RequestMeta, User};
@@ -32,6 +33,8 @@ pub struct CookieNames {
     pub presession: &'static str,
     /// The known-browser mark.
     pub known: &'static str,
+    /// The key of the note kept for the next view (see `flash`).
+    pub flash: &'static str,
 }
 
 /// Over plain http (local use): browsers refuse `__Host-` cookies there.
@@ -39,6 +42,7 @@ pub const PLAIN_COOKIES: CookieNames = CookieNames {
     session: "devauth_session",
     presession: "devauth_presession",
     known: "devauth_known",
+    flash: "devauth_flash",
 };
 
 /// Over https.
@@ -46,6 +50,7 @@ pub const HOST_COOKIES: CookieNames = CookieNames {
     session: "__Host-devauth_session",
     presession: "__Host-devauth_presession",
     known: "__Host-devauth_known",
+    flash: "__Host-devauth_flash",
 };
 
 /// How long a browser session lasts, seconds.
@@ -82,6 +87,8 @@ pub struct Visitor {
     pub user: Option<Arc<User>>,
     /// When the signed-in user signed in (entered their password).
     pub signed_in_at: Option<i64>,
+    /// Whether the signed-in user owns or administers an org (the header's Admin link).
+    pub administers: bool,
     pub meta: RequestMeta,
     session: Option<String>,
     /// The pre-session cookie, and whether it is new (to be set on the response).
@@ -89,6 +96,9 @@ pub struct Visitor {
     new_presession: bool,
     /// The known-browser cookie as sent: `nonce.mac`.
     known: Option<String>,
+    /// The flash cookie as sent, and whether this response clears it.
+    flash_key: Option<String>,
+    clear_flash: bool,
     key: ServerKey,
     names: CookieNames,
     secure: bool,
@@ -117,6 +127,15 @@ impl FromRequestParts<AppState> for Visitor {
             Some((user, at)) => (Some(Arc::new(user)), Some(at)),
             None => (None, None),
         };
+        let administers = match &user {
+            Some(user) => state
+                .store
+                .orgs_of_user(&user.id)
+                .await?
+                .iter()
+                .any(|(_, role)| crate::model::RoleExt::administers(*role)),
+            None => false,
+        };
         let (presession, new_presession) = match cookie(parts, names.presession) {
             Some(value) if is_hex(value, 64) => (value.to_string(), false),
             _ => (random_hex(), true),
@@ -124,10 +143,16 @@ impl FromRequestParts<AppState> for Visitor {
         let known = cookie(parts, names.known)
             .filter(|v| v.len() <= 128)
             .map(str::to_string);
+        let flash_key = cookie(parts, names.flash)
+            .filter(|v| is_hex(v, 64))
+            .map(str::to_string);
         Ok(Visitor {
+            clear_flash: flash_key.is_some() && user.is_none(),
+            flash_key,
             session: user.as_ref().and(session),
             user,
             signed_in_at,
+            administers,
             meta,
             presession,
             new_presession,
@@ -181,6 +206,9 @@ impl Visitor {
                 30 * 86_400,
             );
         }
+        if self.clear_flash {
+            self.set_cookie(&mut response, self.names.flash, "", 0);
+        }
         super::page_headers(&mut response);
         response
     }
@@ -215,6 +243,37 @@ impl Visitor {
         self.user = Some(Arc::new(user));
         self.signed_in_at = Some(now);
         Ok(())
+    }
+
+    /// Keeps `flash` for this session's next view (after a redirect); the
+    /// key goes on `response` as a cookie.
+    pub async fn keep_flash(
+        &self,
+        state: &AppState,
+        flash: &Flash,
+        response: &mut Response,
+    ) -> Result<(), Error> {
+        let Some(session) = self.session.as_deref() else {
+            return Ok(());
+        };
+        let id_hash = sha256_hex(session);
+        let (key, sealed) = seal(flash, &id_hash)
+            .ok_or_else(|| Error::internal("the page's note could not be sealed"))?;
+        state.store.keep_flash(&id_hash, &sealed).await?;
+        self.set_cookie(response, self.names.flash, &key, FLASH_SECS);
+        Ok(())
+    }
+
+    /// The note kept for this view, once: it is taken from the session and
+    /// its cookie cleared, so a reload shows nothing.
+    pub async fn take_flash(&mut self, state: &AppState) -> Result<Option<Flash>, Error> {
+        let (Some(key), Some(session)) = (self.flash_key.take(), self.session.as_deref()) else {
+            return Ok(None);
+        };
+        self.clear_flash = true;
+        let id_hash = sha256_hex(session);
+        let sealed = state.store.take_flash(&id_hash).await?;
+        Ok(sealed.and_then(|sealed| open(&key, &sealed, &id_hash)))
     }
 
     /// Whether the user signed in within `max_age` seconds of `now` (an
@@ -271,6 +330,11 @@ impl WebForm {
 
     pub fn text(&self, name: &str) -> String {
         self.get(name).unwrap_or_default().to_string()
+    }
+
+    /// Every field, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {

@@ -1,6 +1,7 @@
 //! `/setup`: the first-run wizard (the setup claim), which ends on the new
 //! owner's account page with their first token shown once.
 
+use super::flash::{Flash, ShownOnce};
 use super::page::{csrf_failed, error_page, layout, status_of, with_fault};
 use super::session::{Visitor, WebForm};
 use super::views::*;
@@ -57,26 +58,22 @@ pub async fn setup(State(state): State<AppState>, mut visitor: Visitor, form: We
             {
                 return error_page(&visitor, err);
             }
-            // The page after setup shows the owner's first token once.
-            let shown = ShownOnce {
-                name: "Your first token (setup)".into(),
-                value: claimed.issued.token.expose().to_string(),
+            // The account page shows the owner's first token once.
+            let flash = Flash {
+                notice: Some(format!("Setup complete: you own {}.", claimed.org.name)),
+                shown_once: Some(ShownOnce {
+                    name: "Your first token".into(),
+                    value: claimed.issued.token.expose().to_string(),
+                    purpose: Some(
+                        "Use it in a script or a CI job. To sign in a laptop, run devauth login there instead: each device gets a token of its own.".into(),
+                    ),
+                }),
+                ..Flash::default()
             };
-            let notice = format!("Setup complete: you own {}.", claimed.org.name);
-            let mut page = super::account::render(
-                &state,
-                &visitor,
-                StatusCode::OK,
-                Some(shown),
-                Some(notice),
-                None,
-            )
-            .await;
-            for cookie in response.headers().get_all(axum::http::header::SET_COOKIE) {
-                page.headers_mut()
-                    .append(axum::http::header::SET_COOKIE, cookie.clone());
+            if let Err(err) = visitor.keep_flash(&state, &flash, &mut response).await {
+                return error_page(&visitor, err);
             }
-            page
+            visitor.finish(response)
         }
         Err(err) => {
             let page = SetupPage {

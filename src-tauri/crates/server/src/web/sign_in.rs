@@ -40,6 +40,8 @@ fn heading_for(next: &str) -> &'static str {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// `everywhere`: after "Sign out everywhere" on the account page.
+    signed_out: Option<String>,
 }
 
 /// The page: the sign-in form; `?next=` a local path to go to after.
@@ -55,6 +57,9 @@ pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Respons
         layout: layout(&visitor, heading),
         heading,
         error: None,
+        notice: (q.signed_out.as_deref() == Some("everywhere")).then_some(
+            "You are signed out everywhere: your tokens are revoked and every browser is signed out.",
+        ),
         email: String::new(),
         next,
     };
@@ -76,6 +81,7 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
             layout: layout(visitor, heading),
             heading,
             error: Some(error),
+            notice: None,
             email: email.clone(),
             next: next.clone(),
         };

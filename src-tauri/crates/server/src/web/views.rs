@@ -2,7 +2,7 @@
 //! reaches a template is escaped by askama; nothing here builds HTML by hand.
 
 use crate::clock::Timestamp;
-use crate::model::{AuditEvent, Member, Role, Scope};
+use crate::model::{Role, Scope};
 use crate::tokens::TokenView;
 use askama::Template;
 use axum::http::StatusCode;
@@ -12,6 +12,8 @@ use axum::response::{Html, IntoResponse, Response};
 pub struct Layout {
     pub title: String,
     pub user: Option<String>,
+    /// Whether to offer the Admin link.
+    pub admin: bool,
     pub csrf: String,
 }
 
@@ -81,23 +83,56 @@ pub fn render<T: Template>(status: StatusCode, template: &T) -> Response {
     }
 }
 
+#[derive(Clone)]
 pub struct TokenRow {
     pub id: String,
     pub name: String,
     pub kind: String,
+    /// A device token: signed out, not rotated.
+    pub device: bool,
     pub hint: String,
     pub owner: String,
     pub org: String,
+    /// In words: "Full access (member)", "Read only".
     pub scopes: String,
     pub created: String,
     pub last_used: String,
     pub expires: String,
     pub state: String,
     pub active: bool,
+    pub revoke_ask: Confirmation,
+    pub rotate_ask: Confirmation,
 }
 
 impl TokenRow {
-    pub fn new(view: &TokenView, now: Timestamp) -> Self {
+    /// The rows of a list; a rotated token names its replacement by hint
+    /// when the list has it, and a token without scopes says what its
+    /// holder's role (from `role_of`) gives it.
+    pub fn all(
+        views: &[TokenView],
+        now: Timestamp,
+        role_of: impl Fn(&crate::model::Token) -> Option<Role>,
+    ) -> Vec<TokenRow> {
+        let known = Known {
+            hints: views
+                .iter()
+                .map(|v| (v.token.id.to_string(), v.token.hint.as_str()))
+                .collect(),
+            holders: views
+                .iter()
+                .map(|v| {
+                    let holder = v.token.user_email.as_deref().unwrap_or("a service token");
+                    (v.token.hint.as_str(), holder)
+                })
+                .collect(),
+        };
+        views
+            .iter()
+            .map(|v| TokenRow::new(v, now, role_of(&v.token), &known))
+            .collect()
+    }
+
+    fn new(view: &TokenView, now: Timestamp, role: Option<Role>, known: &Known) -> Self {
         let t = &view.token;
         let last_used = match (&t.last_used_at, &t.last_used_ip) {
             (Some(at), Some(ip)) => format!("{} from {ip}", relative(*at, now)),
@@ -105,45 +140,215 @@ impl TokenRow {
             _ => "never".into(),
         };
         let expires = match t.expires_at {
+            _ if t.revoked_at.is_some() => "—".into(),
             None => "never".into(),
-            Some(at) if at <= now => "expired".into(),
+            Some(at) if at <= now => format!("expired {}", relative(at, now)),
             Some(at) => format!("{} ({})", when(at), relative(at, now)),
         };
         let state = match (&t.revoked_at, view.state) {
             (Some(at), _) => format!(
-                "revoked {}{}",
+                "Revoked {}: {}",
                 relative(*at, now),
-                t.revoked_reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
+                revocation_words(t, known)
             ),
-            (None, state) => state.to_string(),
+            (None, crate::model::TokenState::Active) => "Active".into(),
+            (None, crate::model::TokenState::Expired) => "Expired".into(),
+            (None, state) => capitalize_word(&state.to_string()),
         };
         Self {
             id: t.id.to_string(),
             name: t.name.clone(),
             kind: t.kind.to_string(),
+            device: t.kind == crate::model::TokenKind::Device,
             hint: t.hint.clone(),
             owner: t.user_email.clone().unwrap_or_else(|| "(service)".into()),
             org: t.org_slug.clone(),
-            scopes: if t.scopes.is_empty() {
-                "role".into()
-            } else {
-                t.scopes
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            },
+            scopes: scope_words(&t.scopes, role),
             created: when(t.created_at),
             last_used,
             expires,
             active: view.state == crate::model::TokenState::Active,
             state,
+            revoke_ask: Confirmation::revoke(t),
+            rotate_ask: Confirmation::rotate(t),
         }
     }
 }
+
+fn capitalize_word(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// What a list knows of its tokens: hints by id, holders by hint.
+pub struct Known<'a> {
+    hints: std::collections::HashMap<String, &'a str>,
+    holders: std::collections::HashMap<&'a str, &'a str>,
+}
+
+/// Why a token was revoked, as a person would say it.
+pub fn revocation_words(t: &crate::model::Token, known: &Known) -> String {
+    let reason = t.revoked_reason.as_deref().unwrap_or("revoked");
+    let by = t.revoked_by.as_deref().unwrap_or("someone");
+    // A token acted: name whose it was.
+    let by = known.holders.get(by).copied().unwrap_or(by);
+    if let Some(id) = reason.strip_prefix("rotated to ") {
+        return match known.hints.get(id) {
+            Some(hint) => format!("rotated, replaced by {hint}"),
+            None => "rotated, replaced by a new token".into(),
+        };
+    }
+    if let Some(org) = reason.strip_prefix("removed from ") {
+        return format!("its owner was removed from {org}");
+    }
+    match reason {
+        "rotated" => "rotated".into(),
+        "user disabled" => "its owner's account was disabled".into(),
+        "revoked by its holder (RFC 7009)" if t.kind == crate::model::TokenKind::Device => {
+            "signed out on the device".into()
+        }
+        "revoked by its holder (RFC 7009)" => "revoked by whoever held it".into(),
+        "revoked" if t.kind == crate::model::TokenKind::Device => format!("signed out by {by}"),
+        "revoked" => format!("by {by}"),
+        other => other.replace('`', ""),
+    }
+}
+
+/// What a token may do, in words.
+pub fn scope_words(scopes: &[Scope], role: Option<Role>) -> String {
+    if scopes.is_empty() {
+        return match role {
+            Some(role) => format!("Full access ({role})"),
+            None => "Full access (its holder's role)".into(),
+        };
+    }
+    let has = |s: Scope| scopes.contains(&s);
+    if scopes.len() == 2 && has(Scope::ProfileRead) && has(Scope::TokensRead) {
+        return "Read only".into();
+    }
+    let words: Vec<&str> = SCOPES
+        .iter()
+        .filter(|s| has(**s))
+        .map(|s| match s {
+            Scope::ProfileRead => "profile",
+            Scope::TokensRead => "list tokens",
+            Scope::TokensWrite => "manage tokens",
+            Scope::OrgAdmin => "administer the organization",
+        })
+        .collect();
+    capitalize_word(&words.join(", "))
+}
+
+/// The question a destructive act asks first, on its page or in a dialog.
+#[derive(Clone)]
+pub struct Confirmation {
+    pub heading: String,
+    pub consequences: Vec<String>,
+    pub button: String,
+}
+
+impl Confirmation {
+    /// The consequences as one paragraph (the dialog's text).
+    pub fn body(&self) -> String {
+        self.consequences.join(" ")
+    }
+
+    pub fn revoke(t: &crate::model::Token) -> Confirmation {
+        if t.kind == crate::model::TokenKind::Device {
+            return Confirmation {
+                heading: format!("Sign out “{}”?", t.name),
+                consequences: vec![format!(
+                    "The device is signed out at once ({} stops working) and must sign in again.",
+                    t.hint
+                )],
+                button: "Sign out device".into(),
+            };
+        }
+        Confirmation {
+            heading: format!("Revoke “{}”?", t.name),
+            consequences: vec![
+                format!("Anything using {} stops working now.", t.hint),
+                "This cannot be undone.".into(),
+            ],
+            button: "Revoke".into(),
+        }
+    }
+
+    /// The notice after [`Confirmation::revoke`].
+    pub fn revoked(t: &crate::model::Token) -> String {
+        if t.kind == crate::model::TokenKind::Device {
+            format!("Signed out “{}”.", t.name)
+        } else {
+            format!("Revoked “{}” ({}).", t.name, t.hint)
+        }
+    }
+
+    pub fn rotate(t: &crate::model::Token) -> Confirmation {
+        Confirmation {
+            heading: format!("Rotate “{}”?", t.name),
+            consequences: vec![
+                format!("{} stops working now.", t.hint),
+                "Its replacement is shown once, here: copy it to whatever used the old one.".into(),
+            ],
+            button: "Rotate".into(),
+        }
+    }
+}
+
+/// The token form as sent back, with what is wrong beside each field.
+#[derive(Default)]
+pub struct TokenForm {
+    pub name: String,
+    pub org: String,
+    pub expires: String,
+    pub custom_date: String,
+    pub scopes: Vec<String>,
+    /// Field name and what is wrong with it.
+    pub errors: Vec<(&'static str, String)>,
+    /// An active token has this name: the form offers `duplicate=yes`.
+    pub duplicate: bool,
+}
+
+impl TokenForm {
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, e)| e.as_str())
+    }
+
+    /// The first field with a problem (the page puts the focus there).
+    pub fn first_error(&self) -> Option<&str> {
+        self.errors.first().map(|(f, _)| *f)
+    }
+
+    pub fn has_scope(&self, scope: &&str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    pub fn expires_is(&self, value: &str) -> bool {
+        match self.expires.as_str() {
+            "" => value == "90d",
+            chosen => chosen == value,
+        }
+    }
+
+    pub fn org_is(&self, slug: &str) -> bool {
+        self.org == slug
+    }
+}
+
+/// The choices of a token's lifetime: the value and its words.
+pub const EXPIRY_CHOICES: &[(&str, &str)] = &[
+    ("30d", "in 30 days"),
+    ("90d", "in 90 days"),
+    ("365d", "in 365 days"),
+    ("never", "never"),
+    ("custom", "on a date…"),
+];
 
 pub struct OrgOption {
     pub slug: String,
@@ -151,11 +356,7 @@ pub struct OrgOption {
     pub role: String,
 }
 
-/// A token value shown exactly once.
-pub struct ShownOnce {
-    pub name: String,
-    pub value: String,
-}
+pub use super::flash::ShownOnce;
 
 pub const SCOPES: &[Scope] = &[
     Scope::ProfileRead,
@@ -192,6 +393,7 @@ pub struct LoginPage {
     /// "Sign in", or what for ("Sign in to approve a device").
     pub heading: &'static str,
     pub error: Option<String>,
+    pub notice: Option<&'static str>,
     pub email: String,
     pub next: String,
 }
@@ -268,58 +470,112 @@ pub struct AccountPage {
     pub admin_orgs: Vec<OrgOption>,
     pub shown_once: Option<ShownOnce>,
     pub notice: Option<String>,
+    pub warning: Option<String>,
     pub error: Option<String>,
+    pub form: TokenForm,
     pub scopes: Vec<&'static str>,
+}
+
+impl AccountPage {
+    pub fn expiry_choices(&self) -> &'static [(&'static str, &'static str)] {
+        EXPIRY_CHOICES
+    }
+}
+
+/// The page that asks before a destructive act.
+#[derive(Template)]
+#[template(path = "confirm_act.html")]
+pub struct ConfirmActPage {
+    pub layout: Layout,
+    pub ask: Confirmation,
+    /// Where the confirmed form goes.
+    pub action: String,
+    /// The form's fields, sent again.
+    pub fields: Vec<(String, String)>,
+    pub cancel: String,
 }
 
 pub struct MemberRow {
     pub id: String,
     pub email: String,
     pub name: String,
+    pub role: String,
     pub joined: String,
     pub disabled: bool,
+    /// The roles the viewer may move this member to (empty: none).
     pub role_options: Vec<RoleOption>,
+    /// Whether the viewer may remove them.
+    pub removable: bool,
+    /// Why the controls are not there, when they are not ("The only owner").
+    pub locked: Option<String>,
+    pub remove_ask: Confirmation,
 }
 
-impl MemberRow {
-    pub fn new(member: &Member) -> Self {
-        Self {
-            id: member.user.id.to_string(),
-            email: member.user.email.clone(),
-            name: member.user.name.clone(),
-            joined: when(member.joined_at),
-            disabled: member.user.disabled_at.is_some(),
-            role_options: Role::ALL
-                .iter()
-                .map(|r| RoleOption {
-                    name: r.as_str(),
-                    selected: *r == member.role,
-                })
-                .collect(),
-        }
+/// A text as one component of a query string.
+pub fn query_component(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// One of the admin console's sections (tabs that are plain links).
+pub struct SectionLink {
+    pub href: String,
+    pub label: String,
+    pub current: bool,
+}
+
+/// Paging links: each `None` where there is nowhere to go.
+#[derive(Default)]
+pub struct Paging {
+    pub newest: Option<String>,
+    pub newer: Option<String>,
+    pub older: Option<String>,
+}
+
+impl Paging {
+    pub fn any(&self) -> bool {
+        self.newer.is_some() || self.older.is_some()
     }
 }
 
-pub struct EventRow {
-    pub at: String,
-    pub action: String,
+/// One choice of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// What the members section shows.
+pub struct MembersView {
+    pub rows: Vec<MemberRow>,
+    /// The roles the viewer may give a new member.
+    pub grantable: Vec<Choice>,
+}
+
+/// What the token sections show.
+pub struct TokensView {
+    pub rows: Vec<TokenRow>,
+    pub query: String,
+    pub all_states: bool,
+    /// Revoked and expired tokens hidden by the default view.
+    pub hidden: usize,
+    pub show_hidden: String,
+    pub matching: usize,
+    pub paging: Paging,
+    /// Service tokens only: the creation form and who made each.
+    pub service: bool,
+}
+
+/// What the audit section shows.
+pub struct AuditView {
+    pub rows: Vec<super::audit_log::EventRow>,
+    pub actions: Vec<Choice>,
     pub actor: String,
-    pub target: String,
-    pub ip: String,
-    pub detail: String,
-}
-
-impl EventRow {
-    pub fn new(event: &AuditEvent) -> Self {
-        Self {
-            at: when(event.at),
-            action: event.action.clone(),
-            actor: event.actor.clone(),
-            target: event.target.clone().unwrap_or_default(),
-            ip: event.ip.clone().unwrap_or_default(),
-            detail: event.detail.clone().unwrap_or_default(),
-        }
-    }
+    pub since: String,
+    pub until: String,
+    pub filtered: bool,
+    pub paging: Paging,
+    pub csv: String,
+    pub error: Option<String>,
 }
 
 #[derive(Template)]
@@ -328,17 +584,16 @@ pub struct AdminPage {
     pub layout: Layout,
     pub org_slug: String,
     pub org_name: String,
-    pub members: Vec<MemberRow>,
-    pub tokens: Vec<TokenRow>,
-    pub events: Vec<EventRow>,
-    pub filter_action: String,
-    pub filter_actor: String,
-    pub next_before: Option<i64>,
+    pub sections: Vec<SectionLink>,
+    pub members: Option<MembersView>,
+    pub tokens: Option<TokensView>,
+    pub audit: Option<AuditView>,
+    pub policy: Option<PolicyView>,
     pub shown_once: Option<ShownOnce>,
     pub notice: Option<String>,
+    pub warning: Option<String>,
     pub error: Option<String>,
     pub scopes: Vec<&'static str>,
-    pub policy: PolicyView,
 }
 
 /// An org's device policy as the admin page shows and edits it.

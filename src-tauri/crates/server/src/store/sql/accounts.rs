@@ -60,7 +60,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
             args![rev.at, user_id],
         )
         .await?;
-        let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+        let audit = audit.clone().detail(crate::store::revoked_words(revoked));
         tx.commit_with(&audit).await?;
         Ok(Some(revoked))
     }
@@ -187,7 +187,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         )
         .await?;
         let revoked = revoke_user_rows(&mut tx, user_id, Some(org_id), rev).await?;
-        let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+        let audit = audit.clone().detail(crate::store::revoked_words(revoked));
         tx.commit_with(&audit).await?;
         Ok(MembershipChange::Done { revoked })
     }

@@ -67,21 +67,40 @@ impl<C: Send + Sync + 'static> Audit for SqlStore<C> {
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        // The page before (`after`) is read oldest first from its cursor,
+        // then turned round: newest first, as every page.
+        let (cursor, order) = match q.after {
+            Some(_) => ("id > $6", "ASC"),
+            None => ("($6 IS NULL OR id < $6)", "DESC"),
+        };
+        let sql = format!(
+            "SELECT id, at, actor_kind, actor_id, actor, action, target, org_id, ip, user_agent, \
+             request_id, detail FROM audit_events \
+             WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR action = $2) \
+             AND ($3 IS NULL OR actor = $3 OR actor_id = $3) AND ($4 IS NULL OR at >= $4) \
+             AND ($5 IS NULL OR at <= $5) AND {cursor} \
+             ORDER BY id {order} LIMIT $7"
+        );
         let rows = self
             .db
             .fetch_all(
-                "SELECT id, at, actor_kind, actor_id, actor, action, target, org_id, ip, user_agent, \
-                 request_id, detail FROM audit_events \
-                 WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR action = $2) \
-                 AND ($3 IS NULL OR actor = $3 OR actor_id = $3) AND ($4 IS NULL OR at >= $4) \
-                 AND ($5 IS NULL OR at <= $5) AND ($6 IS NULL OR id < $6) \
-                 ORDER BY id DESC LIMIT $7",
+                &sql,
                 args![
-                    &q.org_id, &q.action, &q.actor, q.since, q.until, q.before, q.limit,
+                    &q.org_id,
+                    &q.action,
+                    &q.actor,
+                    q.since,
+                    q.until,
+                    q.after.or(q.before),
+                    q.limit,
                 ],
             )
             .await?;
-        rows.iter().map(audit_from).collect()
+        let mut events = rows.iter().map(audit_from).collect::<Result<Vec<_>>>()?;
+        if q.after.is_some() {
+            events.reverse();
+        }
+        Ok(events)
     }
 }
 
@@ -144,6 +163,40 @@ impl<C: Send + Sync + 'static> Sessions for SqlStore<C> {
             )
             .await?;
         Ok(done)
+    }
+
+    async fn keep_flash(&self, id_hash: &str, sealed: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
+        self.db
+            .execute(
+                "UPDATE sessions SET flash = $1 WHERE id_hash = $2",
+                args![sealed, id_hash],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn take_flash(&self, id_hash: &str) -> Result<Option<String>> {
+        let _turn = self.write_turn().await;
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT flash FROM sessions WHERE id_hash = $1 AND flash IS NOT NULL",
+                args![id_hash],
+            )
+            .await?;
+        let Some(sealed) = row.as_ref().map(|r| r.text("flash")).transpose()? else {
+            return Ok(None);
+        };
+        // Taken only if it is still there: of two views at once, one gets it.
+        let taken = self
+            .db
+            .execute(
+                "UPDATE sessions SET flash = NULL WHERE id_hash = $1 AND flash = $2",
+                args![id_hash, &sealed],
+            )
+            .await?;
+        Ok((taken == 1).then_some(sealed))
     }
 }
 

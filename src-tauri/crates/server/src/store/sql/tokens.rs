@@ -125,7 +125,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
     ) -> Result<u64> {
         let mut tx = self.begin_write().await?;
         let revoked = revoke_user_rows(&mut tx, user_id, org_id, rev).await?;
-        let audit = audit.clone().detail(format!("{revoked} tokens revoked"));
+        let audit = audit.clone().detail(crate::store::revoked_words(revoked));
         tx.commit_with(&audit).await?;
         Ok(revoked)
     }

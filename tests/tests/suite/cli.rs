@@ -272,6 +272,29 @@ async fn without_a_keychain_login_stops_before_showing_a_code() {
     ] {
         assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
     }
+    // The first line says what to do; the detail follows.
+    let mut lines = run.stderr.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("error: install and start a Secret Service keychain")
+            && first.contains("--insecure-storage"),
+        "{}",
+        run.stderr
+    );
+    assert!(!first.contains("not available"), "{}", run.stderr);
+    assert_eq!(
+        lines.next().unwrap_or_default(),
+        format!(
+            "  detail: the OS keychain is not available: cannot connect to the D-Bus session bus at {NO_BUS}"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.to_lowercase().contains("zbus"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("one-time code"), "{}", run.stderr);
     assert!(files_in(&cli.config_dir()).is_empty(), "no file written");
     let requested = srv.audit_events("device.requested", 10).await;

@@ -117,8 +117,12 @@ impl Client {
                 Ok(store) => store,
                 // Nothing was ever stored here, so the answer is known anyway.
                 Err(e) if !account.signed_in && !account.pending_revocation => {
+                    let why = match &e {
+                        Error::Store(store) => store.one_line(),
+                        other => other.to_string(),
+                    };
                     status.reason = Some(format!(
-                        "not signed in to {}; also, the token store cannot be opened: {e}",
+                        "not signed in to {}; also, the token store cannot be opened: {why}",
                         self.server
                     ));
                     return Ok(status);

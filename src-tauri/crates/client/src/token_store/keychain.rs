@@ -228,7 +228,8 @@ async fn on_thread<T: Send + 'static>(
     }
 }
 
-/// Errors from setting up the platform store.
+/// Errors from setting up the platform store. The cases people meet get a
+/// sentence of ours, not the text of the crates below (`zbus error: …`).
 fn map_init_error(e: &KeyringError) -> StoreError {
     let detail = e.to_string();
     let lower = format!("{detail} {e:?}").to_ascii_lowercase();
@@ -239,16 +240,26 @@ fn map_init_error(e: &KeyringError) -> StoreError {
         || lower.contains("no such file")
         || lower.contains("connection")
     {
-        format!(
-            "cannot connect to the D-Bus session bus ({})",
-            clean(&detail, 160)
-        )
+        session_bus_unreachable(std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref())
     } else {
         clean(&detail, 200)
     };
     match e {
         KeyringError::NoStorageAccess(_) => StoreError::KeychainLocked { reason },
         _ => StoreError::KeychainUnavailable { reason },
+    }
+}
+
+/// "cannot connect to the D-Bus session bus at unix:path=…", naming the
+/// address tried (the variable is the one zbus reads).
+fn session_bus_unreachable(address: Option<&str>) -> String {
+    match address.map(str::trim) {
+        Some(address) if !address.is_empty() => format!(
+            "cannot connect to the D-Bus session bus at {}",
+            clean(address, 120)
+        ),
+        _ => "cannot connect to the D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
+            .to_string(),
     }
 }
 
@@ -333,6 +344,37 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, StoreError::KeychainTimeout { .. }), "{err:?}");
         assert!(err.to_string().contains("unlock"));
+    }
+
+    #[test]
+    fn keychain_errors_lead_with_the_fix() {
+        let err = StoreError::KeychainUnavailable {
+            reason: session_bus_unreachable(Some("unix:path=/nowhere/bus")),
+        };
+        let text = err.to_string();
+        let mut lines = text.lines();
+        let first = lines.next().unwrap_or_default();
+        assert!(first.contains("--insecure-storage"), "{text}");
+        assert!(!first.contains("not available"), "{text}");
+        assert_eq!(
+            lines.next(),
+            Some(
+                "  detail: the OS keychain is not available: cannot connect to the D-Bus \
+                 session bus at unix:path=/nowhere/bus"
+            )
+        );
+        let one = err.one_line();
+        assert!(!one.contains('\n'), "{one}");
+        assert!(one.starts_with("the OS keychain is not available"), "{one}");
+        assert!(
+            session_bus_unreachable(None).contains("DBUS_SESSION_BUS_ADDRESS is not set"),
+            "unset"
+        );
+        let file = StoreError::File {
+            path: "/x".into(),
+            reason: "mode 0644".into(),
+        };
+        assert_eq!(file.to_string(), "credentials file /x: mode 0644");
     }
 
     #[test]

@@ -60,6 +60,53 @@ async fn me_status(srv: &TestServer, token: &str) -> u16 {
     srv.get("/me", Some(token)).await.status
 }
 
+/// The fields `devauth status --json` documents (the client README), and
+/// only those.
+const STATUS_FIELDS: [&str; 14] = [
+    "server",
+    "server_source",
+    "state",
+    "reason",
+    "user",
+    "org",
+    "role",
+    "token",
+    "expires_at",
+    "expires",
+    "token_source",
+    "storage",
+    "keychain",
+    "pending_revocation",
+];
+
+/// `status --json` holds documented fields only, and none of the text of
+/// the keychain crates below the CLI (their error wording, store structs).
+fn assert_documented_status(run: &Run) {
+    let json = run.json();
+    let fields = json
+        .as_object()
+        .map(|o| o.keys().cloned().collect::<Vec<_>>());
+    for field in fields.unwrap_or_default() {
+        assert!(
+            STATUS_FIELDS.contains(&field.as_str()),
+            "undocumented field {field}: {}",
+            run.stdout
+        );
+    }
+    let lower = run.stdout.to_lowercase();
+    for internal in [
+        "zbus",
+        "platform failure",
+        "keyring-store",
+        "keyring_core",
+        "crates.io",
+        "crate version",
+        "vendor",
+    ] {
+        assert!(!lower.contains(internal), "{internal}: {}", run.stdout);
+    }
+}
+
 fn files_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|entries| {
@@ -116,8 +163,10 @@ async fn login_status_token_logout_with_the_keychain() {
     }
     let json = cli.run(&["status", "--json"]).await;
     assert_eq!(json.code, 0);
+    assert_documented_status(&json);
     let json = json.json();
     assert_eq!(json["state"], "signed_in");
+    assert_eq!(json["keychain"], "secret_service");
     assert_eq!(json["server_source"], "config");
     assert_eq!(json["user"]["email"], OWNER_EMAIL);
     assert_eq!(json["role"], "owner");
@@ -156,12 +205,13 @@ async fn shipped_binary_uses_the_real_keychain_not_the_mock() {
     };
     let run = cli.run(&["status", "--json", "--server", &srv.url]).await;
     assert_eq!(run.code, 1, "signed out: {}", run.stderr);
-    let store = &run.json()["keychain_store"];
-    let vendor = store["vendor"].as_str().unwrap_or_default();
-    assert!(
-        vendor.contains("Secret Service") && !vendor.to_lowercase().contains("mock"),
-        "the shipped binary must use the platform keychain, got {store}"
+    assert_documented_status(&run);
+    let json = run.json();
+    assert_eq!(
+        json["keychain"], "secret_service",
+        "the shipped binary must use the platform keychain, not the mock: {json}"
     );
+    assert_eq!(json["storage"], "Secret Service keychain");
     srv.stop().await;
 }
 
@@ -312,6 +362,7 @@ async fn without_a_keychain_login_stops_before_showing_a_code() {
     // mock store (which would accept anything) is not in play.
     let status = cli.run(&["status", "--json", "--server", &srv.url]).await;
     assert_eq!(status.code, 1);
+    assert_documented_status(&status);
     let reason = status.json()["reason"]
         .as_str()
         .unwrap_or_default()
@@ -385,7 +436,8 @@ async fn insecure_storage_is_a_0600_file_and_says_so() {
             .unwrap_or_default()
             .contains("(insecure)")
     );
-    assert_eq!(json["keychain_store"], serde_json::Value::Null);
+    assert_eq!(json.get("keychain"), Some(&serde_json::Value::Null));
+    assert_documented_status(&status);
 
     let logout = cli.run(&["logout"]).await;
     assert_eq!(logout.code, 0, "{}", logout.stderr);

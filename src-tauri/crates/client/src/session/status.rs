@@ -5,7 +5,7 @@ use crate::api::{ApiError, Expiry, MeToken, parse_time};
 use crate::config::ServerSource;
 use crate::error::{Error, exit};
 use crate::text;
-use crate::token_store::{StoreInfo, active_keyring_store};
+use crate::token_store::{KeychainKind, active_keyring_store};
 
 /// Whether the token for this server works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,8 +69,10 @@ pub struct Status {
     pub token_source: Option<TokenSource>,
     /// Where the token lives, for people ("Secret Service keychain").
     pub storage: Option<String>,
-    /// The keyring store actually in use, when it is the keychain.
-    pub keychain_store: Option<StoreInfo>,
+    /// Which keychain holds the token, when it is the keychain:
+    /// `secret_service`, `macos_keychain`, `windows_credential_manager` or
+    /// `other`.
+    pub keychain: Option<KeychainKind>,
     /// Tokens from an earlier sign-out still wait to be revoked at this server.
     pub pending_revocation: bool,
 }
@@ -105,7 +107,7 @@ impl Client {
             expires: None,
             token_source: None,
             storage: None,
-            keychain_store: None,
+            keychain: None,
             pending_revocation: account.pending_revocation,
         };
 
@@ -131,7 +133,7 @@ impl Client {
             };
             status.storage = Some(store.describe());
             if store.kind() == crate::token_store::StorageKind::Keychain {
-                status.keychain_store = active_keyring_store();
+                status.keychain = active_keyring_store().map(|s| s.kind());
             }
             let source = match store.kind() {
                 crate::token_store::StorageKind::Keychain => TokenSource::Keychain,

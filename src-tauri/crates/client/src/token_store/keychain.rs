@@ -16,8 +16,27 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const PROBE_ACCOUNT: &str = "devauth-keychain-probe";
 static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Which `keyring` credential store is active.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Which kind of keychain holds the tokens: a stable name for machines
+/// (`devauth status --json` says `"keychain": "secret_service"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeychainKind {
+    /// The freedesktop Secret Service (gnome-keyring, KWallet, KeePassXC).
+    SecretService,
+    /// The macOS Keychain.
+    MacosKeychain,
+    /// Windows Credential Manager.
+    WindowsCredentialManager,
+    /// keyring's in-memory mock store (tests only; never used for real tokens).
+    Mock,
+    /// Another store `keyring` offers.
+    Other,
+}
+
+/// Which `keyring` credential store is active, as `keyring` describes it.
+/// Its strings are `keyring`'s own and may change with its version: show
+/// [`StoreInfo::label`] to people and [`StoreInfo::kind`] to machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreInfo {
     /// The store's vendor string, as `keyring` reports it.
     pub vendor: String,
@@ -35,22 +54,33 @@ impl StoreInfo {
 
     /// keyring-core's in-memory mock, which must never hold real tokens.
     pub fn is_mock(&self) -> bool {
-        self.vendor.to_ascii_lowercase().starts_with("mock store")
+        self.kind() == KeychainKind::Mock
+    }
+
+    /// Which kind of keychain this is.
+    pub fn kind(&self) -> KeychainKind {
+        let v = self.vendor.to_ascii_lowercase();
+        if v.starts_with("mock store") {
+            KeychainKind::Mock
+        } else if v.contains("secret service") {
+            KeychainKind::SecretService
+        } else if v.contains("keychain") || v.contains("apple") {
+            KeychainKind::MacosKeychain
+        } else if v.contains("windows") {
+            KeychainKind::WindowsCredentialManager
+        } else {
+            KeychainKind::Other
+        }
     }
 
     /// A short name for people.
     pub fn label(&self) -> String {
-        let v = self.vendor.to_ascii_lowercase();
-        if v.starts_with("mock store") {
-            "in-memory mock keychain (testing only)".to_string()
-        } else if v.contains("secret service") {
-            "Secret Service keychain".to_string()
-        } else if v.contains("keychain") || v.contains("apple") {
-            "macOS Keychain".to_string()
-        } else if v.contains("windows") {
-            "Windows Credential Manager".to_string()
-        } else {
-            format!("keychain ({})", clean(&self.vendor, 80))
+        match self.kind() {
+            KeychainKind::Mock => "in-memory mock keychain (testing only)".to_string(),
+            KeychainKind::SecretService => "Secret Service keychain".to_string(),
+            KeychainKind::MacosKeychain => "macOS Keychain".to_string(),
+            KeychainKind::WindowsCredentialManager => "Windows Credential Manager".to_string(),
+            KeychainKind::Other => format!("keychain ({})", clean(&self.vendor, 80)),
         }
     }
 }
@@ -333,6 +363,11 @@ mod tests {
         };
         assert!(!ss.is_mock());
         assert_eq!(ss.label(), "Secret Service keychain");
+        assert_eq!(ss.kind(), KeychainKind::SecretService);
+        assert_eq!(
+            serde_json::to_value(ss.kind()).unwrap(),
+            serde_json::json!("secret_service")
+        );
     }
 
     #[tokio::test]

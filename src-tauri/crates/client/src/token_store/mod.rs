@@ -13,7 +13,7 @@ use crate::secret::Secret;
 
 pub use file::FileStore;
 pub(crate) use file::private_file;
-pub use keychain::{KeyringStore, StoreInfo, active_keyring_store};
+pub use keychain::{KeychainKind, KeyringStore, StoreInfo, active_keyring_store};
 
 /// Where tokens live. Implementations key entries by account name; the
 /// account for a server's token is the server's canonical URL.

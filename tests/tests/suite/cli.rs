@@ -688,3 +688,238 @@ async fn ctrl_c_cancels_sign_in_and_stores_nothing() {
     assert_eq!(status.code, 1, "{}", status.stdout);
     srv.stop().await;
 }
+
+/// A personal token made with `devauth tokens create --json`: its secret, id
+/// and hint.
+async fn create_token(cli: &DevauthCli, name: &str) -> (String, String, String) {
+    let run = cli
+        .run(&["tokens", "create", "--name", name, "--json"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    (
+        text(&json["token"]),
+        text(&json["info"]["id"]),
+        text(&json["info"]["hint"]),
+    )
+}
+
+/// The line of `out` that contains `needle`.
+fn line_with(out: &str, needle: &str) -> String {
+    out.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{out}"))
+        .to_string()
+}
+
+/// `devauth tokens list`: active tokens unless `--all-states`, a `*` on the
+/// token this CLI is signed in with, last use in words, and an OWNER column
+/// once other people's tokens are listed (`--all`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_list_shows_active_tokens_marks_this_one_and_says_when_each_was_used() {
+    let (srv, owner) = server().await;
+    let cli = without_keychain();
+    let run = login(&cli, &srv, &owner, &["--insecure-storage"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = cli.run(&["status", "--json"]).await.json();
+    let this = status["token"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!this.is_empty(), "{status}");
+
+    // One token made and used five minutes ago (by the server's clock), one
+    // never used, one revoked; and a member's.
+    let now = srv.clock_now();
+    srv.clock.set(now - 5 * 60 - 10);
+    let (used, _, _) = create_token(&cli, "used before").await;
+    assert_eq!(me_status(&srv, &used).await, 200);
+    srv.clock.set(now);
+    create_token(&cli, "never used").await;
+    let (gone, gone_id, _) = create_token(&cli, "old laptop").await;
+    srv.post_form("/oauth/revoke", &[("token", &gone)]).await;
+    srv.add_member(
+        "mia@example.com",
+        "acme",
+        devauth_server::model::Role::Member,
+    )
+    .await;
+    srv.personal_token("mia@example.com", "acme").await;
+
+    let list = cli.run(&["tokens", "list"]).await;
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let out = &list.stdout;
+    let mine = line_with(out, &this);
+    assert!(mine.starts_with("* "), "{out}");
+    assert!(mine.contains("devauth CLI on "), "{out}");
+    assert!(
+        mine.ends_with("seconds ago") || mine.ends_with("second ago") || mine.ends_with("just now"),
+        "{out}"
+    );
+    assert!(
+        out.contains("* the token this devauth is signed in with"),
+        "{out}"
+    );
+    let before = line_with(out, "used before");
+    assert!(
+        before.starts_with("  ") && before.ends_with("5 minutes ago"),
+        "{out}"
+    );
+    assert!(line_with(out, "never used").ends_with("never"), "{out}");
+    assert!(line_with(out, "LAST USED").starts_with("   ID "), "{out}");
+    for absent in ["old laptop", "OWNER", "ORG", "STATUS", "mia@example.com"] {
+        assert!(!out.contains(absent), "{absent}: {out}");
+    }
+
+    let every = cli.run(&["tokens", "list", "--all-states"]).await;
+    assert_eq!(every.code, 0, "{}", every.stderr);
+    assert!(
+        line_with(&every.stdout, "LAST USED").ends_with("STATUS"),
+        "{}",
+        every.stdout
+    );
+    assert!(
+        line_with(&every.stdout, "old laptop").ends_with("revoked"),
+        "{}",
+        every.stdout
+    );
+    assert!(
+        line_with(&every.stdout, "never used").ends_with("active"),
+        "{}",
+        every.stdout
+    );
+
+    // The whole org: other people's tokens, so whose each is.
+    let org = cli.run(&["tokens", "list", "--all"]).await;
+    assert_eq!(org.code, 0, "{}", org.stderr);
+    assert!(
+        line_with(&org.stdout, "LAST USED").contains("OWNER"),
+        "{}",
+        org.stdout
+    );
+    assert!(
+        line_with(&org.stdout, "mia@example.com test token").contains("mia@example.com  "),
+        "{}",
+        org.stdout
+    );
+    assert!(
+        line_with(&org.stdout, &this).contains(OWNER_EMAIL),
+        "{}",
+        org.stdout
+    );
+    assert!(
+        !org.stdout.contains("ORG "),
+        "one org, no ORG column: {}",
+        org.stdout
+    );
+
+    let json = cli.run(&["tokens", "list", "--json"]).await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let json = json.json();
+    assert_eq!(json["current_token_id"], this.as_str());
+    let tokens = json["tokens"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tokens.len(), 4, "{json}");
+    assert!(tokens.iter().all(|t| t["state"] == "active"), "{json}");
+    let every = cli
+        .run(&["tokens", "list", "--json", "--all-states"])
+        .await
+        .json();
+    let ids: Vec<&str> = every["tokens"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(ids.contains(&gone_id.as_str()), "{every}");
+    srv.stop().await;
+}
+
+/// `devauth tokens revoke` takes an id, a name or a hint as the list shows
+/// it; a name several tokens share is refused and nothing is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_revoke_finds_a_token_by_name_or_hint_and_refuses_to_guess() {
+    let (srv, owner) = server().await;
+    let cli = without_keychain();
+    let run = login(&cli, &srv, &owner, &["--insecure-storage"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (a, a_id, a_hint) = create_token(&cli, "laptop").await;
+    let (b, b_id, b_hint) = create_token(&cli, "laptop").await;
+
+    let refused = cli.run(&["tokens", "revoke", "laptop"]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    for needle in [
+        "`laptop` matches 2 active tokens, so nothing was revoked",
+        &format!("{a_id}  {a_hint}  laptop"),
+        &format!("{b_id}  {b_hint}  laptop"),
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.stderr
+        );
+    }
+    // One candidate a line, under the message.
+    let candidates: Vec<&str> = refused
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(candidates.len(), 2, "{}", refused.stderr);
+    assert_eq!(me_status(&srv, &a).await, 200);
+    assert_eq!(me_status(&srv, &b).await, 200);
+    assert!(
+        srv.audit_events("token.revoked", 10).await.is_empty(),
+        "nothing revoked"
+    );
+
+    let unknown = cli.run(&["tokens", "revoke", "desktop"]).await;
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("no active token has the id, name or hint `desktop`; nothing was revoked"),
+        "{}",
+        unknown.stderr
+    );
+
+    // By the whole hint; then the name is one active token's.
+    let by_hint = cli.run(&["tokens", "revoke", &a_hint]).await;
+    assert_eq!(by_hint.code, 0, "{}", by_hint.stderr);
+    assert!(
+        by_hint
+            .stderr
+            .contains(&format!("Revoked token `laptop` ({a_hint}, id {a_id}).")),
+        "{}",
+        by_hint.stderr
+    );
+    assert_eq!(me_status(&srv, &a).await, 401);
+    assert_eq!(me_status(&srv, &b).await, 200);
+    let by_name = cli.run(&["tokens", "revoke", "laptop"]).await;
+    assert_eq!(by_name.code, 0, "{}", by_name.stderr);
+    assert!(by_name.stderr.contains(&b_id), "{}", by_name.stderr);
+    assert_eq!(me_status(&srv, &b).await, 401);
+
+    // By one end of the hint, and by id as before.
+    let (c, _, c_hint) = create_token(&cli, "ci").await;
+    let tail = c_hint.rsplit('…').next().unwrap_or_default();
+    let by_end = cli.run(&["tokens", "revoke", tail]).await;
+    assert_eq!(by_end.code, 0, "{tail}: {}", by_end.stderr);
+    assert_eq!(me_status(&srv, &c).await, 401);
+    let (d, d_id, _) = create_token(&cli, "by id").await;
+    let by_id = cli.run(&["tokens", "revoke", &d_id]).await;
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    assert_eq!(me_status(&srv, &d).await, 401);
+
+    // A token pasted whole is refused, and never sent as an id.
+    let (e, _, _) = create_token(&cli, "pasted").await;
+    let pasted = cli.run(&["tokens", "revoke", &e]).await;
+    assert_eq!(pasted.code, 2, "{}", pasted.stderr);
+    assert!(
+        pasted.stderr.contains("that is a token itself"),
+        "{}",
+        pasted.stderr
+    );
+    assert!(!pasted.stderr.contains(&e), "{}", pasted.stderr);
+    assert_eq!(me_status(&srv, &e).await, 200);
+    assert_eq!(srv.audit_events("token.revoked", 10).await.len(), 4);
+    srv.stop().await;
+}

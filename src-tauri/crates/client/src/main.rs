@@ -104,11 +104,14 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
-    /// List your tokens
+    /// List your active tokens; `*` marks the one this devauth is signed in with
     List {
-        /// Every token of the organization (admins)
+        /// Every token of the organization, not only yours (admins)
         #[arg(long)]
         all: bool,
+        /// Revoked and expired tokens too
+        #[arg(long)]
+        all_states: bool,
         #[arg(long)]
         json: bool,
     },
@@ -125,8 +128,16 @@ pub enum TokensCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a token by id
-    Revoke { id: String },
+    /// Revoke a token by its id, name or hint; a name several tokens share is refused
+    Revoke {
+        /// The token's id, its name, or its hint as `tokens list` shows it:
+        /// dva_4fdd…adc1, or one end of it (4fdd, adc1)
+        #[arg(value_name = "TOKEN")]
+        token: String,
+        /// Look the name or hint up among every token of the organization (admins)
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() {

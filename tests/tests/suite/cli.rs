@@ -923,3 +923,134 @@ async fn tokens_revoke_finds_a_token_by_name_or_hint_and_refuses_to_guess() {
     assert_eq!(srv.audit_events("token.revoked", 10).await.len(), 4);
     srv.stop().await;
 }
+
+/// A second `devauth login` while a sign-in works asks first (on a
+/// terminal), is refused without one unless `--force`, and changes nothing
+/// when refused; replacing revokes the old device token as logout would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_login_asks_before_replacing_a_working_sign_in() {
+    let Some((srv, owner, cli)) = with_keychain().await else {
+        return;
+    };
+    let run = login(&cli, &srv, &owner, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = keyring::lookup(&srv.url).unwrap_or_else(|| panic!("no keychain entry"));
+    let started = srv.audit_events("device.requested", 10).await.len();
+    let signed_in = format!("signed in to {} as {OWNER_EMAIL} (org acme)", srv.url);
+    let unchanged = |what: &str| {
+        let what = what.to_string();
+        let (srv, first) = (&srv, &first);
+        async move {
+            assert_eq!(
+                keyring::lookup(&srv.url).as_deref(),
+                Some(first.as_str()),
+                "{what}: the stored token stays"
+            );
+            assert_eq!(me_status(srv, first).await, 200, "{what}: and still works");
+            assert_eq!(
+                srv.audit_events("device.requested", 10).await.len(),
+                started,
+                "{what}: no sign-in was started"
+            );
+        }
+    };
+
+    // Standard input is no terminal and there is no --force: refused.
+    let refused = cli.run(&["login", "--no-browser"]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("already {signed_in}"))
+            && refused.stderr.contains("Pass --force"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("one-time code"),
+        "{}",
+        refused.stderr
+    );
+    unchanged("no terminal").await;
+    let personal = srv.personal_token(OWNER_EMAIL, "acme").await;
+    let with_token = cli
+        .run_with(&["login", "--with-token"], &[], Some(&personal))
+        .await;
+    assert_eq!(with_token.code, 2, "{}", with_token.stderr);
+    assert!(
+        with_token.stderr.contains("Pass --force"),
+        "{}",
+        with_token.stderr
+    );
+    unchanged("--with-token without --force").await;
+
+    // On a terminal it asks; anything but yes keeps the sign-in.
+    let kept = cli.run_in_terminal(&["login", "--no-browser"], "n\n").await;
+    assert_eq!(kept.code, 130, "{}", kept.stdout);
+    assert!(
+        kept.stdout.contains(&format!(
+            "You are {signed_in}. Sign in again and replace it? [y/N]"
+        )),
+        "{}",
+        kept.stdout
+    );
+    assert!(
+        kept.stdout
+            .contains("Kept the current sign-in; nothing was changed."),
+        "{}",
+        kept.stdout
+    );
+    assert!(!kept.stdout.contains("one-time code"), "{}", kept.stdout);
+    unchanged("answered no").await;
+
+    // --force replaces it without asking and revokes the old token.
+    let forced = login(&cli, &srv, &owner, &["--force"]).await;
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(!forced.stderr.contains("replace it?"), "{}", forced.stderr);
+    assert!(
+        forced
+            .stderr
+            .contains("note: revoked the token of the previous sign-in"),
+        "{}",
+        forced.stderr
+    );
+    let second = keyring::lookup(&srv.url).unwrap_or_default();
+    assert!(second.starts_with("dva_") && second != first, "{second}");
+    assert_eq!(me_status(&srv, &first).await, 401);
+    assert_eq!(me_status(&srv, &second).await, 200);
+
+    // Yes on a terminal replaces it too (here with a token typed in).
+    let replaced = cli
+        .run_in_terminal(&["login", "--with-token"], &format!("y\n{personal}\n"))
+        .await;
+    assert_eq!(replaced.code, 0, "{}", replaced.stdout);
+    assert!(
+        replaced
+            .stdout
+            .contains("Sign in again and replace it? [y/N]"),
+        "{}",
+        replaced.stdout
+    );
+    assert_eq!(
+        keyring::lookup(&srv.url).as_deref(),
+        Some(personal.as_str())
+    );
+    assert_eq!(me_status(&srv, &second).await, 401);
+    assert_eq!(me_status(&srv, &personal).await, 200);
+
+    // A personal token given with --with-token may be in use elsewhere:
+    // replaced, it is forgotten here but not revoked, and the note says so.
+    let other = srv.personal_token(OWNER_EMAIL, "acme").await;
+    let again = cli
+        .run_with(&["login", "--with-token", "--force"], &[], Some(&other))
+        .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains(
+            "note: the previous personal token was removed from this machine but not revoked"
+        ),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(keyring::lookup(&srv.url).as_deref(), Some(other.as_str()));
+    assert_eq!(me_status(&srv, &personal).await, 200);
+    srv.stop().await;
+}

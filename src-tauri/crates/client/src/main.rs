@@ -79,6 +79,9 @@ pub struct LoginArgs {
     /// Read a token from standard input instead (for CI) and check it with /me
     #[arg(long)]
     pub with_token: bool,
+    /// Replace a working sign-in without asking (needed when standard input is not a terminal)
+    #[arg(long)]
+    pub force: bool,
     /// Scope to request (repeatable) [default: openid when the server lists it, else none]
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,

@@ -3,7 +3,7 @@ mod login;
 mod output;
 mod tokens;
 
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 
 use devauth_client::config::Env;
 use devauth_client::error::exit;
@@ -114,4 +114,16 @@ fn read_token_from_stdin() -> Result<Secret, Error> {
         .read_to_string(&mut input)
         .map_err(|e| Error::Usage(format!("cannot read the token from standard input: {e}")))?;
     Ok(Secret::new(input.trim().to_string()))
+}
+
+/// Asks a yes/no question on the terminal; anything but yes is no.
+fn confirm(prompt: &str) -> bool {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
 }

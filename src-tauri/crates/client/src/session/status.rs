@@ -4,6 +4,7 @@ use super::{Client, TokenSource};
 use crate::api::{ApiError, Expiry, MeToken, parse_time};
 use crate::config::ServerSource;
 use crate::error::{Error, exit};
+use crate::secret::Secret;
 use crate::text;
 use crate::token_store::{KeychainKind, active_keyring_store};
 
@@ -92,6 +93,17 @@ impl Client {
     /// Reads the token (without printing it), asks `/me` and reports. A
     /// keychain that cannot be opened is an error, not "signed out".
     pub async fn status(&self) -> Result<Status, Error> {
+        self.status_of(self.options.env.token.as_ref()).await
+    }
+
+    /// [`Client::status`] of the stored sign-in, whatever `DEVAUTH_TOKEN`
+    /// holds: what a new sign-in would replace.
+    pub async fn stored_status(&self) -> Result<Status, Error> {
+        self.status_of(None).await
+    }
+
+    /// The status of `env_token` when there is one, else of the stored token.
+    async fn status_of(&self, env_token: Option<&Secret>) -> Result<Status, Error> {
         let config = self.config()?;
         let account = config.account(&self.server).cloned().unwrap_or_default();
         let mut status = Status {
@@ -111,7 +123,7 @@ impl Client {
             pending_revocation: account.pending_revocation,
         };
 
-        let (token, source) = if let Some(token) = &self.options.env.token {
+        let (token, source) = if let Some(token) = env_token {
             status.storage = Some("environment variable DEVAUTH_TOKEN".to_string());
             (token.clone(), TokenSource::Env)
         } else {

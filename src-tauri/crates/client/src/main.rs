@@ -22,7 +22,7 @@ Exit codes:
   3    server unreachable or misbehaving (also: logout could not revoke yet)
   4    keychain unavailable (fix it, or use --insecure-storage)
   5    sign-in denied, expired, or approved for another org
-  130  cancelled (Ctrl-C)";
+  130  cancelled (Ctrl-C, or no at a question)";
 
 #[derive(Debug, Parser)]
 #[command(

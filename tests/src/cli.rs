@@ -61,7 +61,17 @@ impl DevauthCli {
     }
 
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(binary("devauth"));
+        self.command_of(binary("devauth"), args, env)
+    }
+
+    /// `program ARGS` with this person's config directory and environment.
+    fn command_of(
+        &self,
+        program: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(program);
         command
             .args(args)
             .env("DEVAUTH_CONFIG_DIR", self.config_dir())
@@ -108,6 +118,42 @@ impl DevauthCli {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `devauth ARGS` to the end on a pseudo-terminal (util-linux
+    /// `script`), typing `input`, as a person at a terminal would: standard
+    /// input is a terminal. The terminal merges standard output and error and
+    /// echoes what was typed; all of it is in `stdout`.
+    pub async fn run_in_terminal(&self, args: &[&str], input: &str) -> Run {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let mut line = quote(&binary("devauth").to_string_lossy());
+        for arg in args {
+            line.push(' ');
+            line.push_str(&quote(arg));
+        }
+        let mut child = self
+            .command_of(
+                PathBuf::from("script"),
+                &["--quiet", "--return", "--command", &line, "/dev/null"],
+                &[],
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run script (util-linux, Debian bsdutils): {e}"));
+        if let Some(mut pipe) = child.stdin.take() {
+            let _ = pipe.write_all(input.as_bytes()).await;
+        }
+        let out = tokio::time::timeout(DEADLINE, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("devauth {args:?} did not finish in {DEADLINE:?}"))
+            .unwrap_or_else(|e| panic!("devauth {args:?}: {e}"));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).replace('\r', ""),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }

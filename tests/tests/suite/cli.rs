@@ -60,6 +60,53 @@ async fn me_status(srv: &TestServer, token: &str) -> u16 {
     srv.get("/me", Some(token)).await.status
 }
 
+/// The fields `devauth status --json` documents (the client README), and
+/// only those.
+const STATUS_FIELDS: [&str; 14] = [
+    "server",
+    "server_source",
+    "state",
+    "reason",
+    "user",
+    "org",
+    "role",
+    "token",
+    "expires_at",
+    "expires",
+    "token_source",
+    "storage",
+    "keychain",
+    "pending_revocation",
+];
+
+/// `status --json` holds documented fields only, and none of the text of
+/// the keychain crates below the CLI (their error wording, store structs).
+fn assert_documented_status(run: &Run) {
+    let json = run.json();
+    let fields = json
+        .as_object()
+        .map(|o| o.keys().cloned().collect::<Vec<_>>());
+    for field in fields.unwrap_or_default() {
+        assert!(
+            STATUS_FIELDS.contains(&field.as_str()),
+            "undocumented field {field}: {}",
+            run.stdout
+        );
+    }
+    let lower = run.stdout.to_lowercase();
+    for internal in [
+        "zbus",
+        "platform failure",
+        "keyring-store",
+        "keyring_core",
+        "crates.io",
+        "crate version",
+        "vendor",
+    ] {
+        assert!(!lower.contains(internal), "{internal}: {}", run.stdout);
+    }
+}
+
 fn files_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|entries| {
@@ -116,8 +163,10 @@ async fn login_status_token_logout_with_the_keychain() {
     }
     let json = cli.run(&["status", "--json"]).await;
     assert_eq!(json.code, 0);
+    assert_documented_status(&json);
     let json = json.json();
     assert_eq!(json["state"], "signed_in");
+    assert_eq!(json["keychain"], "secret_service");
     assert_eq!(json["server_source"], "config");
     assert_eq!(json["user"]["email"], OWNER_EMAIL);
     assert_eq!(json["role"], "owner");
@@ -156,12 +205,13 @@ async fn shipped_binary_uses_the_real_keychain_not_the_mock() {
     };
     let run = cli.run(&["status", "--json", "--server", &srv.url]).await;
     assert_eq!(run.code, 1, "signed out: {}", run.stderr);
-    let store = &run.json()["keychain_store"];
-    let vendor = store["vendor"].as_str().unwrap_or_default();
-    assert!(
-        vendor.contains("Secret Service") && !vendor.to_lowercase().contains("mock"),
-        "the shipped binary must use the platform keychain, got {store}"
+    assert_documented_status(&run);
+    let json = run.json();
+    assert_eq!(
+        json["keychain"], "secret_service",
+        "the shipped binary must use the platform keychain, not the mock: {json}"
     );
+    assert_eq!(json["storage"], "Secret Service keychain");
     srv.stop().await;
 }
 
@@ -272,6 +322,29 @@ async fn without_a_keychain_login_stops_before_showing_a_code() {
     ] {
         assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
     }
+    // The first line says what to do; the detail follows.
+    let mut lines = run.stderr.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("error: install and start a Secret Service keychain")
+            && first.contains("--insecure-storage"),
+        "{}",
+        run.stderr
+    );
+    assert!(!first.contains("not available"), "{}", run.stderr);
+    assert_eq!(
+        lines.next().unwrap_or_default(),
+        format!(
+            "  detail: the OS keychain is not available: cannot connect to the D-Bus session bus at {NO_BUS}"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.to_lowercase().contains("zbus"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("one-time code"), "{}", run.stderr);
     assert!(files_in(&cli.config_dir()).is_empty(), "no file written");
     let requested = srv.audit_events("device.requested", 10).await;
@@ -289,6 +362,7 @@ async fn without_a_keychain_login_stops_before_showing_a_code() {
     // mock store (which would accept anything) is not in play.
     let status = cli.run(&["status", "--json", "--server", &srv.url]).await;
     assert_eq!(status.code, 1);
+    assert_documented_status(&status);
     let reason = status.json()["reason"]
         .as_str()
         .unwrap_or_default()
@@ -362,7 +436,8 @@ async fn insecure_storage_is_a_0600_file_and_says_so() {
             .unwrap_or_default()
             .contains("(insecure)")
     );
-    assert_eq!(json["keychain_store"], serde_json::Value::Null);
+    assert_eq!(json.get("keychain"), Some(&serde_json::Value::Null));
+    assert_documented_status(&status);
 
     let logout = cli.run(&["logout"]).await;
     assert_eq!(logout.code, 0, "{}", logout.stderr);
@@ -611,5 +686,371 @@ async fn ctrl_c_cancels_sign_in_and_stores_nothing() {
         .run(&["status", "--server", &srv.url, "--insecure-storage"])
         .await;
     assert_eq!(status.code, 1, "{}", status.stdout);
+    srv.stop().await;
+}
+
+/// A personal token made with `devauth tokens create --json`: its secret, id
+/// and hint.
+async fn create_token(cli: &DevauthCli, name: &str) -> (String, String, String) {
+    let run = cli
+        .run(&["tokens", "create", "--name", name, "--json"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    (
+        text(&json["token"]),
+        text(&json["info"]["id"]),
+        text(&json["info"]["hint"]),
+    )
+}
+
+/// The line of `out` that contains `needle`.
+fn line_with(out: &str, needle: &str) -> String {
+    out.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{out}"))
+        .to_string()
+}
+
+/// `devauth tokens list`: active tokens unless `--all-states`, a `*` on the
+/// token this CLI is signed in with, last use in words, and an OWNER column
+/// once other people's tokens are listed (`--all`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_list_shows_active_tokens_marks_this_one_and_says_when_each_was_used() {
+    let (srv, owner) = server().await;
+    let cli = without_keychain();
+    let run = login(&cli, &srv, &owner, &["--insecure-storage"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = cli.run(&["status", "--json"]).await.json();
+    let this = status["token"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!this.is_empty(), "{status}");
+
+    // One token made and used five minutes ago (by the server's clock), one
+    // never used, one revoked; and a member's.
+    let now = srv.clock_now();
+    srv.clock.set(now - 5 * 60 - 10);
+    let (used, _, _) = create_token(&cli, "used before").await;
+    assert_eq!(me_status(&srv, &used).await, 200);
+    srv.clock.set(now);
+    create_token(&cli, "never used").await;
+    let (gone, gone_id, _) = create_token(&cli, "old laptop").await;
+    srv.post_form("/oauth/revoke", &[("token", &gone)]).await;
+    srv.add_member(
+        "mia@example.com",
+        "acme",
+        devauth_server::model::Role::Member,
+    )
+    .await;
+    srv.personal_token("mia@example.com", "acme").await;
+
+    let list = cli.run(&["tokens", "list"]).await;
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let out = &list.stdout;
+    let mine = line_with(out, &this);
+    assert!(mine.starts_with("* "), "{out}");
+    assert!(mine.contains("devauth CLI on "), "{out}");
+    assert!(
+        mine.ends_with("seconds ago") || mine.ends_with("second ago") || mine.ends_with("just now"),
+        "{out}"
+    );
+    assert!(
+        out.contains("* the token this devauth is signed in with"),
+        "{out}"
+    );
+    let before = line_with(out, "used before");
+    assert!(
+        before.starts_with("  ") && before.ends_with("5 minutes ago"),
+        "{out}"
+    );
+    assert!(line_with(out, "never used").ends_with("never"), "{out}");
+    assert!(line_with(out, "LAST USED").starts_with("   ID "), "{out}");
+    for absent in ["old laptop", "OWNER", "ORG", "STATUS", "mia@example.com"] {
+        assert!(!out.contains(absent), "{absent}: {out}");
+    }
+
+    let every = cli.run(&["tokens", "list", "--all-states"]).await;
+    assert_eq!(every.code, 0, "{}", every.stderr);
+    assert!(
+        line_with(&every.stdout, "LAST USED").ends_with("STATUS"),
+        "{}",
+        every.stdout
+    );
+    assert!(
+        line_with(&every.stdout, "old laptop").ends_with("revoked"),
+        "{}",
+        every.stdout
+    );
+    assert!(
+        line_with(&every.stdout, "never used").ends_with("active"),
+        "{}",
+        every.stdout
+    );
+
+    // The whole org: other people's tokens, so whose each is.
+    let org = cli.run(&["tokens", "list", "--all"]).await;
+    assert_eq!(org.code, 0, "{}", org.stderr);
+    assert!(
+        line_with(&org.stdout, "LAST USED").contains("OWNER"),
+        "{}",
+        org.stdout
+    );
+    assert!(
+        line_with(&org.stdout, "mia@example.com test token").contains("mia@example.com  "),
+        "{}",
+        org.stdout
+    );
+    assert!(
+        line_with(&org.stdout, &this).contains(OWNER_EMAIL),
+        "{}",
+        org.stdout
+    );
+    assert!(
+        !org.stdout.contains("ORG "),
+        "one org, no ORG column: {}",
+        org.stdout
+    );
+
+    let json = cli.run(&["tokens", "list", "--json"]).await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let json = json.json();
+    assert_eq!(json["current_token_id"], this.as_str());
+    let tokens = json["tokens"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tokens.len(), 4, "{json}");
+    assert!(tokens.iter().all(|t| t["state"] == "active"), "{json}");
+    let every = cli
+        .run(&["tokens", "list", "--json", "--all-states"])
+        .await
+        .json();
+    let ids: Vec<&str> = every["tokens"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(ids.contains(&gone_id.as_str()), "{every}");
+    srv.stop().await;
+}
+
+/// `devauth tokens revoke` takes an id, a name or a hint as the list shows
+/// it; a name several tokens share is refused and nothing is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_revoke_finds_a_token_by_name_or_hint_and_refuses_to_guess() {
+    let (srv, owner) = server().await;
+    let cli = without_keychain();
+    let run = login(&cli, &srv, &owner, &["--insecure-storage"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (a, a_id, a_hint) = create_token(&cli, "laptop").await;
+    let (b, b_id, b_hint) = create_token(&cli, "laptop").await;
+
+    let refused = cli.run(&["tokens", "revoke", "laptop"]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    for needle in [
+        "`laptop` matches 2 active tokens, so nothing was revoked",
+        &format!("{a_id}  {a_hint}  laptop"),
+        &format!("{b_id}  {b_hint}  laptop"),
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.stderr
+        );
+    }
+    // One candidate a line, under the message.
+    let candidates: Vec<&str> = refused
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(candidates.len(), 2, "{}", refused.stderr);
+    assert_eq!(me_status(&srv, &a).await, 200);
+    assert_eq!(me_status(&srv, &b).await, 200);
+    assert!(
+        srv.audit_events("token.revoked", 10).await.is_empty(),
+        "nothing revoked"
+    );
+
+    let unknown = cli.run(&["tokens", "revoke", "desktop"]).await;
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("no active token has the id, name or hint `desktop`; nothing was revoked"),
+        "{}",
+        unknown.stderr
+    );
+
+    // By the whole hint; then the name is one active token's.
+    let by_hint = cli.run(&["tokens", "revoke", &a_hint]).await;
+    assert_eq!(by_hint.code, 0, "{}", by_hint.stderr);
+    assert!(
+        by_hint
+            .stderr
+            .contains(&format!("Revoked token `laptop` ({a_hint}, id {a_id}).")),
+        "{}",
+        by_hint.stderr
+    );
+    assert_eq!(me_status(&srv, &a).await, 401);
+    assert_eq!(me_status(&srv, &b).await, 200);
+    let by_name = cli.run(&["tokens", "revoke", "laptop"]).await;
+    assert_eq!(by_name.code, 0, "{}", by_name.stderr);
+    assert!(by_name.stderr.contains(&b_id), "{}", by_name.stderr);
+    assert_eq!(me_status(&srv, &b).await, 401);
+
+    // By one end of the hint, and by id as before.
+    let (c, _, c_hint) = create_token(&cli, "ci").await;
+    let tail = c_hint.rsplit('…').next().unwrap_or_default();
+    let by_end = cli.run(&["tokens", "revoke", tail]).await;
+    assert_eq!(by_end.code, 0, "{tail}: {}", by_end.stderr);
+    assert_eq!(me_status(&srv, &c).await, 401);
+    let (d, d_id, _) = create_token(&cli, "by id").await;
+    let by_id = cli.run(&["tokens", "revoke", &d_id]).await;
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    assert_eq!(me_status(&srv, &d).await, 401);
+
+    // A token pasted whole is refused, and never sent as an id.
+    let (e, _, _) = create_token(&cli, "pasted").await;
+    let pasted = cli.run(&["tokens", "revoke", &e]).await;
+    assert_eq!(pasted.code, 2, "{}", pasted.stderr);
+    assert!(
+        pasted.stderr.contains("that is a token itself"),
+        "{}",
+        pasted.stderr
+    );
+    assert!(!pasted.stderr.contains(&e), "{}", pasted.stderr);
+    assert_eq!(me_status(&srv, &e).await, 200);
+    assert_eq!(srv.audit_events("token.revoked", 10).await.len(), 4);
+    srv.stop().await;
+}
+
+/// A second `devauth login` while a sign-in works asks first (on a
+/// terminal), is refused without one unless `--force`, and changes nothing
+/// when refused; replacing revokes the old device token as logout would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_login_asks_before_replacing_a_working_sign_in() {
+    let Some((srv, owner, cli)) = with_keychain().await else {
+        return;
+    };
+    let run = login(&cli, &srv, &owner, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = keyring::lookup(&srv.url).unwrap_or_else(|| panic!("no keychain entry"));
+    let started = srv.audit_events("device.requested", 10).await.len();
+    let signed_in = format!("signed in to {} as {OWNER_EMAIL} (org acme)", srv.url);
+    let unchanged = |what: &str| {
+        let what = what.to_string();
+        let (srv, first) = (&srv, &first);
+        async move {
+            assert_eq!(
+                keyring::lookup(&srv.url).as_deref(),
+                Some(first.as_str()),
+                "{what}: the stored token stays"
+            );
+            assert_eq!(me_status(srv, first).await, 200, "{what}: and still works");
+            assert_eq!(
+                srv.audit_events("device.requested", 10).await.len(),
+                started,
+                "{what}: no sign-in was started"
+            );
+        }
+    };
+
+    // Standard input is no terminal and there is no --force: refused.
+    let refused = cli.run(&["login", "--no-browser"]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("already {signed_in}"))
+            && refused.stderr.contains("Pass --force"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("one-time code"),
+        "{}",
+        refused.stderr
+    );
+    unchanged("no terminal").await;
+    let personal = srv.personal_token(OWNER_EMAIL, "acme").await;
+    let with_token = cli
+        .run_with(&["login", "--with-token"], &[], Some(&personal))
+        .await;
+    assert_eq!(with_token.code, 2, "{}", with_token.stderr);
+    assert!(
+        with_token.stderr.contains("Pass --force"),
+        "{}",
+        with_token.stderr
+    );
+    unchanged("--with-token without --force").await;
+
+    // On a terminal it asks; anything but yes keeps the sign-in.
+    let kept = cli.run_in_terminal(&["login", "--no-browser"], "n\n").await;
+    assert_eq!(kept.code, 130, "{}", kept.stdout);
+    assert!(
+        kept.stdout.contains(&format!(
+            "You are {signed_in}. Sign in again and replace it? [y/N]"
+        )),
+        "{}",
+        kept.stdout
+    );
+    assert!(
+        kept.stdout
+            .contains("Kept the current sign-in; nothing was changed."),
+        "{}",
+        kept.stdout
+    );
+    assert!(!kept.stdout.contains("one-time code"), "{}", kept.stdout);
+    unchanged("answered no").await;
+
+    // --force replaces it without asking and revokes the old token.
+    let forced = login(&cli, &srv, &owner, &["--force"]).await;
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(!forced.stderr.contains("replace it?"), "{}", forced.stderr);
+    assert!(
+        forced
+            .stderr
+            .contains("note: revoked the token of the previous sign-in"),
+        "{}",
+        forced.stderr
+    );
+    let second = keyring::lookup(&srv.url).unwrap_or_default();
+    assert!(second.starts_with("dva_") && second != first, "{second}");
+    assert_eq!(me_status(&srv, &first).await, 401);
+    assert_eq!(me_status(&srv, &second).await, 200);
+
+    // Yes on a terminal replaces it too (here with a token typed in).
+    let replaced = cli
+        .run_in_terminal(&["login", "--with-token"], &format!("y\n{personal}\n"))
+        .await;
+    assert_eq!(replaced.code, 0, "{}", replaced.stdout);
+    assert!(
+        replaced
+            .stdout
+            .contains("Sign in again and replace it? [y/N]"),
+        "{}",
+        replaced.stdout
+    );
+    assert_eq!(
+        keyring::lookup(&srv.url).as_deref(),
+        Some(personal.as_str())
+    );
+    assert_eq!(me_status(&srv, &second).await, 401);
+    assert_eq!(me_status(&srv, &personal).await, 200);
+
+    // A personal token given with --with-token may be in use elsewhere:
+    // replaced, it is forgotten here but not revoked, and the note says so.
+    let other = srv.personal_token(OWNER_EMAIL, "acme").await;
+    let again = cli
+        .run_with(&["login", "--with-token", "--force"], &[], Some(&other))
+        .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains(
+            "note: the previous personal token was removed from this machine but not revoked"
+        ),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(keyring::lookup(&srv.url).as_deref(), Some(other.as_str()));
+    assert_eq!(me_status(&srv, &personal).await, 200);
     srv.stop().await;
 }

@@ -22,7 +22,7 @@ Exit codes:
   3    server unreachable or misbehaving (also: logout could not revoke yet)
   4    keychain unavailable (fix it, or use --insecure-storage)
   5    sign-in denied, expired, or approved for another org
-  130  cancelled (Ctrl-C)";
+  130  cancelled (Ctrl-C, or no at a question)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,6 +79,9 @@ pub struct LoginArgs {
     /// Read a token from standard input instead (for CI) and check it with /me
     #[arg(long)]
     pub with_token: bool,
+    /// Replace a working sign-in without asking (needed when standard input is not a terminal)
+    #[arg(long)]
+    pub force: bool,
     /// Scope to request (repeatable) [default: openid when the server lists it, else none]
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
@@ -104,11 +107,14 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
-    /// List your tokens
+    /// List your active tokens; `*` marks the one this devauth is signed in with
     List {
-        /// Every token of the organization (admins)
+        /// Every token of the organization, not only yours (admins)
         #[arg(long)]
         all: bool,
+        /// Revoked and expired tokens too
+        #[arg(long)]
+        all_states: bool,
         #[arg(long)]
         json: bool,
     },
@@ -125,8 +131,16 @@ pub enum TokensCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a token by id
-    Revoke { id: String },
+    /// Revoke a token by its id, name or hint; a name several tokens share is refused
+    Revoke {
+        /// The token's id, its name, or its hint as `tokens list` shows it:
+        /// dva_4fdd…adc1, or one end of it (4fdd, adc1)
+        #[arg(value_name = "TOKEN")]
+        token: String,
+        /// Look the name or hint up among every token of the organization (admins)
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() {

@@ -129,8 +129,11 @@ pub fn format_time(t: OffsetDateTime) -> String {
 }
 
 /// How far `t` is from `now`, in words: "4 seconds ago", "in 9 minutes",
-/// "just now".
+/// "3 hours ago", "12 days ago", "just now". Hours from two hours on and days
+/// from two days on, as the server's pages word it.
 pub fn distance(t: OffsetDateTime, now: OffsetDateTime) -> String {
+    const HOUR: u64 = 3600;
+    const DAY: u64 = 86_400;
     let secs = (t - now).whole_seconds();
     let abs = secs.unsigned_abs();
     let amount = match abs {
@@ -138,7 +141,9 @@ pub fn distance(t: OffsetDateTime, now: OffsetDateTime) -> String {
         1 => "1 second".to_string(),
         2..=59 => format!("{abs} seconds"),
         60..=119 => "1 minute".to_string(),
-        _ => format!("{} minutes", abs / 60),
+        _ if abs < 2 * HOUR => format!("{} minutes", abs / 60),
+        _ if abs < 2 * DAY => format!("{} hours", abs / HOUR),
+        _ => format!("{} days", abs / DAY),
     };
     if secs < 0 {
         format!("{amount} ago")

@@ -211,3 +211,22 @@ fn expires_values() {
         assert!(!valid_expires(bad), "{bad}");
     }
 }
+
+#[test]
+fn distances_in_words() {
+    let now = datetime!(2026-11-23 12:00 UTC);
+    let ago = |secs: i64| distance(now - time::Duration::seconds(secs), now);
+    assert_eq!(ago(0), "just now");
+    assert_eq!(ago(1), "1 second ago");
+    assert_eq!(ago(4), "4 seconds ago");
+    assert_eq!(ago(90), "1 minute ago");
+    assert_eq!(ago(5 * 60 + 10), "5 minutes ago");
+    assert_eq!(ago(119 * 60), "119 minutes ago");
+    assert_eq!(ago(2 * 3600), "2 hours ago");
+    assert_eq!(ago(47 * 3600), "47 hours ago");
+    assert_eq!(ago(12 * 86_400 + 5), "12 days ago");
+    assert_eq!(
+        distance(now + time::Duration::seconds(540), now),
+        "in 9 minutes"
+    );
+}

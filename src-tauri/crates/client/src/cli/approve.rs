@@ -2,7 +2,7 @@
 //! second machine) with this one's token, after showing what the server saw
 //! of the request and what the device claims about itself.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use devauth_client::api::{distance, format_time, parse_time};
 use devauth_client::clock::{Clock, TokioClock};
@@ -75,7 +75,7 @@ pub async fn run(client: &Client, args: ApproveArgs) -> Result<i32, Error> {
                 "standard input is not a terminal: pass --yes to approve without asking".into(),
             ));
         }
-        if !confirm("Approve? [y/N] ") {
+        if !super::confirm("Approve? [y/N] ") {
             eprintln!(
                 "Not approved; the request is still pending (deny it: devauth approve {} --deny).",
                 args.code
@@ -139,17 +139,6 @@ pub fn describe(request: &DeviceRequest, now: OffsetDateTime) -> String {
         );
     }
     out
-}
-
-fn confirm(prompt: &str) -> bool {
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{prompt}");
-    let _ = err.flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
 }
 
 #[cfg(test)]

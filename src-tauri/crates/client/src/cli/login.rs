@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use devauth_client::device_flow::PollEvent;
 use devauth_client::error::exit;
-use devauth_client::session::{LoginRequest, SignedIn};
+use devauth_client::session::{AuthState, LoginRequest, SignedIn};
+use devauth_client::text::clean;
 use devauth_client::{Client, Error};
 
 use crate::LoginArgs;
@@ -16,6 +17,11 @@ pub async fn run(client: &Client, args: LoginArgs) -> Result<i32, Error> {
         eprintln!(
             "note: DEVAUTH_TOKEN is set; it takes precedence over the token stored by this login."
         );
+    }
+    if !args.force
+        && let Some(code) = keep_working_sign_in(client).await?
+    {
+        return Ok(code);
     }
     if args.with_token {
         let token = super::read_token_from_stdin()?;
@@ -122,6 +128,44 @@ pub async fn run(client: &Client, args: LoginArgs) -> Result<i32, Error> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// A sign-in that works is replaced only when the person says so: asked on
+/// the terminal, or `--force`. `Some(exit code)` when it stays. What cannot
+/// be checked (no keychain, say) is left to the sign-in to report.
+async fn keep_working_sign_in(client: &Client) -> Result<Option<i32>, Error> {
+    let Ok(status) = client.stored_status().await else {
+        return Ok(None);
+    };
+    if status.state != AuthState::SignedIn {
+        return Ok(None);
+    }
+    let who = status
+        .user
+        .as_ref()
+        .and_then(|u| u.email.clone().or_else(|| u.name.clone()))
+        .map(|who| format!(" as {}", clean(&who, 200)))
+        .unwrap_or_default();
+    let org = status
+        .org
+        .as_ref()
+        .and_then(|o| o.slug.clone())
+        .map(|slug| format!(" (org {})", clean(&slug, 100)))
+        .unwrap_or_default();
+    let signed_in = format!("signed in to {}{who}{org}", status.server);
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "already {signed_in}. Pass --force to sign in again and replace it (standard input \
+             is not a terminal, so devauth cannot ask); nothing was changed"
+        )));
+    }
+    if super::confirm(&format!(
+        "You are {signed_in}. Sign in again and replace it? [y/N] "
+    )) {
+        return Ok(None);
+    }
+    eprintln!("Kept the current sign-in; nothing was changed.");
+    Ok(Some(exit::CANCELLED))
 }
 
 fn draw_countdown(expires_at: SystemTime) {

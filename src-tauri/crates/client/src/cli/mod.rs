@@ -1,16 +1,16 @@
 mod approve;
 mod login;
 mod output;
+mod tokens;
 
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 
-use devauth_client::api::{CreateToken, valid_expires};
 use devauth_client::config::Env;
 use devauth_client::error::exit;
 use devauth_client::session::{RetryReport, SignOut};
 use devauth_client::{Client, Error, Options, Secret};
 
-use crate::{Cli, Command, TokensCommand};
+use crate::{Cli, Command};
 
 pub async fn run(cli: Cli) -> i32 {
     match dispatch(cli).await {
@@ -46,7 +46,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         }
         Command::Logout => logout(&client).await,
         Command::Approve(args) => approve::run(&client, args).await,
-        Command::Tokens { command } => tokens(&client, command).await,
+        Command::Tokens { command } => tokens::run(&client, command).await,
     }
 }
 
@@ -107,53 +107,6 @@ async fn logout(client: &Client) -> Result<i32, Error> {
     })
 }
 
-async fn tokens(client: &Client, command: TokensCommand) -> Result<i32, Error> {
-    match command {
-        TokensCommand::List { all, json } => {
-            let tokens = client.api().await?.list_tokens(all).await?;
-            if json {
-                output::print_json(&serde_json::json!({ "tokens": tokens }));
-            } else {
-                output::token_table(&tokens);
-            }
-        }
-        TokensCommand::Create {
-            name,
-            expires,
-            scopes,
-            json,
-        } => {
-            if !valid_expires(&expires) {
-                return Err(Error::Usage(format!(
-                    "--expires {expires}: use 30d, 90d, 365d, never or a date YYYY-MM-DD"
-                )));
-            }
-            let scopes = devauth_client::api::parse_scope_args(&scopes).map_err(Error::Usage)?;
-            let new = CreateToken {
-                name,
-                expires: Some(expires),
-                scopes,
-                kind: Some(devauth_proto::TokenKind::Personal),
-            };
-            let created = client.api().await?.create_token(&new).await?;
-            if json {
-                output::print_json(&created);
-            } else {
-                println!("{}", created.token.expose());
-                eprintln!(
-                    "Created personal token {:?} (id {}). This is the only time it is shown.",
-                    created.info.name, created.info.id
-                );
-            }
-        }
-        TokensCommand::Revoke { id } => {
-            client.api().await?.revoke_token(&id).await?;
-            eprintln!("Revoked token {id}.");
-        }
-    }
-    Ok(exit::OK)
-}
-
 /// `login --with-token`: the whole of standard input is the token.
 fn read_token_from_stdin() -> Result<Secret, Error> {
     let mut input = String::new();
@@ -161,4 +114,16 @@ fn read_token_from_stdin() -> Result<Secret, Error> {
         .read_to_string(&mut input)
         .map_err(|e| Error::Usage(format!("cannot read the token from standard input: {e}")))?;
     Ok(Secret::new(input.trim().to_string()))
+}
+
+/// Asks a yes/no question on the terminal; anything but yes is no.
+fn confirm(prompt: &str) -> bool {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
 }

@@ -1,4 +1,3 @@
-use devauth_client::api::TokenInfo;
 use devauth_client::session::{AuthState, Status};
 use devauth_client::text::clean;
 use devauth_client::{Client, Error};
@@ -78,56 +77,5 @@ fn print_status(s: &Status) {
             "Note:     a token from an earlier offline sign-out is waiting to be revoked; \
              devauth retries on every run."
         );
-    }
-}
-
-pub fn token_table(tokens: &[TokenInfo]) {
-    if tokens.is_empty() {
-        println!("No tokens.");
-        return;
-    }
-    let date = |t: &Option<String>| {
-        t.as_deref()
-            .map(|s| s.chars().take(10).collect::<String>())
-            .unwrap_or_else(|| "-".to_string())
-    };
-    let mut rows = vec![[
-        "ID".to_string(),
-        "NAME".to_string(),
-        "KIND".to_string(),
-        "HINT".to_string(),
-        "CREATED".to_string(),
-        "EXPIRES".to_string(),
-        "LAST USED".to_string(),
-        "STATUS".to_string(),
-    ]];
-    for t in tokens {
-        rows.push([
-            t.id.clone(),
-            t.name.clone(),
-            t.kind.to_string(),
-            t.hint.clone(),
-            date(&Some(t.created_at.clone())),
-            t.expires_at
-                .as_ref()
-                .map(|_| date(&t.expires_at))
-                .unwrap_or_else(|| "never".to_string()),
-            date(&t.last_used_at),
-            t.state.to_string(),
-        ]);
-    }
-    let mut widths = [0usize; 8];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        println!("{}", clean(line.join("  ").trim_end(), 1000));
     }
 }

@@ -228,22 +228,34 @@ impl Client {
         let config = self.config()?;
         let old = config.account(&self.server).cloned().unwrap_or_default();
         // Replacing a device token this client obtained: revoke the old one.
-        // Personal tokens given with --with-token may be in use elsewhere.
-        if let Some(previous) = previous
-            && previous.expose() != token.expose()
-            && old.signed_in
-            && old.token_kind.as_deref() == Some("device")
-        {
-            match self.revoke_now(&previous, endpoints.as_ref()).await {
-                Ok(()) => notes.push("revoked the token of the previous sign-in".into()),
-                Err(e) => {
-                    add_pending_revocation(store.as_ref(), &self.server, &previous).await?;
-                    self.update_config(|c| c.account_mut(&self.server).pending_revocation = true)?;
-                    notes.push(format!(
-                        "could not revoke the previous token yet ({e}); will retry on the next run"
-                    ));
+        // Personal tokens given with --with-token may be in use elsewhere:
+        // forgotten here, and the note says they still work.
+        let replaced = previous.filter(|p| old.signed_in && p.expose() != token.expose());
+        match replaced {
+            Some(previous) if old.token_kind.as_deref() == Some("device") => {
+                match self.revoke_now(&previous, endpoints.as_ref()).await {
+                    Ok(()) => notes.push("revoked the token of the previous sign-in".into()),
+                    Err(e) => {
+                        add_pending_revocation(store.as_ref(), &self.server, &previous).await?;
+                        self.update_config(|c| {
+                            c.account_mut(&self.server).pending_revocation = true
+                        })?;
+                        notes.push(format!(
+                            "could not revoke the previous token yet ({e}); will retry on the \
+                             next run"
+                        ));
+                    }
                 }
             }
+            Some(_) => {
+                let id = old.token_id.as_deref().unwrap_or("ID");
+                notes.push(format!(
+                    "the previous {} token was removed from this machine but not revoked, as it \
+                     may be in use elsewhere; if not, revoke it: devauth tokens revoke {id}",
+                    old.token_kind.as_deref().unwrap_or("stored")
+                ));
+            }
+            None => {}
         }
 
         let now = self.now();

@@ -4,8 +4,9 @@ use super::{Client, TokenSource};
 use crate::api::{ApiError, Expiry, MeToken, parse_time};
 use crate::config::ServerSource;
 use crate::error::{Error, exit};
+use crate::secret::Secret;
 use crate::text;
-use crate::token_store::{StoreInfo, active_keyring_store};
+use crate::token_store::{KeychainKind, active_keyring_store};
 
 /// Whether the token for this server works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,8 +70,10 @@ pub struct Status {
     pub token_source: Option<TokenSource>,
     /// Where the token lives, for people ("Secret Service keychain").
     pub storage: Option<String>,
-    /// The keyring store actually in use, when it is the keychain.
-    pub keychain_store: Option<StoreInfo>,
+    /// Which keychain holds the token, when it is the keychain:
+    /// `secret_service`, `macos_keychain`, `windows_credential_manager` or
+    /// `other`.
+    pub keychain: Option<KeychainKind>,
     /// Tokens from an earlier sign-out still wait to be revoked at this server.
     pub pending_revocation: bool,
 }
@@ -90,6 +93,17 @@ impl Client {
     /// Reads the token (without printing it), asks `/me` and reports. A
     /// keychain that cannot be opened is an error, not "signed out".
     pub async fn status(&self) -> Result<Status, Error> {
+        self.status_of(self.options.env.token.as_ref()).await
+    }
+
+    /// [`Client::status`] of the stored sign-in, whatever `DEVAUTH_TOKEN`
+    /// holds: what a new sign-in would replace.
+    pub async fn stored_status(&self) -> Result<Status, Error> {
+        self.status_of(None).await
+    }
+
+    /// The status of `env_token` when there is one, else of the stored token.
+    async fn status_of(&self, env_token: Option<&Secret>) -> Result<Status, Error> {
         let config = self.config()?;
         let account = config.account(&self.server).cloned().unwrap_or_default();
         let mut status = Status {
@@ -105,11 +119,11 @@ impl Client {
             expires: None,
             token_source: None,
             storage: None,
-            keychain_store: None,
+            keychain: None,
             pending_revocation: account.pending_revocation,
         };
 
-        let (token, source) = if let Some(token) = &self.options.env.token {
+        let (token, source) = if let Some(token) = env_token {
             status.storage = Some("environment variable DEVAUTH_TOKEN".to_string());
             (token.clone(), TokenSource::Env)
         } else {
@@ -117,8 +131,12 @@ impl Client {
                 Ok(store) => store,
                 // Nothing was ever stored here, so the answer is known anyway.
                 Err(e) if !account.signed_in && !account.pending_revocation => {
+                    let why = match &e {
+                        Error::Store(store) => store.one_line(),
+                        other => other.to_string(),
+                    };
                     status.reason = Some(format!(
-                        "not signed in to {}; also, the token store cannot be opened: {e}",
+                        "not signed in to {}; also, the token store cannot be opened: {why}",
                         self.server
                     ));
                     return Ok(status);
@@ -127,7 +145,7 @@ impl Client {
             };
             status.storage = Some(store.describe());
             if store.kind() == crate::token_store::StorageKind::Keychain {
-                status.keychain_store = active_keyring_store();
+                status.keychain = active_keyring_store().map(|s| s.kind());
             }
             let source = match store.kind() {
                 crate::token_store::StorageKind::Keychain => TokenSource::Keychain,

@@ -432,6 +432,47 @@ async fn signing_in_again_revokes_the_previous_device_token() {
 }
 
 #[tokio::test]
+async fn replacing_a_personal_token_forgets_it_without_revoking_it() {
+    let w = world();
+    let mut personal: serde_json::Value = serde_json::from_str(&me("acme", IN_90_DAYS)).unwrap();
+    personal["token"]["kind"] = "personal".into();
+    w.fake.respond(200, &personal.to_string());
+    w.client
+        .login_with_token(Secret::new("dva_personal"), None)
+        .await
+        .unwrap();
+    w.fake.respond(200, &me("acme", IN_90_DAYS));
+    let signed_in = w
+        .client
+        .login_with_token(Secret::new("dva_other"), None)
+        .await
+        .unwrap();
+    assert_eq!(w.stored().await.as_deref(), Some("dva_other"));
+    assert_eq!(w.fake.requests().len(), 2, "two /me, no revocation");
+    assert!(
+        signed_in.notes.iter().any(|n| n.contains("personal token")
+            && n.contains("not revoked")
+            && n.contains("devauth tokens revoke t1")),
+        "{:?}",
+        signed_in.notes
+    );
+}
+
+#[tokio::test]
+async fn stored_status_looks_past_devauth_token() {
+    let w = world_with(Some("dva_from_env"), None);
+    let status = w.client.stored_status().await.unwrap();
+    assert_eq!(status.state, AuthState::SignedOut);
+    assert!(w.fake.requests().is_empty(), "nothing to ask about");
+    w.fake.respond(200, &me("acme", IN_90_DAYS));
+    let status = w.client.status().await.unwrap();
+    assert_eq!(
+        (status.state, status.token_source),
+        (AuthState::SignedIn, Some(TokenSource::Env))
+    );
+}
+
+#[tokio::test]
 async fn client_and_its_futures_can_move_between_threads() {
     fn send_sync<T: Send + Sync>(_: &T) {}
     fn send<F: std::future::Future + Send>(_: F) {}

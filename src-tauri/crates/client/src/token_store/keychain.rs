@@ -16,8 +16,27 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const PROBE_ACCOUNT: &str = "devauth-keychain-probe";
 static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Which `keyring` credential store is active.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Which kind of keychain holds the tokens: a stable name for machines
+/// (`devauth status --json` says `"keychain": "secret_service"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeychainKind {
+    /// The freedesktop Secret Service (gnome-keyring, KWallet, KeePassXC).
+    SecretService,
+    /// The macOS Keychain.
+    MacosKeychain,
+    /// Windows Credential Manager.
+    WindowsCredentialManager,
+    /// keyring's in-memory mock store (tests only; never used for real tokens).
+    Mock,
+    /// Another store `keyring` offers.
+    Other,
+}
+
+/// Which `keyring` credential store is active, as `keyring` describes it.
+/// Its strings are `keyring`'s own and may change with its version: show
+/// [`StoreInfo::label`] to people and [`StoreInfo::kind`] to machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreInfo {
     /// The store's vendor string, as `keyring` reports it.
     pub vendor: String,
@@ -35,22 +54,33 @@ impl StoreInfo {
 
     /// keyring-core's in-memory mock, which must never hold real tokens.
     pub fn is_mock(&self) -> bool {
-        self.vendor.to_ascii_lowercase().starts_with("mock store")
+        self.kind() == KeychainKind::Mock
+    }
+
+    /// Which kind of keychain this is.
+    pub fn kind(&self) -> KeychainKind {
+        let v = self.vendor.to_ascii_lowercase();
+        if v.starts_with("mock store") {
+            KeychainKind::Mock
+        } else if v.contains("secret service") {
+            KeychainKind::SecretService
+        } else if v.contains("keychain") || v.contains("apple") {
+            KeychainKind::MacosKeychain
+        } else if v.contains("windows") {
+            KeychainKind::WindowsCredentialManager
+        } else {
+            KeychainKind::Other
+        }
     }
 
     /// A short name for people.
     pub fn label(&self) -> String {
-        let v = self.vendor.to_ascii_lowercase();
-        if v.starts_with("mock store") {
-            "in-memory mock keychain (testing only)".to_string()
-        } else if v.contains("secret service") {
-            "Secret Service keychain".to_string()
-        } else if v.contains("keychain") || v.contains("apple") {
-            "macOS Keychain".to_string()
-        } else if v.contains("windows") {
-            "Windows Credential Manager".to_string()
-        } else {
-            format!("keychain ({})", clean(&self.vendor, 80))
+        match self.kind() {
+            KeychainKind::Mock => "in-memory mock keychain (testing only)".to_string(),
+            KeychainKind::SecretService => "Secret Service keychain".to_string(),
+            KeychainKind::MacosKeychain => "macOS Keychain".to_string(),
+            KeychainKind::WindowsCredentialManager => "Windows Credential Manager".to_string(),
+            KeychainKind::Other => format!("keychain ({})", clean(&self.vendor, 80)),
         }
     }
 }
@@ -228,7 +258,8 @@ async fn on_thread<T: Send + 'static>(
     }
 }
 
-/// Errors from setting up the platform store.
+/// Errors from setting up the platform store. The cases people meet get a
+/// sentence of ours, not the text of the crates below (`zbus error: …`).
 fn map_init_error(e: &KeyringError) -> StoreError {
     let detail = e.to_string();
     let lower = format!("{detail} {e:?}").to_ascii_lowercase();
@@ -239,16 +270,26 @@ fn map_init_error(e: &KeyringError) -> StoreError {
         || lower.contains("no such file")
         || lower.contains("connection")
     {
-        format!(
-            "cannot connect to the D-Bus session bus ({})",
-            clean(&detail, 160)
-        )
+        session_bus_unreachable(std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref())
     } else {
         clean(&detail, 200)
     };
     match e {
         KeyringError::NoStorageAccess(_) => StoreError::KeychainLocked { reason },
         _ => StoreError::KeychainUnavailable { reason },
+    }
+}
+
+/// "cannot connect to the D-Bus session bus at unix:path=…", naming the
+/// address tried (the variable is the one zbus reads).
+fn session_bus_unreachable(address: Option<&str>) -> String {
+    match address.map(str::trim) {
+        Some(address) if !address.is_empty() => format!(
+            "cannot connect to the D-Bus session bus at {}",
+            clean(address, 120)
+        ),
+        _ => "cannot connect to the D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
+            .to_string(),
     }
 }
 
@@ -322,6 +363,11 @@ mod tests {
         };
         assert!(!ss.is_mock());
         assert_eq!(ss.label(), "Secret Service keychain");
+        assert_eq!(ss.kind(), KeychainKind::SecretService);
+        assert_eq!(
+            serde_json::to_value(ss.kind()).unwrap(),
+            serde_json::json!("secret_service")
+        );
     }
 
     #[tokio::test]
@@ -333,6 +379,37 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, StoreError::KeychainTimeout { .. }), "{err:?}");
         assert!(err.to_string().contains("unlock"));
+    }
+
+    #[test]
+    fn keychain_errors_lead_with_the_fix() {
+        let err = StoreError::KeychainUnavailable {
+            reason: session_bus_unreachable(Some("unix:path=/nowhere/bus")),
+        };
+        let text = err.to_string();
+        let mut lines = text.lines();
+        let first = lines.next().unwrap_or_default();
+        assert!(first.contains("--insecure-storage"), "{text}");
+        assert!(!first.contains("not available"), "{text}");
+        assert_eq!(
+            lines.next(),
+            Some(
+                "  detail: the OS keychain is not available: cannot connect to the D-Bus \
+                 session bus at unix:path=/nowhere/bus"
+            )
+        );
+        let one = err.one_line();
+        assert!(!one.contains('\n'), "{one}");
+        assert!(one.starts_with("the OS keychain is not available"), "{one}");
+        assert!(
+            session_bus_unreachable(None).contains("DBUS_SESSION_BUS_ADDRESS is not set"),
+            "unset"
+        );
+        let file = StoreError::File {
+            path: "/x".into(),
+            reason: "mode 0644".into(),
+        };
+        assert_eq!(file.to_string(), "credentials file /x: mode 0644");
     }
 
     #[test]

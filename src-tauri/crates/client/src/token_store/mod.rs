@@ -13,7 +13,7 @@ use crate::secret::Secret;
 
 pub use file::FileStore;
 pub(crate) use file::private_file;
-pub use keychain::{KeyringStore, StoreInfo, active_keyring_store};
+pub use keychain::{KeychainKind, KeyringStore, StoreInfo, active_keyring_store};
 
 /// Where tokens live. Implementations key entries by account name; the
 /// account for a server's token is the server's canonical URL.
@@ -44,62 +44,53 @@ pub enum StorageKind {
     File,
 }
 
+// What to do when no keychain can be used. Each error leads with its fix:
+// that is the line people read.
 const FIX_KEYCHAIN: &str = if cfg!(target_os = "macos") {
-    "Unlock your login keychain, or use --insecure-storage to keep the token in a \
-     plaintext file instead"
+    "unlock your login keychain, or pass --insecure-storage to keep the token in a plaintext \
+     file instead"
 } else if cfg!(windows) {
-    "Check that Windows Credential Manager is available, or use --insecure-storage to keep \
-     the token in a plaintext file instead"
+    "check that Windows Credential Manager is available, or pass --insecure-storage to keep the \
+     token in a plaintext file instead"
 } else {
-    "Install and start a Secret Service provider such as gnome-keyring (and unlock it), run \
-     inside a desktop or D-Bus session (dbus-run-session), or use --insecure-storage to keep \
-     the token in a plaintext file instead"
+    "install and start a Secret Service keychain such as gnome-keyring and unlock it, inside a \
+     desktop or D-Bus session (dbus-run-session), or pass --insecure-storage to keep the token \
+     in a plaintext file instead"
 };
 
 const FIX_LOCKED: &str = if cfg!(any(target_os = "macos", windows)) {
     FIX_KEYCHAIN
 } else {
-    "Unlock it (log in to your desktop session, or unlock the login keyring in your keyring \
-     manager), or use --insecure-storage to keep the token in a plaintext file instead"
+    "unlock the keychain (log in to your desktop session, or unlock the login keyring in your \
+     keyring manager), or pass --insecure-storage to keep the token in a plaintext file instead"
 };
 
-/// Token storage failed. Messages name the fix.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Token storage failed. Shown, the fix comes first and the detail on the
+/// next line ([`StoreError::fix`], [`StoreError::detail`]).
+#[derive(Debug, Clone)]
 pub enum StoreError {
     /// No usable keychain: no provider or session bus, or the platform store
     /// failed.
-    #[error("the OS keychain is not available: {reason}. {FIX_KEYCHAIN}")]
     KeychainUnavailable {
         /// What went wrong, for people.
         reason: String,
     },
     /// The keychain refused access: it is locked or has no default collection.
-    #[error("the OS keychain is locked or has no default collection ({reason}). {FIX_LOCKED}")]
     KeychainLocked {
         /// What the keychain reported.
         reason: String,
     },
     /// A keychain call did not finish within the store's timeout.
-    #[error(
-        "the OS keychain did not answer within {secs} s; it may be waiting for an unlock \
-         prompt. {FIX_LOCKED}"
-    )]
     KeychainTimeout {
         /// The timeout, in seconds.
         secs: u64,
     },
     /// The active store is keyring's in-memory mock, which would lose the token.
-    #[error(
-        "the keychain in use is keyring's in-memory mock store, which keeps nothing; \
-         refusing to store tokens there"
-    )]
     MockStore,
     /// Any other keychain failure; the text says what.
-    #[error("keychain error: {0}")]
     Keychain(String),
     /// The token file cannot be read, written or trusted (it is readable by
     /// other users, say).
-    #[error("credentials file {path}: {reason}")]
     File {
         /// The file's path.
         path: String,
@@ -107,6 +98,61 @@ pub enum StoreError {
         reason: String,
     },
 }
+
+impl StoreError {
+    /// What the person can do about it, when there is something: for every
+    /// keychain that cannot be used, set one up or unlock it, or pass
+    /// `--insecure-storage`.
+    pub fn fix(&self) -> Option<&'static str> {
+        match self {
+            StoreError::KeychainUnavailable { .. } => Some(FIX_KEYCHAIN),
+            StoreError::KeychainLocked { .. } | StoreError::KeychainTimeout { .. } => {
+                Some(FIX_LOCKED)
+            }
+            StoreError::MockStore | StoreError::Keychain(_) | StoreError::File { .. } => None,
+        }
+    }
+
+    /// What went wrong, without the fix.
+    pub fn detail(&self) -> String {
+        match self {
+            StoreError::KeychainUnavailable { reason } => {
+                format!("the OS keychain is not available: {reason}")
+            }
+            StoreError::KeychainLocked { reason } => {
+                format!("the OS keychain is locked or has no default collection ({reason})")
+            }
+            StoreError::KeychainTimeout { secs } => format!(
+                "the OS keychain did not answer within {secs} s; it may be waiting for an unlock \
+                 prompt"
+            ),
+            StoreError::MockStore => "the keychain in use is keyring's in-memory mock store, \
+                                      which keeps nothing; refusing to store tokens there"
+                .to_string(),
+            StoreError::Keychain(reason) => format!("keychain error: {reason}"),
+            StoreError::File { path, reason } => format!("credentials file {path}: {reason}"),
+        }
+    }
+
+    /// The detail, then the fix, on one line (for a JSON `reason`).
+    pub fn one_line(&self) -> String {
+        match self.fix() {
+            Some(fix) => format!("{}; {fix}", self.detail()),
+            None => self.detail(),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.fix() {
+            Some(fix) => write!(f, "{fix}\n  detail: {}", self.detail()),
+            None => f.write_str(&self.detail()),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 /// The keychain account that holds tokens still to be revoked at `server`
 /// (sign-out happened while the server was unreachable).

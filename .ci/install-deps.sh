@@ -5,7 +5,9 @@
 #
 #   server   build tools, PostgreSQL (for the test suite), Rust with rustfmt and
 #            clippy, cargo-nextest
-#   browser  headless Chromium and chromedriver (browser page tests)
+#   browser  headless Chromium and chromedriver (browser page tests), and
+#            axe-core (npm, pinned) for their accessibility checks, in
+#            $DEVAUTH_AXE_DIR (default ~/.cache/devauth-axe)
 #   desktop  WebKitGTK and friends for the Tauri app, Xvfb, a keyring, D-Bus
 #   keyring  gnome-keyring, secret-tool and dbus-run-session, for the CLI's
 #            keychain tests (.ci/with-keyring.sh); no display needed
@@ -34,6 +36,7 @@ usage() {
 wanted=()
 want_rust=""
 want_python=""
+want_axe=""
 for profile in "$@"; do
   case "$profile" in
     server)
@@ -44,6 +47,8 @@ for profile in "$@"; do
       ;;
     browser)
       wanted+=(chromium chromium-driver)
+      command -v npm >/dev/null 2>&1 || wanted+=(nodejs npm)
+      want_axe=1
       ;;
     desktop)
       wanted+=(libwebkit2gtk-4.1-dev build-essential libssl-dev
@@ -131,5 +136,26 @@ if [ -n "$want_python" ]; then
     "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis' >/dev/null 2>&1 \
       || die "pip finished but ${py_tools[*]} are not all in $venv"
     echo "installed ${py_tools[*]}"
+  fi
+fi
+
+# --- axe-core, for the accessibility checks of the browser tests -------------
+if [ -n "$want_axe" ]; then
+  axe_version=4.14.1
+  axe_dir="${DEVAUTH_AXE_DIR:-$HOME/.cache/devauth-axe}"
+  axe_installed() {
+    node -e 'try { console.log(require(process.argv[1]).version) } catch { }' \
+      "$axe_dir/node_modules/axe-core/package.json" 2>/dev/null || true
+  }
+  if [ "$(axe_installed)" != "$axe_version" ]; then
+    echo "install-deps: installing axe-core@$axe_version into $axe_dir (npm)"
+    rm -rf "$axe_dir"
+    mkdir -p "$axe_dir"
+    # A package.json of its own, so npm installs here and not in a parent project.
+    echo '{"name": "devauth-axe", "private": true}' >"$axe_dir/package.json"
+    quietly npm install --prefix "$axe_dir" --no-save --no-package-lock --ignore-scripts \
+      --no-audit --no-fund "axe-core@$axe_version"
+    [ "$(axe_installed)" = "$axe_version" ] || die "npm finished but axe-core $axe_version is not in $axe_dir"
+    echo "installed axe-core $axe_version"
   fi
 fi

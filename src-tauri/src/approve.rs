@@ -171,6 +171,7 @@ mod tests {
         let request = DeviceRequest {
             client_id: "devauth-cli".into(),
             device_name: Some("ssh\u{200b}box".into()),
+            org_hint: None,
             requester_ip: Some("203.0.113.7".into()),
             same_network: false,
             user_agent: None,

@@ -28,6 +28,23 @@ pub fn browser_available() -> bool {
 }
 
 /// A free TCP port on loopback.
+/// axe-core's script (`DEVAUTH_AXE_JS`, or where `.ci/install-deps.sh
+/// browser` puts it); `None` when it is not installed.
+pub fn axe_source() -> Option<String> {
+    let path = std::env::var("DEVAUTH_AXE_JS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let cache = std::env::var("DEVAUTH_AXE_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| {
+                    std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                        .join(".cache/devauth-axe")
+                });
+            cache.join("node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(path).ok()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -46,6 +63,8 @@ pub struct Browser {
 pub enum Viewport {
     Desktop,
     Phone,
+    /// A desktop window that prefers the dark colour scheme.
+    Dark,
 }
 
 impl Browser {
@@ -67,6 +86,11 @@ impl Browser {
                 format!("--user-data-dir={}", profile.path().display()),
             ],
         });
+        if viewport == Viewport::Dark
+            && let Some(args) = options["args"].as_array_mut()
+        {
+            args.push(json!("--blink-settings=preferredColorScheme=0"));
+        }
         if viewport == Viewport::Phone {
             options["mobileEmulation"] =
                 json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1.0}});
@@ -214,6 +238,42 @@ impl Browser {
 
     pub async fn source(&self) -> String {
         self.client.source().await.unwrap_or_default()
+    }
+
+    /// Runs an asynchronous script: it ends by calling `arguments[0]` with its result.
+    pub async fn js_async(&self, script: &str) -> Value {
+        self.client
+            .execute_async(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
+    /// The serious and critical accessibility violations axe-core
+    /// ([`axe_source`]) finds on this page, one line each: the rule, its
+    /// help, and where.
+    pub async fn accessibility_violations(&self, axe: &str) -> Vec<String> {
+        self.client
+            .execute(&format!("{axe}\n;return true;"), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("injecting axe-core: {e}"));
+        let found = self
+            .js_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ' (' + v.help + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                   .catch(e => done(['axe failed: ' + e]));",
+            )
+            .await;
+        found
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub async fn js(&self, script: &str) -> Value {

@@ -1054,3 +1054,37 @@ async fn a_second_login_asks_before_replacing_a_working_sign_in() {
     assert_eq!(me_status(&srv, &personal).await, 200);
     srv.stop().await;
 }
+
+/// `devauth login --org beta` asks the server for beta: the approval page
+/// picks it, and the CLI takes the token it gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_with_org_asks_for_that_org() {
+    let Some((srv, owner, cli)) = with_keychain().await else {
+        return;
+    };
+    srv.add_org("beta").await;
+    srv.add_member(OWNER_EMAIL, "beta", devauth_server::model::Role::Member)
+        .await;
+    let args = [
+        "--server",
+        srv.url.as_str(),
+        "--no-browser",
+        "--org",
+        "beta",
+    ];
+    let mut pending = cli.start_login(&args, &[]).await;
+    pending.wait_for("Waiting for approval").await;
+    let looked = srv.lookup(&owner, &pending.user_code).await;
+    assert_eq!(
+        looked.body["request"]["org_hint"], "beta",
+        "{}",
+        looked.body
+    );
+    let in_beta = srv.personal_token(OWNER_EMAIL, "beta").await;
+    let approve = srv.approve(&in_beta, &pending.user_code, "beta").await;
+    assert_eq!(approve.status, 200, "{}", approve.body);
+    let run = pending.finish().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("in org beta"), "{}", run.stderr);
+    srv.stop().await;
+}

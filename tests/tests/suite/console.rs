@@ -17,6 +17,7 @@ devauth_harness::on_both_backends!(
     the_console_is_in_sections_with_search_and_paging,
     the_audit_log_reads_as_sentences_and_exports_as_csv,
     controls_match_what_the_viewer_may_do,
+    the_org_a_device_asks_for_is_picked_and_guarded,
 );
 
 async fn owner_at_the_console(srv: &TestServer) -> (WebClient, String) {
@@ -394,6 +395,50 @@ async fn forms_keep_their_values_and_say_what_is_wrong(backend: Backend) {
         .await;
     assert_eq!(second.status, 303);
     assert_eq!(token_count(&srv).await, before + 2);
+
+    // The console's forms too: the error beside its field, the value kept.
+    let page = web
+        .post(
+            "/admin/acme/members",
+            &[
+                ("csrf_token", c),
+                ("email", "nobody@example.com"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"member-email-error\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("value=\"nobody@example.com\""),
+        "the email is kept"
+    );
+    let page = web
+        .post(
+            "/admin/acme/service-tokens",
+            &[("csrf_token", c), ("name", ""), ("expires", "30d")],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("id=\"svc-name-error\""), "{}", page.body);
+    let page = web
+        .post(
+            "/admin/acme/policy",
+            &[
+                ("csrf_token", c),
+                ("device_flow", "on"),
+                ("device_token_days", "soon"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("id=\"p-days-error\""), "{}", page.body);
+    assert!(page.body.contains("value=\"soon\""), "the days are kept");
+    assert_eq!(token_count(&srv).await, before + 2, "nothing was created");
     srv.stop().await;
 }
 
@@ -418,6 +463,10 @@ async fn the_console_is_in_sections_with_search_and_paging(backend: Backend) {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
     let (mut web, _) = owner_at_the_console(&srv).await;
+
+    // The harness's client used the owner's token: its agent shows beside the use.
+    let listed = web.get("/admin/acme/tokens?q=setup").await;
+    assert!(listed.body.contains("devauth-harness/"), "{}", listed.body);
 
     // Members is a page of its own, without the token tables.
     let members = web.get("/admin/acme").await;
@@ -684,5 +733,158 @@ async fn controls_match_what_the_viewer_may_do(backend: Backend) {
             .contains("Ask an owner or admin of your team to add you.")
     );
     assert!(!account.body.contains("id=\"create-token\""));
+    srv.stop().await;
+}
+
+async fn the_org_a_device_asks_for_is_picked_and_guarded(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    srv.add_org("beta").await;
+    srv.add_member(OWNER_EMAIL, "beta", Role::Member).await;
+    srv.add_org("gamma").await;
+    let start = |org: &'static str| {
+        let srv = &srv;
+        async move {
+            srv.post_form(
+                "/oauth/device_authorization",
+                &[
+                    ("client_id", "devauth-cli"),
+                    ("device_name", "Bob's laptop"),
+                    ("org", org),
+                ],
+            )
+            .await
+        }
+    };
+    // Not a slug: refused as the request it is.
+    let bad = start("Not A Slug!").await;
+    assert_eq!(
+        (bad.status, bad.error()),
+        (400, "invalid_request"),
+        "{}",
+        bad.body
+    );
+
+    let started = start("beta").await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let code = started.body["user_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let device_code = started.body["device_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The lookup says which org was asked for.
+    let looked = srv.lookup(&owner, &code).await;
+    assert_eq!(
+        looked.body["request"]["org_hint"], "beta",
+        "{}",
+        looked.body
+    );
+
+    let (mut web, csrf) = owner_at_the_console(&srv).await;
+    let c = csrf.as_str();
+    let page = web
+        .post("/device", &[("csrf_token", c), ("user_code", &code)])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Sign in devauth CLI on “Bob&#39;s laptop”?"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<dd id=\"org-hint\">beta</dd>"));
+    assert!(
+        page.body
+            .contains("<option value=\"beta\" selected>beta (member) · asked for by the device"),
+        "the asked-for org is picked: {}",
+        page.body
+    );
+    // Into another org: asked first, still pending.
+    let decide = |org: &'static str, other: bool| {
+        let mut form = vec![
+            ("csrf_token", c),
+            ("user_code", code.as_str()),
+            ("org", org),
+            ("action", "approve"),
+        ];
+        if other {
+            form.push(("other_org", "yes"));
+        }
+        form.into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let form = decide("acme", false);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let refused = web.post("/device/decide", &pairs).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("The device asked to be signed in to beta, not acme.")
+    );
+    assert!(refused.body.contains("name=\"other_org\" value=\"yes\""));
+    let poll = srv.poll(&device_code, "devauth-cli").await;
+    assert_eq!(poll.error(), "authorization_pending");
+    // Into the org it asked for: approved, in words.
+    let form = decide("beta", false);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let done = web.post("/device/decide", &pairs).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.body
+            .contains("now acts as you (owner@example.com) — member of beta — for 90 days"),
+        "{}",
+        done.body
+    );
+    assert!(done.body.contains("href=\"/account#recent-sign-ins\""));
+    let token = srv.poll(&device_code, "devauth-cli").await;
+    let access = token.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        srv.get("/me", Some(&access)).await.body["org"]["slug"],
+        "beta"
+    );
+
+    // Asked for an org the approver is not in: said so; another needs the box.
+    let started = start("gamma").await;
+    let code = started.body["user_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let page = web
+        .post("/device", &[("csrf_token", c), ("user_code", &code)])
+        .await;
+    assert!(page.body.contains("id=\"hint-elsewhere\""), "{}", page.body);
+    let refused = web
+        .post(
+            "/device/decide",
+            &[
+                ("csrf_token", c),
+                ("user_code", &code),
+                ("org", "acme"),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 409);
+    let done = web
+        .post(
+            "/device/decide",
+            &[
+                ("csrf_token", c),
+                ("user_code", &code),
+                ("org", "acme"),
+                ("action", "approve"),
+                ("other_org", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
     srv.stop().await;
 }

@@ -351,6 +351,15 @@ async fn first_run_and_sign_in_say_where_they_lead(backend: Backend) {
         (home.status, home.header("location")),
         (303, "/setup".to_string())
     );
+    let setup = web.get("/setup").await;
+    assert!(
+        setup.body.contains("id=\"org-slug-value\""),
+        "the slug is previewed"
+    );
+    assert!(
+        setup.body.contains("run <code>devauth login</code> on it"),
+        "what comes next"
+    );
     srv.claim().await;
     let home = web.get("/").await;
     assert_eq!(

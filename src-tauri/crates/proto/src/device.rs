@@ -55,6 +55,11 @@ pub struct DeviceRequest {
     pub client_id: String,
     /// The name the device gave itself.
     pub device_name: Option<String>,
+    /// The org the device asked to be signed in to (`org` on its request, an
+    /// extension), if it named one; approving into another gives it a token
+    /// it did not ask for.
+    #[serde(default)]
+    pub org_hint: Option<String>,
     /// The address it asked from.
     pub requester_ip: Option<String>,
     /// Whether that is the caller's network (the same IPv4 address or IPv6

@@ -71,13 +71,27 @@ pub async fn authenticate(
     Ok(principal)
 }
 
+/// The client's `User-Agent` as the token list shows it: at most 200
+/// characters, nothing invisible.
+fn agent_of(meta: &RequestMeta) -> Option<String> {
+    let agent = meta.user_agent.as_deref()?;
+    let shown: String = devauth_proto::text::visible(agent)
+        .chars()
+        .take(200)
+        .collect();
+    Some(shown).filter(|a| !a.trim().is_empty())
+}
+
 /// Writes `last_used` (at most once a minute) and audits a first use from a new IP.
 /// Failures here are logged, never fatal to the request.
 async fn record_use(state: &AppState, auth: &TokenAuth, meta: &RequestMeta, now: i64) {
     let ip = meta.ip.as_deref();
     let writes = state.usage.observe(&auth.token.id, ip, now);
     if writes.touch
-        && let Err(err) = state.store.touch_token(&auth.token.id, now, ip).await
+        && let Err(err) = state
+            .store
+            .touch_token(&auth.token.id, now, ip, agent_of(meta).as_deref())
+            .await
     {
         tracing::warn!(error = %err, "could not record token use");
     }

@@ -39,10 +39,29 @@ pub fn clean_device_name(name: Option<&str>) -> Result<Option<String>> {
 /// How often a start draws its codes again when one is taken.
 const CODE_ATTEMPTS: usize = 4;
 
+/// The org a device asks for (`org`, an extension of RFC 8628 §3.1): an
+/// org's slug, as the device was told it; `None` when not given.
+fn clean_org_hint(org: Option<&str>) -> Result<Option<String>> {
+    let Some(org) = org.map(str::trim).filter(|o| !o.is_empty()) else {
+        return Ok(None);
+    };
+    let slug_like = org.len() <= 64
+        && org
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !slug_like {
+        return Err(Error::invalid(
+            "`org` must be an organization's slug (lowercase letters, digits and dashes, at most 64)",
+        ));
+    }
+    Ok(Some(org.to_string()))
+}
+
 pub async fn start(
     state: &AppState,
     client_id: &str,
     device_name: Option<&str>,
+    org_hint: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<DeviceAuthorizationResponse> {
     if !state.config.clients.iter().any(|c| c == client_id) {
@@ -51,6 +70,7 @@ pub async fn start(
         );
     }
     let device_name = clean_device_name(device_name)?;
+    let org_hint = clean_org_hint(org_hint)?;
     let per_minute = state.config.device_starts_per_minute;
     if per_minute > 0 {
         state
@@ -73,6 +93,7 @@ pub async fn start(
             user_code_hash: sha256_hex(user_code.expose()),
             client_id: client_id.to_string(),
             device_name: device_name.clone(),
+            org_hint: org_hint.clone(),
             requester_ip: meta.ip.clone(),
             user_agent: meta.user_agent.clone(),
             interval_secs: interval,
@@ -311,6 +332,8 @@ pub struct PendingRequest {
     pub id: String,
     pub client_id: String,
     pub device_name: Option<String>,
+    /// The org the device asked for, if any.
+    pub org_hint: Option<String>,
     pub requester_ip: Option<String>,
     pub user_agent: Option<String>,
     pub requested_at: i64,
@@ -384,6 +407,7 @@ async fn find_request(
         id: device.id,
         client_id: device.client_id,
         device_name: device.device_name,
+        org_hint: device.org_hint,
         requester_ip: device.requester_ip,
         user_agent: device.user_agent,
         requested_at: device.created_at,

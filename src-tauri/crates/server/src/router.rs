@@ -17,11 +17,27 @@ pub fn routes() -> Routes {
         .merge(crate::openapi::routes())
 }
 
+/// An address nothing answers: a page for a browser, JSON for the rest.
+async fn not_found(
+    headers: axum::http::HeaderMap,
+    visitor: Result<crate::web::Visitor, ApiError>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    match visitor {
+        Ok(visitor) if wants_page => crate::web::not_found_page(&visitor),
+        _ => ApiError::from(Error::not_found("no such endpoint")).into_response(),
+    }
+}
+
 /// The whole server; serve it with connect info (`SocketAddr`).
 pub fn app(state: AppState) -> Router {
     routes()
         .into_router()
-        .fallback(|| async { ApiError::from(Error::not_found("no such endpoint")) })
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -115,6 +115,7 @@ pub fn device_request(
         request: proto::DeviceRequest {
             client_id: r.client_id.clone(),
             device_name: r.device_name.clone(),
+            org_hint: r.org_hint.clone(),
             requester_ip: r.requester_ip.clone(),
             same_network: crate::device_flow::same_network(r, approver),
             user_agent: r.user_agent.clone(),

@@ -21,6 +21,13 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // Times in the reader's own time zone; the UTC time stays in the title.
+  for (const time of document.querySelectorAll("time[datetime]")) {
+    const at = new Date(time.getAttribute("datetime"));
+    if (Number.isNaN(at.getTime())) continue;
+    if (!time.title) time.title = time.textContent;
+    time.textContent = at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
   // Destructive forms ask first. Without this script the server answers
   // with a page that asks; here a dialog asks, and the form goes confirmed.
   const dialog = document.getElementById("confirm-dialog");
@@ -62,6 +69,16 @@ document.addEventListener("DOMContentLoaded", () => {
     if (value && !input.value) input.value = value;
   }
   if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
+  // The org's slug as its name is typed (the server makes the same one).
+  for (const input of document.querySelectorAll("input[data-slug-preview]")) {
+    const out = document.getElementById(input.dataset.slugPreview);
+    const update = () => {
+      const slug = input.value.trim().toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
+      out.textContent = slug.length >= 2 ? slug : "(chosen for you)";
+    };
+    input.addEventListener("input", update);
+    update();
+  }
   // Typing a user code: upper case and a dash after four letters.
   const code = document.getElementById("user_code");
   if (code) {

@@ -319,6 +319,7 @@ pub async fn pending_user_codes_are_unique(backend: Backend) {
         user_code_hash: sha256_hex("BCDFGHJK"),
         client_id: "devauth-cli".into(),
         device_name: Some("twin".into()),
+        org_hint: None,
         requester_ip: None,
         user_agent: None,
         interval_secs: 5,

@@ -68,6 +68,15 @@ pub async fn run(client: &Client, args: ApproveArgs) -> Result<i32, Error> {
             .map(|d| format!(", for {d} days"))
             .unwrap_or_default()
     );
+    if let Some(hint) = request.org_hint.as_deref()
+        && hint != me.org.slug
+    {
+        eprintln!(
+            "Warning: the device asked to be signed in to {}, not {}: it gets a token it did not ask for, and may refuse it.",
+            clean(hint, 64),
+            me.org.slug
+        );
+    }
     eprintln!("Approve only a sign-in you started yourself, on a device in front of you.");
     if !args.yes {
         if !std::io::stdin().is_terminal() {
@@ -132,6 +141,9 @@ pub fn describe(request: &DeviceRequest, now: OffsetDateTime) -> String {
     if let Some(agent) = &request.user_agent {
         out.push_str(&format!("  Client:          {}\n", clean(agent, 120)));
     }
+    if let Some(org) = &request.org_hint {
+        out.push_str(&format!("  Asks for org:    {}\n", clean(org, 64)));
+    }
     if !request.same_network {
         out.push_str(
             "Warning: this request came from another network than this machine's. If someone \
@@ -149,6 +161,7 @@ mod tests {
         DeviceRequest {
             client_id: "devauth-cli".into(),
             device_name: Some("build\u{202e}box".into()),
+            org_hint: None,
             requester_ip: Some("203.0.113.7".into()),
             same_network,
             user_agent: Some("devauth/0.1".into()),
@@ -180,5 +193,11 @@ mod tests {
         let text = describe(&request(true), now);
         assert!(text.contains("(this machine's network)"), "{text}");
         assert!(!text.contains("Warning"), "{text}");
+        assert!(!text.contains("Asks for org"), "{text}");
+        let asked = DeviceRequest {
+            org_hint: Some("globex".into()),
+            ..request(true)
+        };
+        assert!(describe(&asked, now).contains("Asks for org:    globex"));
     }
 }

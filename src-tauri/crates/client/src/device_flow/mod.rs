@@ -54,6 +54,9 @@ pub struct StartRequest {
     pub device_name: Option<String>,
     /// Empty means no `scope` parameter at all.
     pub scopes: Vec<String>,
+    /// Sent as `org` (an extension devauth-server understands): the org to be
+    /// signed in to, which the approval page then picks.
+    pub org: Option<String>,
 }
 
 /// The codes to show the person, plus what the poller needs.
@@ -216,6 +219,9 @@ impl DeviceFlow {
         let mut req = client.exchange_device_code();
         if let Some(name) = &request.device_name {
             req = req.add_extra_param("device_name", name.clone());
+        }
+        if let Some(org) = &request.org {
+            req = req.add_extra_param("org", org.clone());
         }
         req = req.add_scopes(request.scopes.iter().cloned().map(Scope::new));
         let http = self.http(None);

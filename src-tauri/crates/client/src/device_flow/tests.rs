@@ -62,6 +62,7 @@ impl Harness {
         let req = StartRequest {
             device_name: Some("devauth CLI on testbox".into()),
             scopes: self.flow.endpoints().default_scopes(),
+            org: None,
         };
         self.flow.start(&req).await.unwrap()
     }

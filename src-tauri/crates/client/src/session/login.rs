@@ -120,6 +120,7 @@ impl Client {
             .start(&StartRequest {
                 device_name: Some(name.clone()),
                 scopes,
+                org: request.org.clone(),
             })
             .await?;
         Ok(PendingLogin {

@@ -87,7 +87,14 @@ async fn device_authorization(
     if form.get("scope").is_some() {
         return Err(Error::from(Flow::InvalidScope("devauth device tokens take no scope: they act with the member's role in the chosen org".into())).into());
     }
-    let started = device_flow::start(&state, client_id, form.get("device_name"), &meta).await?;
+    let started = device_flow::start(
+        &state,
+        client_id,
+        form.get("device_name"),
+        form.get("org"),
+        &meta,
+    )
+    .await?;
     Ok(Json(started).into_response())
 }
 

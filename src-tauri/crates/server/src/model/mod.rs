@@ -189,6 +189,8 @@ pub struct Token {
     pub last_used_at: Option<Timestamp>,
     /// The client IP of that request.
     pub last_used_ip: Option<String>,
+    /// Its `User-Agent` (at most 200 characters).
+    pub last_used_agent: Option<String>,
     /// When it was revoked; `None` while not revoked.
     pub revoked_at: Option<Timestamp>,
     /// Who revoked it (an actor label: an email, a token hint or `system`).
@@ -267,6 +269,8 @@ pub struct DeviceAuthorization {
     pub client_id: String,
     /// The name the device gave, if any.
     pub device_name: Option<String>,
+    /// The org the device asked for (`org` on the request), if any.
+    pub org_hint: Option<String>,
     /// The IP the request came from.
     pub requester_ip: Option<String>,
     /// The requesting device's `User-Agent`.
@@ -309,6 +313,8 @@ pub struct NewDeviceAuthorization {
     pub client_id: String,
     /// The name the device gave, if any.
     pub device_name: Option<String>,
+    /// The org the device asked for, if any.
+    pub org_hint: Option<String>,
     /// The IP the request came from.
     pub requester_ip: Option<String>,
     /// The requesting device's `User-Agent`.

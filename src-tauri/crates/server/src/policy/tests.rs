@@ -55,6 +55,7 @@ pub(crate) fn token(
         expires_at: None,
         last_used_at: None,
         last_used_ip: None,
+        last_used_agent: None,
         revoked_at: None,
         revoked_by: None,
         revoked_reason: None,

@@ -274,7 +274,13 @@ pub trait Tokens: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<bool>;
     /// Records when and from where a token was last used (not audited).
-    async fn touch_token(&self, id: &TokenId, at: Timestamp, ip: Option<&str>) -> Result<()>;
+    async fn touch_token(
+        &self,
+        id: &TokenId,
+        at: Timestamp,
+        ip: Option<&str>,
+        agent: Option<&str>,
+    ) -> Result<()>;
     /// Remembers that a token was used from `ip`; true (and audited) the first time.
     async fn record_token_ip(&self, id: &TokenId, ip: &str, audit: &NewAuditEvent) -> Result<bool>;
 }

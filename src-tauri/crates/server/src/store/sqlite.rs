@@ -408,6 +408,7 @@ mod tests {
             user_code_hash: format!("user-code-{n}"),
             client_id: "devauth-cli".into(),
             device_name: Some(format!("box {n}")),
+            org_hint: None,
             requester_ip: Some("127.0.0.1".into()),
             user_agent: None,
             interval_secs: 5,

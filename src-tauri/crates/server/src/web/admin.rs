@@ -119,6 +119,33 @@ struct Said {
     status: Option<StatusCode>,
     flash: Flash,
     error: Option<String>,
+    /// The field the error is about, if one is.
+    field: Option<&'static str>,
+    /// The form as it was sent, to fill in again.
+    kept: Vec<(String, String)>,
+}
+
+/// Why a form failed, and the field it is about.
+struct Failed {
+    field: Option<&'static str>,
+    err: Error,
+}
+
+impl<E: Into<Error>> From<E> for Failed {
+    fn from(err: E) -> Failed {
+        Failed {
+            field: None,
+            err: err.into(),
+        }
+    }
+}
+
+/// Ties an error to the field it is about.
+fn at(field: &'static str) -> impl FnOnce(Error) -> Failed {
+    move |err| Failed {
+        field: Some(field),
+        err,
+    }
 }
 
 /// What a section shows.
@@ -150,6 +177,8 @@ fn page(visitor: &Visitor, org: &Org, section: &'static str, body: Body, said: S
         notice: said.flash.notice,
         warning: said.flash.warning,
         error: said.error,
+        field: said.field,
+        kept: said.kept,
         scopes: scope_names(),
     };
     match body {
@@ -361,6 +390,7 @@ fn member_row(
         name: m.user.name.clone(),
         role: m.role.to_string(),
         joined: when(m.joined_at),
+        joined_iso: iso(m.joined_at),
         disabled: m.user.disabled_at.is_some(),
         role_options: if role_options.len() > 1 {
             role_options
@@ -844,7 +874,7 @@ async fn act<F, Fut>(
 ) -> Response
 where
     F: FnOnce(Principal, Arc<Org>) -> Fut,
-    Fut: std::future::Future<Output = Result<Flash>>,
+    Fut: std::future::Future<Output = std::result::Result<Flash, Failed>>,
 {
     if let Some(refusal) = refuse_post(visitor, form, &section_path(slug, section)) {
         return refusal;
@@ -873,14 +903,20 @@ where
             };
             see_other(state, visitor, &to, &flash).await
         }
-        Err(err) => {
+        Err(Failed { field, err }) => {
             let (principal, _) = match admin_of(state, visitor, slug).await {
                 Ok(found) => found,
                 Err(again) => return denied(visitor, again),
             };
             let said = Said {
                 status: Some(status_of(&err)),
-                error: Some(sentence(&err.to_string())),
+                error: Some(beside(field, &err.to_string())),
+                field,
+                kept: form
+                    .pairs()
+                    .filter(|(k, _)| *k != "csrf_token")
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 ..Said::default()
             };
             let mut response = match section {
@@ -896,6 +932,19 @@ where
             response
         }
     }
+}
+
+/// An error's text as a sentence beside its field: without the field's
+/// name in front ("`device_networks`: 300.1.1.1 is not…" beside that field
+/// reads "300.1.1.1 is not…").
+fn beside(field: Option<&str>, text: &str) -> String {
+    let plain = text.replace('`', "");
+    let shown = field
+        .and_then(|f| plain.strip_prefix(f))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .map(str::trim_start)
+        .unwrap_or(&plain);
+    sentence(shown)
 }
 
 fn role_field(form: &WebForm) -> Result<Role> {
@@ -920,15 +969,18 @@ pub async fn add_member(
         form,
         "members",
         |principal, org| async move {
-            let member = members::add(
-                state,
-                &principal,
-                &org,
-                form.text("email").trim(),
-                role_field(form)?,
-                meta,
-            )
-            .await?;
+            let role = role_field(form).map_err(at("role"))?;
+            let email = form.text("email");
+            if email.trim().is_empty() {
+                let err = Error::invalid("enter the email of the user to add");
+                return Err(at("email")(err));
+            }
+            let member = members::add(state, &principal, &org, email.trim(), role, meta)
+                .await
+                .map_err(|err| match err {
+                    Error::NotFound(_) | Error::Conflict(_) | Error::Invalid(_) => at("email")(err),
+                    other => other.into(),
+                })?;
             Ok(Flash::notice(format!(
                 "Added {} as {}.",
                 member.user.email, member.role
@@ -1106,11 +1158,20 @@ pub async fn create_service_token(
         form,
         "service-tokens",
         |principal, _| async move {
+            let name = crate::identity::clean_text(
+                "name",
+                &form.text("name"),
+                tokens::MAX_TOKEN_NAME_CHARS,
+            )
+            .map_err(at("name"))?;
+            let scopes = parse_scopes(&form.all("scopes").join(" "))
+                .map_err(Error::invalid)
+                .map_err(at("scopes"))?;
             let req = TokenRequest {
-                name: form.text("name"),
+                name,
                 kind: TokenKind::Service,
                 expires: form.get("expires").map(str::to_string),
-                scopes: parse_scopes(&form.all("scopes").join(" ")).map_err(Error::invalid)?,
+                scopes,
             };
             let issued = tokens::create(state, &principal, req, meta).await?;
             let name = issued.info.token.name.clone();
@@ -1151,11 +1212,14 @@ pub async fn set_policy(
             let days = form.text("device_token_days");
             let days = match days.trim() {
                 "" => None,
-                text => Some(text.parse::<i64>().map_err(|_| {
-                    Error::invalid(format!(
-                        "the longest device token is a number of days, not “{text}”"
-                    ))
-                })?),
+                text => {
+                    let days = text.parse::<i64>().map_err(|_| {
+                        at("device_token_days")(Error::invalid(format!(
+                            "the longest device token is a number of days, not “{text}”"
+                        )))
+                    })?;
+                    Some(days)
+                }
             };
             let mode = match form.get("mode") {
                 Some(mode) => Some(PolicyMode::parse(mode).map_err(Error::invalid)?),
@@ -1173,7 +1237,18 @@ pub async fn set_policy(
                 device_token_days: Some(days),
                 mode,
             };
-            let saved = org_policy::set(state, &principal, &org, &change, meta).await?;
+            let saved = org_policy::set(state, &principal, &org, &change, meta)
+                .await
+                .map_err(|err| {
+                    let text = err.to_string();
+                    if text.contains("device_networks") {
+                        at("device_networks")(err)
+                    } else if text.contains("device_token_days") {
+                        at("device_token_days")(err)
+                    } else {
+                        err.into()
+                    }
+                })?;
             Ok(Flash::notice(format!(
                 "Device policy saved: {}.",
                 saved.describe()

@@ -97,7 +97,7 @@ impl EventRow {
         let (target, target_link) = target_words(event, names);
         Self {
             at: when(event.at),
-            at_iso: iso(event.at),
+            at_iso: super::views::iso(event.at),
             action: action
                 .map(|a| a.words().to_string())
                 .unwrap_or_else(|| event.action.clone()),
@@ -108,16 +108,6 @@ impl EventRow {
             detail: detail_words(event.detail.as_deref().unwrap_or_default(), names),
         }
     }
-}
-
-fn iso(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 fn actor_words(event: &AuditEvent, action: Option<AuditAction>, names: &Names) -> String {

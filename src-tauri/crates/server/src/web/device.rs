@@ -75,7 +75,7 @@ pub async fn device_form(
         return visitor.finish(to_login(&next));
     }
     let page = DevicePage {
-        layout: layout(&visitor, "Connect a device"),
+        layout: layout(&visitor, "Approve a device"),
         error: None,
         notice,
         user_code: code.chars().take(16).collect(),
@@ -85,7 +85,7 @@ pub async fn device_form(
 
 fn code_error(visitor: &Visitor, code: &str, err: Error) -> Response {
     let page = DevicePage {
-        layout: layout(visitor, "Connect a device"),
+        layout: layout(visitor, "Approve a device"),
         error: Some(capitalize(&err.to_string())),
         notice: None,
         user_code: code.chars().take(16).collect(),
@@ -213,7 +213,15 @@ fn confirm_page(
         None => (None, ""),
     };
     ConfirmPage {
-        layout: layout(visitor, "Approve a sign-in"),
+        layout: layout(visitor, "Approve a device"),
+        heading: format!(
+            "Sign in {} on “{}”?",
+            client_words(&request.client_id),
+            request
+                .device_name
+                .as_deref()
+                .map_or_else(|| "an unnamed device".into(), visible)
+        ),
         user_code: shown,
         show_code: !different,
         error,
@@ -245,6 +253,21 @@ fn confirm_page(
         different_network: different,
         needs_password: !visitor.signed_in_within(now, state.config.approval_max_auth_age_secs),
         max_auth_age: duration_words(state.config.approval_max_auth_age_secs),
+        hint_elsewhere: request
+            .org_hint
+            .clone()
+            .filter(|hint| !orgs.iter().any(|(org, _)| org.slug == *hint)),
+        org_hint: request.org_hint.clone(),
+        chosen_org: if choices.org.is_empty() {
+            // The org the device asked for, if the approver is in it.
+            request
+                .org_hint
+                .clone()
+                .filter(|hint| orgs.iter().any(|(org, _)| org.slug == *hint))
+                .unwrap_or_default()
+        } else {
+            choices.org.clone()
+        },
         orgs: orgs
             .into_iter()
             .map(|(org, role)| OrgOption {
@@ -253,7 +276,6 @@ fn confirm_page(
                 role: role.to_string(),
             })
             .collect(),
-        chosen_org: choices.org.clone(),
         read_only: choices.read_only,
         days: offered
             .into_iter()
@@ -340,7 +362,10 @@ async fn approval_checks(
         },
         Err(SignInError::Wrong) => ("Wrong password.".to_string(), StatusCode::UNAUTHORIZED),
         Err(SignInError::Limited { retry_after }) => (
-            format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
+            format!(
+                "Too many failed sign-ins. Try again in {}.",
+                wait_words(retry_after)
+            ),
             StatusCode::TOO_MANY_REQUESTS,
         ),
         Err(SignInError::Busy { .. }) => (
@@ -353,6 +378,16 @@ async fn approval_checks(
         ),
     };
     Err((text, "password", status))
+}
+
+/// A registered client as people call it: "devauth CLI", not `devauth-cli`.
+pub fn client_words(client_id: &str) -> String {
+    match client_id {
+        "devauth-cli" => "devauth CLI".into(),
+        "devauth-desktop" => "the devauth app".into(),
+        "devauth-harness" => "the devauth test harness".into(),
+        other => other.to_string(),
+    }
 }
 
 /// "2 hours", "30 minutes", "90 seconds".
@@ -393,6 +428,26 @@ pub async fn device_decide(
                 Err(err) => return code_error(&visitor, &code, err),
             };
             let choices = Choices::of(&form);
+            if let Some(hint) = request.org_hint.as_deref()
+                && hint != choices.org
+                && form.get("other_org") != Some("yes")
+            {
+                let text = format!(
+                    "The device asked to be signed in to {hint}, not {}. Tick the box to approve it into {} anyway: it gets a token it did not ask for.",
+                    choices.org, choices.org
+                );
+                let choices = choices.refused(&text, "org");
+                return confirm_again(
+                    &state,
+                    &visitor,
+                    &user,
+                    &request,
+                    &code,
+                    choices,
+                    StatusCode::CONFLICT,
+                )
+                .await;
+            }
             let checked =
                 approval_checks(&state, &mut visitor, &user, &request, &form, &mut renewed).await;
             if let Err((text, field, status)) = checked {
@@ -411,7 +466,8 @@ pub async fn device_decide(
         Some("deny") => device_flow::deny(&state, &principal, &code, &visitor.meta).await,
         _ => Err(Error::invalid("choose Approve or Deny")),
     };
-    let mut response = outcome(&state, &visitor, &user, &form, result);
+    let orgs = state.store.orgs_of_user(&user.id).await.unwrap_or_default();
+    let mut response = outcome(&state, &visitor, &user, &orgs, &form, result);
     for cookie in renewed.headers().get_all(header::SET_COOKIE) {
         response
             .headers_mut()
@@ -424,6 +480,7 @@ fn outcome(
     state: &AppState,
     visitor: &Visitor,
     user: &User,
+    orgs: &[(crate::model::Org, crate::model::Role)],
     form: &WebForm,
     result: crate::error::Result<PendingRequest>,
 ) -> Response {
@@ -435,23 +492,30 @@ fn outcome(
                 .unwrap_or_else(|| request.client_id.clone());
             let choices = Choices::of(form);
             let days = request.token_days.unwrap_or(state.config.token_ttl_days);
-            let access = if choices.read_only {
-                "It may only read your profile and tokens"
+            let org = orgs
+                .iter()
+                .find(|(org, _)| org.slug == choices.org)
+                .map(|(org, role)| format!("{role} of {}", org.name))
+                .unwrap_or_else(|| choices.org.clone());
+            let body = if choices.read_only {
+                format!(
+                    "“{device}”, signed in as {}, may read your profile and tokens in {org} for {days} days. Return to the device now. Not you? Sign it out on your account page.",
+                    user.email,
+                    org = org.split(" of ").last().unwrap_or_default()
+                )
             } else {
-                "It acts as you, with your role"
+                format!(
+                    "“{device}” now acts as you ({}) — {org} — for {days} days. Return to the device now. Not you? Sign it out on your account page.",
+                    user.email
+                )
             };
-            let body = format!(
-                "{device} is signed in to {} as {}. {access}, for {days} days. You can return to the app now.",
-                form.text("org"),
-                user.email
-            );
             message(
                 visitor,
                 StatusCode::OK,
                 "Device approved",
                 &body,
                 "ok",
-                None,
+                Some(("/account#recent-sign-ins", "Your recent sign-ins")),
             )
         }
         Ok(request) => {

@@ -26,6 +26,24 @@ mod views;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use page::safe_next;
+pub(crate) use session::Visitor;
+
+/// The page for an address nothing answers.
+pub(crate) fn not_found_page(visitor: &Visitor) -> Response {
+    let home = if visitor.user.is_some() {
+        ("/account", "Go to your account")
+    } else {
+        ("/", "Go to the start page")
+    };
+    page::message(
+        visitor,
+        axum::http::StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address. Check the link, or start again from the start page.",
+        "warn",
+        Some(home),
+    )
+}
 
 use crate::route_table::Routes;
 use axum::http::{HeaderValue, header};

@@ -25,6 +25,7 @@ pub async fn setup_form(State(state): State<AppState>, visitor: Visitor) -> Resp
                 email: String::new(),
                 name: String::new(),
                 org_name: String::new(),
+                org_slug: slug_preview(""),
             };
             visitor.finish(render(StatusCode::OK, &page))
         }
@@ -82,10 +83,20 @@ pub async fn setup(State(state): State<AppState>, mut visitor: Visitor, form: We
                 email: form.text("email"),
                 name: form.text("name"),
                 org_name: form.text("org_name"),
+                org_slug: slug_preview(&form.text("org_name")),
             };
             let mut response = visitor.finish(render(status_of(&err), &page));
             with_fault(&mut response, &err);
             response
         }
     }
+}
+
+/// The slug the server will give an org of this name, as the wizard shows it.
+fn slug_preview(name: &str) -> String {
+    let letters = name.chars().filter(char::is_ascii_alphanumeric).count();
+    if letters < 2 {
+        return "(chosen for you)".into();
+    }
+    crate::identity::slugify(name)
 }

@@ -95,7 +95,10 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
             return retry(
                 &visitor,
                 StatusCode::TOO_MANY_REQUESTS,
-                format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
+                format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    super::views::wait_words(retry_after)
+                ),
             );
         }
         Err(SignInError::Busy { retry_after }) => {

@@ -30,6 +30,27 @@ pub fn when(ts: Timestamp) -> String {
         .unwrap_or_else(|| ts.to_string())
 }
 
+/// How long to wait, as people say it: "45 seconds", "about 5 minutes".
+pub fn wait_words(secs: i64) -> String {
+    match secs {
+        ..=1 => "a second".into(),
+        2..60 => format!("{secs} seconds"),
+        60..90 => "about a minute".into(),
+        _ => format!("about {} minutes", (secs + 30) / 60),
+    }
+}
+
+/// The time as RFC 3339 ("2026-11-23T16:40:00Z"), for `<time datetime>`.
+pub fn iso(ts: Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// "in 3 days", "in 9 minutes", "2 hours ago".
 /// How long ago `ts` was, to the second under a minute ("4 seconds ago").
 pub fn age(ts: Timestamp, now: Timestamp) -> String {
@@ -96,7 +117,11 @@ pub struct TokenRow {
     /// In words: "Full access (member)", "Read only".
     pub scopes: String,
     pub created: String,
+    /// `created` as RFC 3339, for `<time datetime>`.
+    pub created_iso: String,
     pub last_used: String,
+    /// The client of that last use (its `User-Agent`, shortened).
+    pub last_used_agent: String,
     pub expires: String,
     pub state: String,
     pub active: bool,
@@ -165,7 +190,20 @@ impl TokenRow {
             org: t.org_slug.clone(),
             scopes: scope_words(&t.scopes, role),
             created: when(t.created_at),
+            created_iso: iso(t.created_at),
             last_used,
+            last_used_agent: t
+                .last_used_agent
+                .as_deref()
+                .map(|a| {
+                    let short: String = a.chars().take(60).collect();
+                    if short.len() < a.len() {
+                        format!("{short}…")
+                    } else {
+                        short
+                    }
+                })
+                .unwrap_or_default(),
             expires,
             active: view.state == crate::model::TokenState::Active,
             state,
@@ -406,6 +444,8 @@ pub struct SetupPage {
     pub email: String,
     pub name: String,
     pub org_name: String,
+    /// The slug the org name gives ("acme-corp"), shown beside it.
+    pub org_slug: String,
 }
 
 #[derive(Template)]
@@ -422,6 +462,12 @@ pub struct DevicePage {
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
     pub layout: Layout,
+    /// "Sign in devauth CLI on “Bob's laptop”?".
+    pub heading: String,
+    /// The org the device asked for, if it named one.
+    pub org_hint: Option<String>,
+    /// That org, when the approver is not a member of it.
+    pub hint_elsewhere: Option<String>,
     /// The code as the form carries it back.
     pub user_code: String,
     /// Shown on the page only when the request came from this network;
@@ -501,6 +547,7 @@ pub struct MemberRow {
     pub name: String,
     pub role: String,
     pub joined: String,
+    pub joined_iso: String,
     pub disabled: bool,
     /// The roles the viewer may move this member to (empty: none).
     pub role_options: Vec<RoleOption>,
@@ -593,7 +640,32 @@ pub struct AdminPage {
     pub notice: Option<String>,
     pub warning: Option<String>,
     pub error: Option<String>,
+    /// The field `error` is about, if one is (then it is shown beside it).
+    pub field: Option<&'static str>,
+    /// The failed form's values, to fill in again.
+    pub kept: Vec<(String, String)>,
     pub scopes: Vec<&'static str>,
+}
+
+impl AdminPage {
+    /// The error, when it is about `field`.
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.error.as_deref().filter(|_| self.field == Some(field))
+    }
+
+    /// The error for the whole page: one about no field.
+    pub fn page_error(&self) -> Option<&str> {
+        self.error.as_deref().filter(|_| self.field.is_none())
+    }
+
+    /// What was typed into `field` before the form came back.
+    pub fn kept(&self, field: &str) -> &str {
+        self.kept
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
 }
 
 /// An org's device policy as the admin page shows and edits it.
@@ -649,6 +721,13 @@ mod tests {
         assert_eq!(super::age(100, 101), "1 second ago");
         assert_eq!(super::age(100, 104), "4 seconds ago");
         assert_eq!(super::age(100, 100 + 5 * 60), "5 minutes ago");
+    }
+
+    #[test]
+    fn waits_read_naturally() {
+        assert_eq!(super::wait_words(45), "45 seconds");
+        assert_eq!(super::wait_words(286), "about 5 minutes");
+        assert_eq!(super::wait_words(61), "about a minute");
     }
 
     #[test]

@@ -79,10 +79,11 @@ async fn write_group(db: &dyn Db, batch: &[Pending]) -> Result<()> {
     if !devices.is_empty() {
         let sql = format!(
             "INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, client_id, \
-             device_name, requester_ip, user_agent, interval_secs, created_at, expires_at, status) {}",
-            values_list_with(devices.len(), 10, 1, ", 'pending'")
+             device_name, requester_ip, user_agent, interval_secs, created_at, expires_at, org_hint, \
+             status) {}",
+            values_list_with(devices.len(), 11, 1, ", 'pending'")
         );
-        let mut values = Vec::with_capacity(devices.len() * 10);
+        let mut values = Vec::with_capacity(devices.len() * 11);
         for (d, _) in &devices {
             values.extend_from_slice(args![
                 &d.id,
@@ -95,6 +96,7 @@ async fn write_group(db: &dyn Db, batch: &[Pending]) -> Result<()> {
                 d.interval_secs,
                 d.created_at,
                 d.expires_at,
+                &d.org_hint,
             ]);
         }
         tx.execute(&sql, &values)

@@ -44,10 +44,10 @@ pub struct SqlStore<C> {
 /// Columns of a token row joined with its user's email and org's slug.
 pub(crate) const TOKEN_SELECT: &str = "SELECT t.id, t.hash, t.hint, t.name, t.kind, t.user_id, \
      u.email AS user_email, t.org_id, o.slug AS org_slug, t.scopes, t.created_at, t.expires_at, \
-     t.last_used_at, t.last_used_ip, t.revoked_at, t.revoked_by, t.revoked_reason \
+     t.last_used_at, t.last_used_ip, t.last_used_agent, t.revoked_at, t.revoked_by, t.revoked_reason \
      FROM tokens t JOIN orgs o ON o.id = t.org_id LEFT JOIN users u ON u.id = t.user_id ";
 
-pub(crate) const DEVICE_SELECT: &str = "SELECT id, client_id, device_name, requester_ip, \
+pub(crate) const DEVICE_SELECT: &str = "SELECT id, client_id, device_name, org_hint, requester_ip, \
      user_agent, status, interval_secs, last_poll_at, created_at, expires_at, approved_by, org_id, \
      scopes, token_days, token_id, decided_at FROM device_authorizations ";
 
@@ -98,6 +98,7 @@ pub(crate) fn token_from(row: &Row) -> Result<Token> {
         expires_at: row.opt_int("expires_at")?,
         last_used_at: row.opt_int("last_used_at")?,
         last_used_ip: row.opt_text("last_used_ip")?,
+        last_used_agent: row.opt_text("last_used_agent")?,
         revoked_at: row.opt_int("revoked_at")?,
         revoked_by: row.opt_text("revoked_by")?,
         revoked_reason: row.opt_text("revoked_reason")?,
@@ -109,6 +110,7 @@ pub(crate) fn device_from(row: &Row) -> Result<DeviceAuthorization> {
         id: row.text("id")?,
         client_id: row.text("client_id")?,
         device_name: row.opt_text("device_name")?,
+        org_hint: row.opt_text("org_hint")?,
         requester_ip: row.opt_text("requester_ip")?,
         user_agent: row.opt_text("user_agent")?,
         status: parse(row.text("status")?)?,

@@ -50,7 +50,7 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
             .fetch_optional(
                 "SELECT t.id, t.hash, t.hint, t.name, t.kind, t.user_id, u.email AS user_email, \
                  t.org_id, o.slug AS org_slug, t.scopes, t.created_at, t.expires_at, t.last_used_at, \
-                 t.last_used_ip, t.revoked_at, t.revoked_by, t.revoked_reason, \
+                 t.last_used_ip, t.last_used_agent, t.revoked_at, t.revoked_by, t.revoked_reason, \
                  u.name AS u_name, u.disabled_at AS u_disabled_at, u.created_at AS u_created_at, \
                  o.name AS o_name, o.created_at AS o_created_at, m.role AS m_role \
                  FROM tokens t JOIN orgs o ON o.id = t.org_id LEFT JOIN users u ON u.id = t.user_id \
@@ -147,12 +147,19 @@ impl<C: Send + Sync + 'static> Tokens for SqlStore<C> {
         Ok(true)
     }
 
-    async fn touch_token(&self, id: &TokenId, at: i64, ip: Option<&str>) -> Result<()> {
+    async fn touch_token(
+        &self,
+        id: &TokenId,
+        at: i64,
+        ip: Option<&str>,
+        agent: Option<&str>,
+    ) -> Result<()> {
         let _turn = self.write_turn().await;
         self.db
             .execute(
-                "UPDATE tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3",
-                args![at, ip, id],
+                "UPDATE tokens SET last_used_at = $1, last_used_ip = $2, last_used_agent = $3 \
+                 WHERE id = $4",
+                args![at, ip, agent, id],
             )
             .await?;
         Ok(())

@@ -242,6 +242,18 @@ async fn admin_cli(backend: Backend) {
         &words("token create --user ada@example.com --org acme --name three"),
     );
     assert!(ok(&db, &["user", "disable", "ada@example.com"]).contains("1 token revoked"));
+    // An invitation from the host: the link on standard output, nothing else.
+    let link = ok(
+        &db,
+        &words("invite --org acme --email zoe@example.com --role viewer"),
+    );
+    assert!(link.trim().contains("/invite/dvi_"), "{link}");
+    assert_eq!(link.trim().lines().count(), 1, "{link}");
+    fails(
+        &db,
+        &words("invite --org acme --email not-an-email --role viewer"),
+        "email",
+    );
     assert_eq!(me(third.trim().to_string()).await, 401);
     assert_eq!(
         me(service.trim().to_string()).await,

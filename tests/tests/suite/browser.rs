@@ -1028,3 +1028,42 @@ async fn every_page_passes_axe_in_both_themes_and_on_a_phone() {
     }
     assert!(found.is_empty(), "axe-core found:\n{}", found.join("\n"));
 }
+
+/// A colleague joins through an invitation made on the members section,
+/// without anyone touching the server host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colleague_joins_through_an_invitation() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    srv.claim().await;
+    let owner = signed_in(&srv, OWNER_EMAIL, Viewport::Desktop).await;
+    owner.goto(&srv.at("/admin/acme")).await;
+    owner.fill("#invite-email", "carol@example.com").await;
+    owner.click("#invite").await;
+    let link = owner.text("#new-token-value").await;
+    assert!(link.contains("/invite/dvi_"), "the link, shown once: {link}");
+    assert!(owner.text("#invitations").await.contains("carol@example.com"));
+    owner.screenshot("admin-invite").await;
+    owner.close().await;
+
+    let carol = Browser::start(Viewport::Desktop).await;
+    carol.goto(&link).await;
+    assert_eq!(carol.text("#invite h1").await, "Join Acme");
+    carol.fill("#name", "Carol Chen").await;
+    carol.fill("#password", PASSWORD).await;
+    carol.screenshot("invite").await;
+    carol.click("#create-account").await;
+    assert!(carol.url().await.ends_with("/account"), "{}", carol.url().await);
+    assert!(
+        carol.text("#notice").await.contains("Welcome to Acme"),
+        "{}",
+        carol.source().await
+    );
+    // The link is spent.
+    carol.goto(&link).await;
+    assert_eq!(carol.text("#message h1").await, "This invitation was used");
+    carol.close().await;
+    srv.stop().await;
+}

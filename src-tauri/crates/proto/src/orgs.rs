@@ -1,6 +1,6 @@
 //! Organizations: members and roles, and the audit log (`/api/orgs/{org}/…`).
 
-use crate::{Role, Time};
+use crate::{Role, Secret, Time};
 use serde::{Deserialize, Serialize};
 
 /// A user, as member lists show them.
@@ -195,4 +195,51 @@ pub struct DevicePolicyChange {
 /// A field that was sent, `null` or not (absent stays `None` by `default`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
     Option::<i64>::deserialize(d).map(Some)
+}
+
+/// An invitation to join an org, as its administrators list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Invitation {
+    /// The invitation's id (to withdraw it).
+    pub id: String,
+    /// The address invited: the account that accepts must have it.
+    pub email: String,
+    /// The role it gives.
+    pub role: Role,
+    /// Who invited.
+    pub invited_by: Option<String>,
+    /// When it was made.
+    pub created_at: Time,
+    /// When its link stops working.
+    pub expires_at: Time,
+}
+
+/// `POST /api/orgs/{org}/invitations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateInvitation {
+    /// The address to invite.
+    pub email: String,
+    /// The role it gives (no higher than the caller may grant).
+    pub role: Role,
+}
+
+/// A new invitation and its link, shown this once (only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitationCreated {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// `{public}/invite/{secret}`: works once, for 7 days.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub link: Secret,
+}
+
+/// `GET /api/orgs/{org}/invitations`: the pending ones, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitationList {
+    /// The invitations that can still be accepted.
+    pub invitations: Vec<Invitation>,
 }

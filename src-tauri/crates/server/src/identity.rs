@@ -9,7 +9,7 @@ use crate::secret::{Secret, new_id};
 use crate::state::AppState;
 
 /// Shortest password accepted, characters.
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// Trims and checks an email address; returns it as typed (lookups ignore case).
 pub fn clean_email(input: &str) -> Result<String> {
@@ -107,8 +107,27 @@ pub fn check_slug(slug: &str) -> Result<()> {
     }
 }
 
-/// Checks a new password's length: 8 to 1024 characters.
+/// Passwords too common to accept, shipped with the crate.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Whether `password` is on the list of the most common ones (ignoring case).
+pub fn is_common_password(password: &str) -> bool {
+    let password = password.trim().to_lowercase();
+    COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|common| common == password)
+}
+
+/// Checks a new password: 12 to 1024 characters, and not one of the most
+/// common passwords.
 pub fn check_password(password: &Secret) -> Result<()> {
+    if is_common_password(password.expose()) {
+        return Err(Error::invalid(
+            "that password is one of the most common ones: choose another",
+        ));
+    }
     let chars = password.expose().chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(Error::invalid(format!(
@@ -230,6 +249,73 @@ mod tests {
         assert!(check_slug("acme").is_ok());
         assert!(check_slug("Acme").is_err());
         assert!(check_slug("-acme").is_err());
+    }
+
+    #[test]
+    fn passwords_are_long_and_not_common() {
+        let check = |p: &str| super::check_password(&crate::secret::Secret::new(p));
+        assert!(check("correct horse battery").is_ok());
+        assert!(check("eleven char").is_err(), "11 characters");
+        assert!(check("Password1234").is_err(), "common, in any case");
+        assert!(check("qwerty123456").is_err());
+        assert!(super::is_common_password("  PASSWORD1234 "));
+    }
+}
+
+/// Changes a signed-in user's password: the current one is checked as a
+/// sign-in is (limited, audited), the new one must pass [`check_password`]
+/// and differ; then every other browser session of theirs ends (the one in
+/// `keep_session`, an id hash, stays) and it is audited
+/// `user.password_changed`. Tokens keep working. Returns the sessions ended.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current: &Secret,
+    new: &Secret,
+    keep_session: Option<&str>,
+    known_browser: Option<&str>,
+    meta: &RequestMeta,
+) -> std::result::Result<u64, PasswordChangeError> {
+    check_password(new).map_err(PasswordChangeError::New)?;
+    if new.expose() == current.expose() {
+        return Err(PasswordChangeError::New(Error::invalid(
+            "the new password is the one you have now",
+        )));
+    }
+    sign_in(state, &user.email, current, known_browser, meta)
+        .await
+        .map_err(PasswordChangeError::Current)?;
+    let hash = state.passwords.hash(new).await?;
+    let audit = NewAuditEvent::new(
+        state.now(),
+        Actor::of_user(user),
+        AuditAction::PasswordChanged,
+        meta,
+    )
+    .target(user.email.clone());
+    let ended = state
+        .store
+        .set_password(&user.id, &hash, keep_session, &audit)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::not_found("the account is gone or disabled"))?;
+    Ok(ended)
+}
+
+/// Why a password was not changed.
+#[derive(Debug)]
+pub enum PasswordChangeError {
+    /// The current password was not right (or could not be checked).
+    Current(SignInError),
+    /// The new password is not acceptable.
+    New(Error),
+    /// Something else failed.
+    Failed(Error),
+}
+
+impl From<Error> for PasswordChangeError {
+    fn from(err: Error) -> Self {
+        PasswordChangeError::Failed(err)
     }
 }
 

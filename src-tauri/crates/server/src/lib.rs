@@ -30,7 +30,8 @@
 //! - [`auth`]: bearer tokens to a [`policy::Principal`] with its live role;
 //!   [`cache`] keeps validations in memory, invalidated by [`events`].
 //! - [`events`]: changes announced in-process and to other replicas.
-//! - [`members`]: org membership and roles, with revocation cascades.
+//! - [`members`]: org membership and roles, with revocation cascades;
+//!   [`invitations`]: joining an org by a one-time link.
 //! - `audit`: reading the audit log.
 //! - [`identity`]: users, orgs, input validation, sign-in;
 //!   [`password`]: argon2id behind a gate sized to the CPUs.
@@ -66,6 +67,7 @@ pub mod fuzzing;
 pub(crate) mod holds;
 pub(crate) mod http;
 pub mod identity;
+pub mod invitations;
 pub mod members;
 pub(crate) mod metrics;
 pub mod model;

@@ -160,3 +160,14 @@ pub fn policy_change(change: proto::DevicePolicyChange) -> crate::org_policy::Po
         }),
     }
 }
+
+pub fn invitation(i: &crate::model::Invitation) -> proto::Invitation {
+    proto::Invitation {
+        id: i.id.clone(),
+        email: i.email.clone(),
+        role: i.role,
+        invited_by: i.invited_by_email.clone(),
+        created_at: time(i.created_at),
+        expires_at: time(i.expires_at),
+    }
+}

@@ -18,6 +18,19 @@ pub enum AdminCommand {
     /// Create, list and revoke tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Invite an email address into an organization: prints the link, which
+    /// works once, for 7 days (only its hash is kept).
+    Invite {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// The address to invite.
+        #[arg(long)]
+        email: String,
+        /// The role: owner, admin, member or viewer.
+        #[arg(long, default_value = "member")]
+        role: Role,
+    },
     /// Show the audit log, newest first.
     Audit(AuditArgs),
     /// Delete expired device authorizations, sessions and rate limit windows

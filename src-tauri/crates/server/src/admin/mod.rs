@@ -207,6 +207,20 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                 member.user.email, org.slug, member.role
             );
         }
+        AdminCommand::Invite {
+            org: slug,
+            email,
+            role,
+        } => {
+            let org = org(state, &slug).await?;
+            let made =
+                crate::invitations::create(state, &system, &org, &email, role, &meta()).await?;
+            eprintln!(
+                "invited {} to {} as {}; send them this link (it works once, for 7 days, and is not shown again):",
+                made.invitation.email, org.slug, role
+            );
+            println!("{}", made.link.expose());
+        }
         AdminCommand::Member(MemberCommand::SetRole {
             org: slug,
             user,

@@ -36,6 +36,70 @@ pub fn routes() -> Routes {
             "/api/orgs/{org}/policy",
             get(get_policy).patch(change_policy),
         )
+        .add(
+            "/api/orgs/{org}/invitations",
+            get(list_invitations).post(invite),
+        )
+        .add(
+            "/api/orgs/{org}/invitations/{id}",
+            axum::routing::delete(withdraw_invitation),
+        )
+}
+
+/// Invites an email address into the org with a role (owners and admins, no
+/// higher a role than they may grant); the link is in the answer only.
+#[utoipa::path(post, path = "/api/orgs/{org}/invitations", tag = "orgs", security(("bearer" = [])),
+    params(("org" = String, Path, description = "the org's slug")),
+    request_body = devauth_proto::CreateInvitation,
+    responses((status = 201, body = devauth_proto::InvitationCreated), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, description = "a member already", body = ErrorBody)))]
+async fn invite(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<devauth_proto::CreateInvitation>,
+) -> ApiResult<Response> {
+    let org = org_in_path(&principal, &slug)?;
+    let made =
+        crate::invitations::create(&state, &principal, &org, &body.email, body.role, &meta).await?;
+    let mut invitation = made.invitation;
+    invitation.invited_by_email = principal.user().map(|u| u.email.clone());
+    Ok(created(devauth_proto::InvitationCreated {
+        invitation: wire::invitation(&invitation),
+        link: devauth_proto::Secret::new(made.link.expose()),
+    }))
+}
+
+/// The org's pending invitations (owners and admins).
+#[utoipa::path(get, path = "/api/orgs/{org}/invitations", tag = "orgs", security(("bearer" = [])),
+    params(("org" = String, Path, description = "the org's slug")),
+    responses((status = 200, body = devauth_proto::InvitationList), (status = 403, body = ErrorBody)))]
+async fn list_invitations(
+    State(state): State<AppState>,
+    Auth(principal, _): Auth,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<devauth_proto::InvitationList>> {
+    let org = org_in_path(&principal, &slug)?;
+    let pending = crate::invitations::pending(&state, &principal, &org).await?;
+    Ok(Json(devauth_proto::InvitationList {
+        invitations: pending.iter().map(wire::invitation).collect(),
+    }))
+}
+
+/// Withdraws a pending invitation: its link stops working.
+#[utoipa::path(delete, path = "/api/orgs/{org}/invitations/{id}", tag = "orgs", security(("bearer" = [])),
+    params(("org" = String, Path, description = "the org's slug"), ("id" = String, Path, description = "the invitation's id")),
+    responses((status = 200, body = devauth_proto::InvitationList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn withdraw_invitation(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path((slug, id)): Path<(String, String)>,
+) -> ApiResult<Json<devauth_proto::InvitationList>> {
+    let org = org_in_path(&principal, &slug)?;
+    crate::invitations::withdraw(&state, &principal, &org, &id, &meta).await?;
+    let pending = crate::invitations::pending(&state, &principal, &org).await?;
+    Ok(Json(devauth_proto::InvitationList {
+        invitations: pending.iter().map(wire::invitation).collect(),
+    }))
 }
 
 /// The org's device policy (owners and admins).

@@ -467,11 +467,19 @@ pub enum AuditAction {
     UserCreated,
     /// A user was disabled (and their tokens revoked).
     UserDisabled,
+    /// A user changed their password (their other sessions ended).
+    PasswordChanged,
+    /// Someone was invited to an org.
+    InvitationCreated,
+    /// An invitation was withdrawn.
+    InvitationWithdrawn,
+    /// An invitation was accepted (the person joined the org).
+    InvitationAccepted,
 }
 
 impl AuditAction {
     /// Every action, in the order a filter lists them.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::DeviceRequested,
         AuditAction::DeviceApproved,
         AuditAction::DeviceDenied,
@@ -483,6 +491,9 @@ impl AuditAction {
         AuditAction::TokenRevoked,
         AuditAction::TokenRevokedAll,
         AuditAction::TokenNewIp,
+        AuditAction::InvitationCreated,
+        AuditAction::InvitationAccepted,
+        AuditAction::InvitationWithdrawn,
         AuditAction::MemberAdded,
         AuditAction::MemberRoleChanged,
         AuditAction::MemberRemoved,
@@ -492,6 +503,7 @@ impl AuditAction {
         AuditAction::LoginFailed,
         AuditAction::UserCreated,
         AuditAction::UserDisabled,
+        AuditAction::PasswordChanged,
         AuditAction::SetupClaimed,
         AuditAction::SetupClaimFailed,
     ];
@@ -521,6 +533,10 @@ impl AuditAction {
             AuditAction::TokenRotated => "Token rotated",
             AuditAction::UserCreated => "User created",
             AuditAction::UserDisabled => "User disabled",
+            AuditAction::PasswordChanged => "Password changed",
+            AuditAction::InvitationCreated => "Invitation sent",
+            AuditAction::InvitationWithdrawn => "Invitation withdrawn",
+            AuditAction::InvitationAccepted => "Invitation accepted",
         }
     }
 
@@ -554,6 +570,10 @@ impl AuditAction {
             AuditAction::TokenRotated => "token.rotated",
             AuditAction::UserCreated => "user.created",
             AuditAction::UserDisabled => "user.disabled",
+            AuditAction::PasswordChanged => "user.password_changed",
+            AuditAction::InvitationCreated => "invitation.created",
+            AuditAction::InvitationWithdrawn => "invitation.withdrawn",
+            AuditAction::InvitationAccepted => "invitation.accepted",
         }
     }
 }
@@ -561,6 +581,61 @@ impl AuditAction {
 impl fmt::Display for AuditAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// An invitation to join an org, as stored (the link's secret only hashed).
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    /// Opaque row id.
+    pub id: String,
+    /// SHA-256 of the link's secret, lowercase hex.
+    pub secret_hash: String,
+    /// The org it joins.
+    pub org_id: OrgId,
+    /// The address it was sent to: the account that accepts must have it.
+    pub email: String,
+    /// The role it gives.
+    pub role: Role,
+    /// Who invited (`None`: the admin CLI).
+    pub invited_by: Option<UserId>,
+    /// Their email, joined in for lists.
+    pub invited_by_email: Option<String>,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+    /// When it was accepted, if it was.
+    pub accepted_at: Option<Timestamp>,
+    /// When it was withdrawn, if it was.
+    pub withdrawn_at: Option<Timestamp>,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationState {
+    /// It can be accepted.
+    Pending,
+    /// Somebody accepted it.
+    Accepted,
+    /// An admin withdrew it.
+    Withdrawn,
+    /// It expired unused.
+    Expired,
+}
+
+impl Invitation {
+    /// Its state at `now`.
+    pub fn state(&self, now: Timestamp) -> InvitationState {
+        if self.accepted_at.is_some() {
+            InvitationState::Accepted
+        } else if self.withdrawn_at.is_some() {
+            InvitationState::Withdrawn
+        } else if now >= self.expires_at {
+            InvitationState::Expired
+        } else {
+            InvitationState::Pending
+        }
     }
 }
 

@@ -150,7 +150,7 @@ pub struct SetupClaim {
 /// bring the area traits into scope with `use crate::store::prelude::*`.
 #[async_trait]
 pub trait Store:
-    Accounts + Tokens + Devices + Audit + Sessions + Setup + Limits + Retention + Changes
+    Accounts + Tokens + Devices + Audit + Sessions + Setup + Limits + Retention + Changes + Invitations
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -172,6 +172,17 @@ pub trait Accounts: Send + Sync + 'static {
     async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
     /// Every user, by email.
     async fn list_users(&self) -> Result<Vec<User>>;
+    /// Sets a user's password hash and ends every browser session of theirs
+    /// but `keep_session` (an id hash), with its audit event, at once;
+    /// returns how many sessions ended (`None`: no such active user). Tokens
+    /// are left alone.
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &NewAuditEvent,
+    ) -> Result<Option<u64>>;
     /// Disables a user and revokes every token they hold; returns how many.
     async fn disable_user(
         &self,
@@ -330,6 +341,36 @@ pub trait Audit: Send + Sync + 'static {
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<()>;
     /// Events matching `query`, newest first.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+}
+
+/// Invitations to join an org.
+#[async_trait]
+pub trait Invitations: Send + Sync + 'static {
+    /// Stores a new invitation, with its audit event.
+    async fn create_invitation(&self, invitation: &Invitation, audit: &NewAuditEvent)
+    -> Result<()>;
+    /// The org's invitations that can still be accepted at `now`, newest first.
+    async fn pending_invitations(&self, org_id: &OrgId, now: Timestamp) -> Result<Vec<Invitation>>;
+    /// The invitation whose link's secret hashes to this.
+    async fn invitation_by_hash(&self, secret_hash: &str) -> Result<Option<Invitation>>;
+    /// Withdraws a pending invitation of the org; false when there is none.
+    async fn withdraw_invitation(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
+    /// Accepts a pending invitation, once: `new_user` (if given) is created
+    /// and the user joins the org with the invitation's role, in one
+    /// transaction with the audit event. False when it was used, withdrawn
+    /// or expired meanwhile, or the user is a member already.
+    async fn accept_invitation(
+        &self,
+        invitation: &Invitation,
+        user_id: &UserId,
+        new_user: Option<&User>,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
 }
 
 /// Browser sessions.

@@ -31,6 +31,8 @@ pub struct Outcome {
     pub error: Option<String>,
     /// The token form as it was sent, with what is wrong in it.
     pub form: TokenForm,
+    /// What is wrong with the password form: the field and why.
+    pub password_error: Option<(&'static str, String)>,
 }
 
 /// The account page.
@@ -89,6 +91,7 @@ pub async fn render(
         warning: flash.warning,
         error: outcome.error,
         form: outcome.form,
+        password_error: outcome.password_error,
         // Only what one of the user's roles can grant.
         scopes: SCOPES
             .iter()
@@ -439,4 +442,77 @@ pub async fn revoke_all(
     }
     let flash = Flash::notice(format!("Revoked all your tokens ({revoked} {tokens})."));
     see_other(&state, &visitor, "/account", &flash).await
+}
+
+/// The page: changes your password (fields `current_password`, `new_password`, `csrf_token`): every other browser is signed out, your tokens keep working.
+#[utoipa::path(post, path = "/account/password", operation_id = "page_account_password", tag = "pages",
+    responses((status = 303, description = "changed: to `/account`"), (status = 400, description = "the new password is not acceptable: the page with the problem beside it", content_type = "text/html"), (status = 401, description = "the current password is wrong", content_type = "text/html"), (status = 403, description = "a wrong CSRF token", content_type = "text/html"), (status = 429, description = "too many wrong passwords", content_type = "text/html")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: WebForm,
+) -> Response {
+    use crate::identity::{PasswordChangeError, SignInError};
+    let user = match form_user(&visitor, &form, "/account") {
+        Ok(user) => user,
+        Err(refusal) => return refusal,
+    };
+    let current = crate::secret::Secret::new(form.text("current_password"));
+    let new = crate::secret::Secret::new(form.text("new_password"));
+    let known = visitor.known_as(&user.email).map(str::to_string);
+    let changed = crate::identity::change_password(
+        &state,
+        &user,
+        &current,
+        &new,
+        visitor.session_hash().as_deref(),
+        known.as_deref(),
+        &visitor.meta,
+    )
+    .await;
+    let (status, field, text) = match changed {
+        Ok(ended) => {
+            let others = match ended {
+                0 => "No other browser was signed in".to_string(),
+                1 => "The one other browser signed in as you is signed out".to_string(),
+                n => format!("The {n} other browsers signed in as you are signed out"),
+            };
+            let flash = Flash::notice(format!(
+                "Password changed. {others}; your tokens keep working."
+            ));
+            return see_other(&state, &visitor, "/account#password", &flash).await;
+        }
+        Err(PasswordChangeError::Current(SignInError::Wrong)) => (
+            StatusCode::UNAUTHORIZED,
+            "current_password",
+            "That is not your current password. Nothing was changed.".to_string(),
+        ),
+        Err(PasswordChangeError::Current(SignInError::Limited { retry_after })) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "current_password",
+            format!(
+                "Too many wrong passwords. Try again in {}.",
+                super::views::wait_words(retry_after)
+            ),
+        ),
+        Err(PasswordChangeError::Current(SignInError::Busy { .. })) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "current_password",
+            "The server is busy checking other passwords. Try again in a moment.".to_string(),
+        ),
+        Err(PasswordChangeError::New(err)) => (
+            StatusCode::BAD_REQUEST,
+            "new_password",
+            sentence(&err.to_string()),
+        ),
+        Err(
+            PasswordChangeError::Current(SignInError::Failed(err))
+            | PasswordChangeError::Failed(err),
+        ) => return error_page(&visitor, err),
+    };
+    let outcome = Outcome {
+        password_error: Some((field, text)),
+        ..Outcome::default()
+    };
+    render(&state, &visitor, status, outcome).await
 }

@@ -279,14 +279,33 @@ async fn members_page(
     let loaded = async {
         let members = members::list(state, principal, org).await?;
         let tokens = tokens::list(state, principal, true).await?;
-        Ok::<_, Error>((members, tokens))
+        let invitations = crate::invitations::pending(state, principal, org).await?;
+        Ok::<_, Error>((members, tokens, invitations))
     }
     .await;
-    let (members, tokens) = match loaded {
+    let (members, tokens, invitations) = match loaded {
         Ok(loaded) => loaded,
         Err(err) => return error_page(visitor, err),
     };
     let now = state.now();
+    let invitations = invitations
+        .iter()
+        .map(|i| InvitationRow {
+            id: i.id.clone(),
+            email: i.email.clone(),
+            role: i.role.to_string(),
+            invited_by: i.invited_by_email.clone().unwrap_or_default(),
+            expires: relative(i.expires_at, now),
+            withdraw_ask: Confirmation {
+                heading: format!("Withdraw the invitation of {}?", i.email),
+                consequences: vec![format!(
+                    "Its link stops working now; {} can be invited again.",
+                    i.email
+                )],
+                button: "Withdraw".into(),
+            },
+        })
+        .collect();
     let owners = members.iter().filter(|m| m.role == Role::Owner).count();
     let rows = members
         .iter()
@@ -310,7 +329,11 @@ async fn members_page(
             selected: *r == Role::Member,
         })
         .collect();
-    let body = Body::Members(MembersView { rows, grantable });
+    let body = Body::Members(MembersView {
+        rows,
+        grantable,
+        invitations,
+    });
     page(visitor, org, "members", body, said)
 }
 
@@ -1252,6 +1275,109 @@ pub async fn set_policy(
             Ok(Flash::notice(format!(
                 "Device policy saved: {}.",
                 saved.describe()
+            )))
+        },
+    )
+    .await
+}
+
+/// The page: invites an email address into the org (fields `email`, `role`, `csrf_token`); the link is shown once on the members section.
+#[utoipa::path(post, path = "/admin/{org}/invitations", operation_id = "page_admin_invite", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug")),
+    responses((status = 303, description = "invited: to the members section, which shows the link once"), (status = 400, description = "the section with the problem", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 409, description = "a member already", content_type = "text/html")))]
+pub async fn invite(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+    form: WebForm,
+) -> Response {
+    let (state, form, meta) = (&state, &form, &visitor.meta.clone());
+    act(
+        state,
+        &visitor,
+        &slug,
+        form,
+        "members",
+        |principal, org| async move {
+            let role = role_field(form).map_err(at("invite_role"))?;
+            let email = form.text("invite_email");
+            let made = crate::invitations::create(state, &principal, &org, &email, role, meta)
+                .await
+                .map_err(|err| match err {
+                    Error::Invalid(_) | Error::Conflict(_) => at("invite_email")(err),
+                    other => other.into(),
+                })?;
+            let email = made.invitation.email.clone();
+            Ok(Flash {
+                notice: Some(format!("Invited {email} as {role}.")),
+                shown_once: Some(ShownOnce {
+                    name: format!("Invitation link for {email}"),
+                    value: made.link.expose().to_string(),
+                    purpose: Some(format!(
+                        "Send it to {email}: it works once, for 7 days, and only for that address."
+                    )),
+                }),
+                ..Flash::default()
+            })
+        },
+    )
+    .await
+}
+
+/// The page: withdraws a pending invitation (fields `confirm=yes`, `csrf_token`; without `confirm` it asks first).
+#[utoipa::path(post, path = "/admin/{org}/invitations/{id}/withdraw", operation_id = "page_admin_withdraw_invitation", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug"), ("id" = String, Path, description = "the invitation's id")),
+    responses((status = 303, description = "withdrawn: to the members section"), (status = 200, description = "not confirmed: the page that asks", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 404, description = "no such pending invitation", content_type = "text/html")))]
+pub async fn withdraw_invitation(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, id)): Path<(String, String)>,
+    form: WebForm,
+) -> Response {
+    if !confirmed(&form) {
+        if let Some(refusal) = refuse_post(&visitor, &form, &format!("/admin/{slug}")) {
+            return refusal;
+        }
+        let found = async {
+            let (principal, org) = admin_of(&state, &visitor, &slug).await?;
+            crate::invitations::pending(&state, &principal, &org)
+                .await?
+                .into_iter()
+                .find(|i| i.id == id)
+                .ok_or_else(|| Error::not_found("no pending invitation with this id"))
+        }
+        .await;
+        return match found {
+            Ok(i) => confirm_page(
+                &visitor,
+                &form,
+                &format!("/admin/{slug}/invitations/{id}/withdraw"),
+                Confirmation {
+                    heading: format!("Withdraw the invitation of {}?", i.email),
+                    consequences: vec![format!(
+                        "Its link stops working now; {} can be invited again.",
+                        i.email
+                    )],
+                    button: "Withdraw".into(),
+                },
+                &format!("/admin/{slug}"),
+            ),
+            Err(err) => denied(&visitor, err),
+        };
+    }
+    let (state, meta) = (&state, &visitor.meta.clone());
+    act(
+        state,
+        &visitor,
+        &slug,
+        &form,
+        "members",
+        |principal, org| async move {
+            let withdrawn =
+                crate::invitations::withdraw(state, &principal, &org, &id, meta).await?;
+            Ok(Flash::notice(format!(
+                "Withdrew the invitation of {}.",
+                withdrawn.email
             )))
         },
     )

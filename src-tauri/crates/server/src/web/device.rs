@@ -3,7 +3,7 @@
 //! approve into) and the result, all through the approval service.
 
 use super::page::{
-    capitalize, error_page, form_user, layout, message, status_of, to_login, with_fault,
+    error_page, form_user, layout, message, sentence, status_of, to_login, with_fault,
 };
 use super::session::{Visitor, WebForm};
 use super::views::*;
@@ -86,7 +86,7 @@ pub async fn device_form(
 fn code_error(visitor: &Visitor, code: &str, err: Error) -> Response {
     let page = DevicePage {
         layout: layout(visitor, "Approve a device"),
-        error: Some(capitalize(&err.to_string())),
+        error: Some(sentence(&err.to_string())),
         notice: None,
         user_code: code.chars().take(16).collect(),
     };
@@ -106,7 +106,7 @@ fn already_decided(visitor: &Visitor, status: DeviceStatus) -> Response {
         visitor,
         status_of(&err),
         heading,
-        &capitalize(&err.to_string()),
+        &sentence(&err.to_string()),
         "warn",
         Some(("/device", "Enter another code")),
     )
@@ -543,7 +543,7 @@ fn outcome(
                 visitor,
                 status_of(&err),
                 "Not approved",
-                &capitalize(&err.to_string()),
+                &sentence(&err.to_string()),
                 "error",
                 Some(("/device", "Start over")),
             );

@@ -18,6 +18,7 @@ pub(crate) mod admin;
 mod audit_log;
 pub(crate) mod device;
 mod flash;
+pub(crate) mod invite;
 mod page;
 mod session;
 pub(crate) mod setup_page;
@@ -73,6 +74,7 @@ pub fn routes() -> Routes {
         .add("/account/tokens/{id}/revoke", post(account::revoke))
         .add("/account/tokens/{id}/rotate", post(account::rotate))
         .add("/account/revoke-all", post(account::revoke_all))
+        .add("/account/password", post(account::change_password))
         .add("/admin", get(admin::index))
         .add("/admin/{org}", get(admin::show))
         .add("/admin/{org}/members", post(admin::add_member))
@@ -93,6 +95,12 @@ pub fn routes() -> Routes {
             "/admin/{org}/service-tokens",
             get(admin::service_tokens_section).post(admin::create_service_token),
         )
+        .add("/admin/{org}/invitations", post(admin::invite))
+        .add(
+            "/admin/{org}/invitations/{id}/withdraw",
+            post(admin::withdraw_invitation),
+        )
+        .add("/invite/{secret}", get(invite::show).post(invite::accept))
         .add("/static/style.css", get(style))
         .add("/static/app.js", get(script))
 }

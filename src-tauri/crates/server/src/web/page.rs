@@ -176,7 +176,7 @@ pub fn error_page(visitor: &Visitor, err: Error) -> Response {
         visitor,
         status_of(&err),
         "Something went wrong",
-        &err.to_string(),
+        &sentence(&err.to_string()),
         "error",
         Some(("/account", "Back to your account")),
     );

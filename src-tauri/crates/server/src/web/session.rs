@@ -245,6 +245,11 @@ impl Visitor {
         Ok(())
     }
 
+    /// The SHA-256 of this browser's session cookie, as the store keeps it.
+    pub fn session_hash(&self) -> Option<String> {
+        self.session.as_deref().map(sha256_hex)
+    }
+
     /// Keeps `flash` for this session's next view (after a redirect); the
     /// key goes on `response` as a cookie.
     pub async fn keep_flash(

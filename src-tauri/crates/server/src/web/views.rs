@@ -519,10 +519,19 @@ pub struct AccountPage {
     pub warning: Option<String>,
     pub error: Option<String>,
     pub form: TokenForm,
+    pub password_error: Option<(&'static str, String)>,
     pub scopes: Vec<&'static str>,
 }
 
 impl AccountPage {
+    /// The password form's error, when it is about `field`.
+    pub fn password_error_for(&self, field: &str) -> Option<&str> {
+        self.password_error
+            .as_ref()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, e)| e.as_str())
+    }
+
     pub fn expiry_choices(&self) -> &'static [(&'static str, &'static str)] {
         EXPIRY_CHOICES
     }
@@ -596,6 +605,18 @@ pub struct MembersView {
     pub rows: Vec<MemberRow>,
     /// The roles the viewer may give a new member.
     pub grantable: Vec<Choice>,
+    /// Invitations not yet accepted.
+    pub invitations: Vec<InvitationRow>,
+}
+
+/// A pending invitation in the members section.
+pub struct InvitationRow {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub invited_by: String,
+    pub expires: String,
+    pub withdraw_ask: Confirmation,
 }
 
 /// What the token sections show.

@@ -38,6 +38,34 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         rows.iter().map(user_from).collect()
     }
 
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &NewAuditEvent,
+    ) -> Result<Option<u64>> {
+        let mut tx = self.begin_write().await?;
+        let done = tx
+            .execute(
+                "UPDATE users SET password_hash = $1 WHERE id = $2 AND disabled_at IS NULL",
+                args![password_hash, user_id],
+            )
+            .await?;
+        if done == 0 {
+            return Ok(None);
+        }
+        let ended = tx
+            .execute(
+                "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
+                 AND ($3 IS NULL OR id_hash <> $3)",
+                args![audit.at, user_id, keep_session],
+            )
+            .await?;
+        tx.commit_with(audit).await?;
+        Ok(Some(ended))
+    }
+
     async fn disable_user(
         &self,
         user_id: &UserId,

@@ -16,6 +16,7 @@
 mod accounts;
 pub(crate) mod db;
 mod devices;
+mod invitations;
 mod limits;
 mod records;
 mod tokens;

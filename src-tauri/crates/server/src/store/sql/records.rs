@@ -22,6 +22,7 @@ const DUMP_TABLES: &[&str] = &[
     "sessions",
     "rate_limits",
     "org_policies",
+    "invitations",
 ];
 
 #[async_trait]

@@ -1043,8 +1043,16 @@ async fn a_colleague_joins_through_an_invitation() {
     owner.fill("#invite-email", "carol@example.com").await;
     owner.click("#invite").await;
     let link = owner.text("#new-token-value").await;
-    assert!(link.contains("/invite/dvi_"), "the link, shown once: {link}");
-    assert!(owner.text("#invitations").await.contains("carol@example.com"));
+    assert!(
+        link.contains("/invite/dvi_"),
+        "the link, shown once: {link}"
+    );
+    assert!(
+        owner
+            .text("#invitations")
+            .await
+            .contains("carol@example.com")
+    );
     owner.screenshot("admin-invite").await;
     owner.close().await;
 
@@ -1055,7 +1063,11 @@ async fn a_colleague_joins_through_an_invitation() {
     carol.fill("#password", PASSWORD).await;
     carol.screenshot("invite").await;
     carol.click("#create-account").await;
-    assert!(carol.url().await.ends_with("/account"), "{}", carol.url().await);
+    assert!(
+        carol.url().await.ends_with("/account"),
+        "{}",
+        carol.url().await
+    );
     assert!(
         carol.text("#notice").await.contains("Welcome to Acme"),
         "{}",
@@ -1065,5 +1077,141 @@ async fn a_colleague_joins_through_an_invitation() {
     carol.goto(&link).await;
     assert_eq!(carol.text("#message h1").await, "This invitation was used");
     carol.close().await;
+    srv.stop().await;
+}
+
+/// The console of a busy org in Chromium: 200 tokens and 2,000 audit events
+/// in sections of their own, searched and paged by clicks; the audit log
+/// filtered by its action menu; the only owner's controls held back with a
+/// reason; a form error beside its field; the first-run redirect; and the
+/// org a device asked for picked on the confirm page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_console_in_sections_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let srv = spawn_server(Backend::Sqlite).await;
+    let browser = Browser::start(Viewport::Desktop).await;
+    browser.goto(&srv.at("/")).await;
+    assert!(
+        browser.url().await.ends_with("/setup"),
+        "first run: {}",
+        browser.url().await
+    );
+    let owner = srv.claim().await;
+    srv.add_org("globex").await;
+    srv.add_member(OWNER_EMAIL, "globex", Role::Member).await;
+    let state = &srv.server.state;
+    let org = devauth_server::members::org(state, "acme")
+        .await
+        .expect("acme");
+    for i in 0..200 {
+        let req = devauth_server::tokens::TokenRequest {
+            name: format!("build-{i:03}"),
+            kind: devauth_server::model::TokenKind::Service,
+            expires: None,
+            scopes: Vec::new(),
+        };
+        devauth_server::tokens::create_as_system(state, &org, None, req, &Default::default())
+            .await
+            .expect("a service token");
+    }
+    for i in 0..1_800 {
+        let event = devauth_server::model::NewAuditEvent::new(
+            srv.clock_now(),
+            devauth_server::model::Actor::System,
+            devauth_server::model::AuditAction::MemberRoleChanged,
+            &Default::default(),
+        )
+        .org(org.id.clone())
+        .detail(format!("member → viewer ({i})"));
+        state
+            .store
+            .append_audit(&event)
+            .await
+            .expect("an audit event");
+    }
+    browser.goto(&srv.at("/login")).await;
+    browser.sign_in(OWNER_EMAIL, PASSWORD).await;
+
+    // Members: the only owner's controls are held back, and say why.
+    browser.goto(&srv.at("/admin/acme")).await;
+    assert!(browser.text("#members").await.contains("The only owner"));
+    // Service tokens: a page of 25, searched and paged by clicks.
+    browser
+        .click("nav.tabs a[href='/admin/acme/service-tokens']")
+        .await;
+    assert!(
+        browser
+            .text("#token-count")
+            .await
+            .starts_with("200 active tokens")
+    );
+    let height = browser
+        .js("return document.documentElement.scrollHeight")
+        .await;
+    assert!(
+        height.as_i64().unwrap_or(i64::MAX) < 4_000,
+        "a section fits: {height} px"
+    );
+    browser.click("#older").await;
+    assert!(browser.url().await.contains("page=2"));
+    assert!(browser.exists("#newest").await && browser.exists("#newer").await);
+    browser.fill("#q", "build-042").await;
+    browser.click("#token-search button[type=submit]").await;
+    assert!(browser.text("#org-tokens").await.contains("build-042"));
+    assert!(!browser.text("#org-tokens").await.contains("build-043"));
+    browser.screenshot("admin-tokens").await;
+    // The audit log: filtered from its menu, paged.
+    browser.click("nav.tabs a[href='/admin/acme/audit']").await;
+    browser
+        .js("document.getElementById('f-action').value = 'token.issued'")
+        .await;
+    browser.click("#audit-filter button[type=submit]").await;
+    assert!(browser.url().await.contains("action=token.issued"));
+    assert!(browser.text("#audit").await.contains("Token issued"));
+    assert!(!browser.text("#audit").await.contains("Role changed"));
+    browser.click("#older").await;
+    assert!(
+        browser.url().await.contains("action=token.issued"),
+        "paging keeps the filter"
+    );
+    // A form error beside its field.
+    browser.goto(&srv.at("/account")).await;
+    browser.fill("#token-name", "nightly").await;
+    browser
+        .js("document.getElementById('token-expires').value = 'custom'")
+        .await;
+    browser.click("#create-token button[type=submit]").await;
+    assert!(
+        browser
+            .text("#token-date-error")
+            .await
+            .starts_with("Pick the day it expires")
+    );
+    assert_eq!(
+        browser.value("#token-name").await,
+        "nightly",
+        "the value is kept"
+    );
+    // The org a device asked for.
+    let started = srv
+        .post_form(
+            "/oauth/device_authorization",
+            &[
+                ("client_id", "devauth-cli"),
+                ("device_name", "ci box"),
+                ("org", "globex"),
+            ],
+        )
+        .await;
+    browser
+        .goto(&s(&started.body["verification_uri_complete"]))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    assert_eq!(browser.value("#org").await, "globex");
+    assert_eq!(browser.text("#org-hint").await, "globex");
+    let _ = owner;
+    browser.close().await;
     srv.stop().await;
 }

@@ -503,7 +503,11 @@ async fn the_console_is_in_sections_with_search_and_paging(backend: Backend) {
     // Search by name; every state on request.
     let found = web.get("/admin/acme/tokens?q=tok-07").await;
     assert_eq!(rows_of(&found, "org-tokens"), 1);
-    assert!(found.body.contains("matching “tok-07”"));
+    assert!(
+        found.body.contains("1 active token matching “tok-07”."),
+        "{}",
+        found.body
+    );
     let revoked = web.get("/admin/acme/tokens?q=tok-03&state=all").await;
     assert_eq!(rows_of(&revoked, "org-tokens"), 1);
     assert!(

@@ -6,7 +6,7 @@
 //! and rotating ask first: without `confirm=yes` the form answers with a page
 //! naming what will stop working, whose button sends it again confirmed.
 
-use super::flash::{Flash, ShownOnce};
+use super::flash::Flash;
 use super::page::{
     confirm_page, confirmed, error_page, form_user, layout, refuse_post, see_other, sentence,
     status_of, to_login, with_fault,
@@ -268,15 +268,8 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebFo
     let result = async {
         let issued = tokens::create(&state, &principal, request, &visitor.meta).await?;
         let name = issued.info.token.name.clone();
-        Ok(Flash {
-            notice: Some(format!("Created the token “{name}”.")),
-            shown_once: Some(ShownOnce {
-                name,
-                value: issued.token.expose().to_string(),
-                purpose: None,
-            }),
-            ..Flash::default()
-        })
+        let notice = format!("Created the token “{name}”.");
+        Ok(Flash::secret(notice, name, issued.token.expose()))
     }
     .await;
     match result {
@@ -386,18 +379,11 @@ pub async fn rotate(
     let result = async {
         let issued = tokens::rotate(&state, &principal, &id, &visitor.meta).await?;
         let name = issued.info.token.name.clone();
-        Ok(Flash {
-            notice: Some(format!(
-                "Rotated “{name}”: the old token ({}) no longer works.",
-                token.token.hint
-            )),
-            shown_once: Some(ShownOnce {
-                name,
-                value: issued.token.expose().to_string(),
-                purpose: None,
-            }),
-            ..Flash::default()
-        })
+        let notice = format!(
+            "Rotated “{name}”: the old token ({}) no longer works.",
+            token.token.hint
+        );
+        Ok(Flash::secret(notice, name, issued.token.expose()))
     }
     .await;
     match result {

@@ -7,8 +7,8 @@
 //! stays visible it says why it does nothing. Every form redirects back to
 //! its section after it succeeds, and destructive ones ask first.
 
-use super::audit_log::{self, EventRow, Names};
-use super::flash::{Flash, ShownOnce};
+use super::audit_log::{self, Names};
+use super::flash::Flash;
 use super::page::{
     confirm_page, confirmed, error_page, layout, message, refuse_post, see_other, sentence,
     status_of, to_login, with_fault,
@@ -296,14 +296,7 @@ async fn members_page(
             role: i.role.to_string(),
             invited_by: i.invited_by_email.clone().unwrap_or_default(),
             expires: relative(i.expires_at, now),
-            withdraw_ask: Confirmation {
-                heading: format!("Withdraw the invitation of {}?", i.email),
-                consequences: vec![format!(
-                    "Its link stops working now; {} can be invited again.",
-                    i.email
-                )],
-                button: "Withdraw".into(),
-            },
+            withdraw_ask: withdraw_ask(&i.email),
         })
         .collect();
     let owners = members.iter().filter(|m| m.role == Role::Owner).count();
@@ -593,13 +586,18 @@ async fn tokens_page(
         newer: (at > 1).then(|| link(at - 1, all_states)),
         older: (at < pages).then(|| link(at + 1, all_states)),
     };
+    let count = format!(
+        "{matching} {}{}",
+        if all_states { "" } else { "active " },
+        if matching == 1 { "token" } else { "tokens" }
+    );
     let view = TokensView {
         rows,
+        count,
         query: query.clone(),
         all_states,
         hidden,
         show_hidden: link(1, !all_states),
-        matching,
         paging,
         service,
     };
@@ -1198,15 +1196,8 @@ pub async fn create_service_token(
             };
             let issued = tokens::create(state, &principal, req, meta).await?;
             let name = issued.info.token.name.clone();
-            Ok(Flash {
-                notice: Some(format!("Created the service token “{name}”.")),
-                shown_once: Some(ShownOnce {
-                    name,
-                    value: issued.token.expose().to_string(),
-                    purpose: None,
-                }),
-                ..Flash::default()
-            })
+            let notice = format!("Created the service token “{name}”.");
+            Ok(Flash::secret(notice, name, issued.token.expose()))
         },
     )
     .await
@@ -1308,20 +1299,28 @@ pub async fn invite(
                     other => other.into(),
                 })?;
             let email = made.invitation.email.clone();
-            Ok(Flash {
-                notice: Some(format!("Invited {email} as {role}.")),
-                shown_once: Some(ShownOnce {
-                    name: format!("Invitation link for {email}"),
-                    value: made.link.expose().to_string(),
-                    purpose: Some(format!(
-                        "Send it to {email}: it works once, for 7 days, and only for that address."
-                    )),
-                }),
-                ..Flash::default()
-            })
+            let flash = Flash::secret(
+                format!("Invited {email} as {role}."),
+                format!("Invitation link for {email}"),
+                made.link.expose(),
+            );
+            Ok(flash.for_purpose(format!(
+                "Send it to {email}: it works once, for 7 days, and only for that address."
+            )))
         },
     )
     .await
+}
+
+/// What withdrawing an invitation asks first.
+fn withdraw_ask(email: &str) -> Confirmation {
+    Confirmation {
+        heading: format!("Withdraw the invitation of {email}?"),
+        consequences: vec![format!(
+            "Its link stops working now; {email} can be invited again."
+        )],
+        button: "Withdraw".into(),
+    }
 }
 
 /// The page: withdraws a pending invitation (fields `confirm=yes`, `csrf_token`; without `confirm` it asks first).
@@ -1352,14 +1351,7 @@ pub async fn withdraw_invitation(
                 &visitor,
                 &form,
                 &format!("/admin/{slug}/invitations/{id}/withdraw"),
-                Confirmation {
-                    heading: format!("Withdraw the invitation of {}?", i.email),
-                    consequences: vec![format!(
-                        "Its link stops working now; {} can be invited again.",
-                        i.email
-                    )],
-                    button: "Withdraw".into(),
-                },
+                withdraw_ask(&i.email),
                 &format!("/admin/{slug}"),
             ),
             Err(err) => denied(&visitor, err),

@@ -2,7 +2,7 @@
 //! the console shows them), actions and details in words, and the filtered
 //! view as CSV. The log itself stays as written; only its display changes.
 
-use super::views::when;
+use super::views::{EventRow, when};
 use crate::model::{AuditAction, AuditEvent, Member, TokenKind};
 use crate::tokens::TokenView;
 use std::collections::HashMap;
@@ -76,19 +76,6 @@ impl Names {
         };
         Some(format!("“{}” ({whose})", t.name))
     }
-}
-
-/// One row of the log on the page.
-pub struct EventRow {
-    pub at: String,
-    pub at_iso: String,
-    pub action: String,
-    pub actor: String,
-    pub target: String,
-    /// Where the target is shown in the console, if it is.
-    pub target_link: Option<String>,
-    pub ip: String,
-    pub detail: String,
 }
 
 impl EventRow {

@@ -37,6 +37,27 @@ impl Flash {
             ..Flash::default()
         }
     }
+
+    /// A notice and a secret (a token, a link) to show this once.
+    pub fn secret(notice: impl Into<String>, name: impl Into<String>, value: &str) -> Flash {
+        Flash {
+            notice: Some(notice.into()),
+            shown_once: Some(ShownOnce {
+                name: name.into(),
+                value: value.to_string(),
+                purpose: None,
+            }),
+            ..Flash::default()
+        }
+    }
+
+    /// What the secret is for, beside it.
+    pub fn for_purpose(mut self, purpose: impl Into<String>) -> Flash {
+        if let Some(shown) = self.shown_once.as_mut() {
+            shown.purpose = Some(purpose.into());
+        }
+        self
+    }
 }
 
 /// How long a note waits for its view, seconds (the cookie's `Max-Age`).

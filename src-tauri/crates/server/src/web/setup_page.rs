@@ -1,7 +1,7 @@
 //! `/setup`: the first-run wizard (the setup claim), which ends on the new
 //! owner's account page with their first token shown once.
 
-use super::flash::{Flash, ShownOnce};
+use super::flash::Flash;
 use super::page::{csrf_failed, error_page, layout, status_of, with_fault};
 use super::session::{Visitor, WebForm};
 use super::views::*;
@@ -60,17 +60,14 @@ pub async fn setup(State(state): State<AppState>, mut visitor: Visitor, form: We
                 return error_page(&visitor, err);
             }
             // The account page shows the owner's first token once.
-            let flash = Flash {
-                notice: Some(format!("Setup complete: you own {}.", claimed.org.name)),
-                shown_once: Some(ShownOnce {
-                    name: "Your first token".into(),
-                    value: claimed.issued.token.expose().to_string(),
-                    purpose: Some(
-                        "Use it in a script or a CI job. To sign in a laptop, run devauth login there instead: each device gets a token of its own.".into(),
-                    ),
-                }),
-                ..Flash::default()
-            };
+            let flash = Flash::secret(
+                format!("Setup complete: you own {}.", claimed.org.name),
+                "Your first token",
+                claimed.issued.token.expose(),
+            )
+            .for_purpose(
+                "Use it in a script or a CI job. To sign in a laptop, run devauth login there instead: each device gets a token of its own.",
+            );
             if let Err(err) = visitor.keep_flash(&state, &flash, &mut response).await {
                 return error_page(&visitor, err);
             }

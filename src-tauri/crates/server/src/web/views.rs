@@ -188,7 +188,12 @@ impl TokenRow {
             hint: t.hint.clone(),
             owner: t.user_email.clone().unwrap_or_else(|| "(service)".into()),
             org: t.org_slug.clone(),
-            scopes: scope_words(&t.scopes, role),
+            scopes: if t.kind == crate::model::TokenKind::Service && t.scopes.is_empty() {
+                // What a service token without scopes may do (the policy's rule).
+                "Profile only".into()
+            } else {
+                scope_words(&t.scopes, role)
+            },
             created: when(t.created_at),
             created_iso: iso(t.created_at),
             last_used,
@@ -627,15 +632,29 @@ pub struct TokensView {
     /// Revoked and expired tokens hidden by the default view.
     pub hidden: usize,
     pub show_hidden: String,
-    pub matching: usize,
+    /// "56 active tokens", "1 token".
+    pub count: String,
     pub paging: Paging,
     /// Service tokens only: the creation form and who made each.
     pub service: bool,
 }
 
+/// One row of the log on the page.
+pub struct EventRow {
+    pub at: String,
+    pub at_iso: String,
+    pub action: String,
+    pub actor: String,
+    pub target: String,
+    /// Where the target is shown in the console, if it is.
+    pub target_link: Option<String>,
+    pub ip: String,
+    pub detail: String,
+}
+
 /// What the audit section shows.
 pub struct AuditView {
-    pub rows: Vec<super::audit_log::EventRow>,
+    pub rows: Vec<EventRow>,
     pub actions: Vec<Choice>,
     pub actor: String,
     pub since: String,

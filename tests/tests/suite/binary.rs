@@ -241,12 +241,16 @@ async fn admin_cli(backend: Backend) {
         &db,
         &words("token create --user ada@example.com --org acme --name three"),
     );
+    let reset = ok(&db, &["user", "reset-link", "ada@example.com"]);
+    assert!(reset.trim().starts_with("http://"), "a whole link: {reset}");
+    assert!(reset.trim().contains("/reset/dvr_"), "{reset}");
     assert!(ok(&db, &["user", "disable", "ada@example.com"]).contains("1 token revoked"));
     // An invitation from the host: the link on standard output, nothing else.
     let link = ok(
         &db,
         &words("invite --org acme --email zoe@example.com --role viewer"),
     );
+    assert!(link.trim().starts_with("http://"), "a whole link: {link}");
     assert!(link.trim().contains("/invite/dvi_"), "{link}");
     assert_eq!(link.trim().lines().count(), 1, "{link}");
     fails(

@@ -13,6 +13,7 @@ devauth_harness::on_both_backends!(
     an_invitation_brings_a_colleague_in_once,
     an_account_accepts_only_an_invitation_for_its_own_email,
     the_console_invites_and_shows_the_link_once,
+    a_reset_link_sets_a_password_once_and_signs_out_everywhere,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -463,6 +464,168 @@ async fn the_console_invites_and_shows_the_link_once(backend: Backend) {
         bad.body.contains("id=\"invite-email-error\""),
         "{}",
         bad.body
+    );
+    srv.stop().await;
+}
+
+async fn reset_link(srv: &TestServer, token: &str, who: &str) -> Reply {
+    srv.post_json(
+        &format!("/api/orgs/acme/members/{who}/password-reset"),
+        Some(token),
+        serde_json::json!({}),
+    )
+    .await
+}
+
+fn reset_path(reply: &Reply) -> String {
+    let link = reply.body["link"].as_str().unwrap_or_default();
+    link.find("/reset/")
+        .map(|at| link[at..].to_string())
+        .unwrap_or_default()
+}
+
+async fn a_reset_link_sets_a_password_once_and_signs_out_everywhere(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let owner = srv.claim().await;
+    let ada = srv.enrol("ada@example.com", "acme", Role::Admin).await;
+    let max = srv.enrol("max@example.com", "acme", Role::Member).await;
+    srv.add_member("bob@example.com", "acme", Role::Member)
+        .await;
+    srv.add_org("beta").await;
+    srv.add_member("bob@example.com", "beta", Role::Owner).await;
+
+    // Who may make one for whom.
+    let refused = reset_link(&srv, &ada, OWNER_EMAIL).await;
+    assert_eq!(
+        refused.status, 403,
+        "an admin cannot take over the owner: {}",
+        refused.body
+    );
+    let refused = reset_link(&srv, &ada, "bob@example.com").await;
+    assert_eq!(
+        refused.status, 403,
+        "nor the owner of another org: {}",
+        refused.body
+    );
+    assert!(
+        refused.body.to_string().contains("also owner of beta"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        reset_link(&srv, &max, "ada@example.com").await.status,
+        403,
+        "members make none"
+    );
+    assert_eq!(
+        reset_link(&srv, &ada, "nobody@example.com").await.status,
+        404
+    );
+    let made = reset_link(&srv, &ada, "max@example.com").await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let path = reset_path(&made);
+    assert!(path.starts_with("/reset/dvr_"), "{}", made.body);
+    let secret = path.trim_start_matches("/reset/").to_string();
+    let dump = srv
+        .server
+        .state
+        .store
+        .dump_for_tests()
+        .await
+        .unwrap_or_default();
+    assert!(!dump.contains(&secret), "stored only hashed");
+
+    // Max, signed in somewhere, and the link opened elsewhere.
+    let mut signed_in = WebClient::new(&srv.url);
+    signed_in.sign_in("max@example.com", PASSWORD).await;
+    let mut web = WebClient::new(&srv.url);
+    let page = web.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("For <strong>max@example.com</strong>"));
+    let csrf = page.csrf();
+    let short = web
+        .post(&path, &[("csrf_token", &csrf), ("password", "short")])
+        .await;
+    assert_eq!(short.status, 400, "{}", short.body);
+    assert_eq!(
+        signed_in.get("/account").await.status,
+        200,
+        "nothing changed yet"
+    );
+    let done = web
+        .post(&path, &[("csrf_token", &csrf), ("password", NEW_PASSWORD)])
+        .await;
+    assert_eq!(
+        (done.status, done.header("location")),
+        (303, "/login?reset=done".to_string()),
+        "{}",
+        done.body
+    );
+    assert!(
+        web.get("/login?reset=done")
+            .await
+            .body
+            .contains("Your new password is set")
+    );
+    assert_eq!(
+        signed_in.get("/account").await.status,
+        303,
+        "every browser is signed out"
+    );
+    assert_eq!(
+        srv.get("/me", Some(&max)).await.status,
+        200,
+        "tokens keep working"
+    );
+    let mut fresh = WebClient::new(&srv.url);
+    fresh.sign_in("max@example.com", NEW_PASSWORD).await;
+    assert_eq!(srv.audit_events("user.password_reset", 5).await.len(), 1);
+    // Once only; a newer link replaces an older one; an hour at most.
+    let again = web.get(&path).await;
+    assert_eq!(again.status, 410, "{}", again.body);
+    let first = reset_path(&reset_link(&srv, &owner, "max@example.com").await);
+    let second = reset_path(&reset_link(&srv, &owner, "max@example.com").await);
+    assert_eq!(
+        web.get(&first).await.status,
+        410,
+        "replaced by the newer link"
+    );
+    assert_eq!(web.get(&second).await.status, 200);
+    srv.clock.advance(3_601);
+    assert_eq!(web.get(&second).await.status, 410, "an hour at most");
+    assert_eq!(web.get("/reset/dvr_nonsense").await.status, 404);
+
+    // The console asks first, then shows the link once.
+    let mut console = WebClient::new(&srv.url);
+    console.sign_in(OWNER_EMAIL, PASSWORD).await;
+    let csrf = console.get("/admin/acme").await.csrf();
+    let form_path = "/admin/acme/members/max@example.com/password-reset";
+    let ask = console.post(form_path, &[("csrf_token", &csrf)]).await;
+    assert_eq!(ask.status, 200);
+    assert!(
+        ask.body
+            .contains("Make a password reset link for max@example.com?"),
+        "{}",
+        ask.body
+    );
+    let made = console
+        .post(form_path, &[("csrf_token", &csrf), ("confirm", "yes")])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let shown = console.get("/admin/acme").await;
+    assert!(
+        shown
+            .body
+            .contains("Password reset link for max@example.com")
+    );
+    assert!(shown.body.contains("/reset/dvr_"));
+    assert!(
+        !console
+            .get("/admin/acme")
+            .await
+            .body
+            .contains("/reset/dvr_"),
+        "once"
     );
     srv.stop().await;
 }

@@ -243,3 +243,14 @@ pub struct InvitationList {
     /// The invitations that can still be accepted.
     pub invitations: Vec<Invitation>,
 }
+
+/// A password reset link, shown this once (only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordResetCreated {
+    /// `{public}/reset/{secret}`: works once, for an hour.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub link: Secret,
+    /// When it stops working.
+    pub expires_at: Time,
+}

@@ -31,7 +31,8 @@
 //!   [`cache`] keeps validations in memory, invalidated by [`events`].
 //! - [`events`]: changes announced in-process and to other replicas.
 //! - [`members`]: org membership and roles, with revocation cascades;
-//!   [`invitations`]: joining an org by a one-time link.
+//!   [`invitations`]: joining an org by a one-time link; [`resets`]: one-time
+//!   password reset links.
 //! - `audit`: reading the audit log.
 //! - [`identity`]: users, orgs, input validation, sign-in;
 //!   [`password`]: argon2id behind a gate sized to the CPUs.
@@ -77,6 +78,7 @@ pub mod password;
 pub mod policy;
 pub(crate) mod rate_limit;
 pub(crate) mod request;
+pub mod resets;
 pub mod retention;
 pub mod route_table;
 pub mod router;

@@ -58,6 +58,12 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Print a one-time password reset link for a user (an hour; setting a
+    /// password with it signs out every browser of theirs).
+    ResetLink {
+        /// The user's email address or id.
+        user: String,
+    },
     /// Disable a user and revoke all their tokens.
     Disable {
         /// The user's email address or id.

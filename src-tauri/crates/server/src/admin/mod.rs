@@ -68,11 +68,20 @@ pub async fn open(database_url: Option<&str>, token_ttl_days: i64) -> Result<App
         token_ttl_days,
         ..Config::default()
     };
+    // Links the CLI prints (invitations, password resets) lead where the
+    // server answers: DEVAUTH_PUBLIC_URL, else its listening address.
+    let public_url = std::env::var("DEVAUTH_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| {
+            let addr = std::env::var("DEVAUTH_ADDR").unwrap_or_else(|_| "127.0.0.1:8750".into());
+            format!("http://{addr}")
+        });
     Ok(AppState::new(
         store,
         Arc::new(SystemClock),
         config,
-        String::new(),
+        public_url.trim_end_matches('/').to_string(),
         None,
     ))
 }
@@ -150,6 +159,23 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             )
             .await?;
             println!("added user {} ({})", user.email, user.id);
+        }
+        AdminCommand::User(UserCommand::ResetLink { user }) => {
+            let target = members::find_user(state, &user).await?;
+            let orgs = state.store.orgs_of_user(&target.id).await?;
+            let Some((org, _)) = orgs.first() else {
+                return Err(AdminError::from(crate::error::Error::invalid(format!(
+                    "{} is in no organization",
+                    target.email
+                ))));
+            };
+            let (target, link, _) =
+                crate::resets::create(state, &system, org, &target.email, &meta()).await?;
+            eprintln!(
+                "a password reset link for {} (it works once, for an hour, and is not shown again):",
+                target.email
+            );
+            println!("{}", link.expose());
         }
         AdminCommand::User(UserCommand::Disable { email }) => {
             let revoked = members::disable_user(state, &system, &email, &meta()).await?;

@@ -41,6 +41,10 @@ pub fn routes() -> Routes {
             get(list_invitations).post(invite),
         )
         .add(
+            "/api/orgs/{org}/members/{user}/password-reset",
+            axum::routing::post(password_reset),
+        )
+        .add(
             "/api/orgs/{org}/invitations/{id}",
             axum::routing::delete(withdraw_invitation),
         )
@@ -274,5 +278,24 @@ async fn audit_log(
     Ok(Json(AuditPage {
         events: events.iter().map(wire::audit_event).collect(),
         next_before,
+    }))
+}
+
+/// Makes a one-time password reset link for a member (someone who may remove
+/// them from every org they are in): `{link, expires_at}`, in this answer only.
+#[utoipa::path(post, path = "/api/orgs/{org}/members/{user}/password-reset", tag = "orgs", security(("bearer" = [])),
+    params(("org" = String, Path, description = "the org's slug"), ("user" = String, Path, description = "the member's email or id")),
+    responses((status = 201, body = devauth_proto::PasswordResetCreated), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn password_reset(
+    State(state): State<AppState>,
+    Auth(principal, meta): Auth,
+    Path((slug, user)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let org = org_in_path(&principal, &slug)?;
+    let (_, link, expires_at) =
+        crate::resets::create(&state, &principal, &org, &user, &meta).await?;
+    Ok(created(devauth_proto::PasswordResetCreated {
+        link: devauth_proto::Secret::new(link.expose()),
+        expires_at: wire::time(expires_at),
     }))
 }

@@ -475,11 +475,15 @@ pub enum AuditAction {
     InvitationWithdrawn,
     /// An invitation was accepted (the person joined the org).
     InvitationAccepted,
+    /// A password reset link was made for a user.
+    PasswordResetCreated,
+    /// A user set a new password with a reset link (every session ended).
+    PasswordReset,
 }
 
 impl AuditAction {
     /// Every action, in the order a filter lists them.
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::DeviceRequested,
         AuditAction::DeviceApproved,
         AuditAction::DeviceDenied,
@@ -504,6 +508,8 @@ impl AuditAction {
         AuditAction::UserCreated,
         AuditAction::UserDisabled,
         AuditAction::PasswordChanged,
+        AuditAction::PasswordResetCreated,
+        AuditAction::PasswordReset,
         AuditAction::SetupClaimed,
         AuditAction::SetupClaimFailed,
     ];
@@ -537,6 +543,8 @@ impl AuditAction {
             AuditAction::InvitationCreated => "Invitation sent",
             AuditAction::InvitationWithdrawn => "Invitation withdrawn",
             AuditAction::InvitationAccepted => "Invitation accepted",
+            AuditAction::PasswordResetCreated => "Password reset link made",
+            AuditAction::PasswordReset => "Password reset",
         }
     }
 
@@ -574,6 +582,8 @@ impl AuditAction {
             AuditAction::InvitationCreated => "invitation.created",
             AuditAction::InvitationWithdrawn => "invitation.withdrawn",
             AuditAction::InvitationAccepted => "invitation.accepted",
+            AuditAction::PasswordResetCreated => "user.password_reset_created",
+            AuditAction::PasswordReset => "user.password_reset",
         }
     }
 }
@@ -609,6 +619,25 @@ pub struct Invitation {
     pub accepted_at: Option<Timestamp>,
     /// When it was withdrawn, if it was.
     pub withdrawn_at: Option<Timestamp>,
+}
+
+/// A password reset link, as stored (the secret only hashed).
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    /// Opaque row id.
+    pub id: String,
+    /// SHA-256 of the link's secret, lowercase hex.
+    pub secret_hash: String,
+    /// Whose password it sets.
+    pub user_id: UserId,
+    /// Who made it (`None`: the admin CLI).
+    pub created_by: Option<UserId>,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+    /// When it was used, if it was.
+    pub used_at: Option<Timestamp>,
 }
 
 /// Where an invitation stands.

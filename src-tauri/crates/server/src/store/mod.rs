@@ -150,7 +150,17 @@ pub struct SetupClaim {
 /// bring the area traits into scope with `use crate::store::prelude::*`.
 #[async_trait]
 pub trait Store:
-    Accounts + Tokens + Devices + Audit + Sessions + Setup + Limits + Retention + Changes + Invitations
+    Accounts
+    + Tokens
+    + Devices
+    + Audit
+    + Sessions
+    + Setup
+    + Limits
+    + Retention
+    + Changes
+    + Invitations
+    + PasswordResets
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -369,6 +379,29 @@ pub trait Invitations: Send + Sync + 'static {
         invitation: &Invitation,
         user_id: &UserId,
         new_user: Option<&User>,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
+}
+
+/// Password reset links.
+#[async_trait]
+pub trait PasswordResets: Send + Sync + 'static {
+    /// Stores a new reset link (any earlier unused one of the user's stops
+    /// working), with its audit event.
+    async fn create_password_reset(
+        &self,
+        reset: &PasswordReset,
+        audit: &NewAuditEvent,
+    ) -> Result<()>;
+    /// The reset whose link's secret hashes to this.
+    async fn password_reset_by_hash(&self, secret_hash: &str) -> Result<Option<PasswordReset>>;
+    /// Uses a reset link once: sets the password hash and ends every session
+    /// of the user, with the audit event. False when it was used or expired
+    /// meanwhile (or the user is disabled).
+    async fn use_password_reset(
+        &self,
+        reset: &PasswordReset,
+        password_hash: &str,
         audit: &NewAuditEvent,
     ) -> Result<bool>;
 }

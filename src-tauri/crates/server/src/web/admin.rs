@@ -415,6 +415,7 @@ fn member_row(
         },
         removable,
         locked,
+        reset_ask: reset_ask(&m.user.email),
         remove_ask: Confirmation {
             heading: format!("Remove {name} from {}?", org.name),
             consequences: vec![
@@ -1374,4 +1375,72 @@ pub async fn withdraw_invitation(
         },
     )
     .await
+}
+
+/// The page: makes a one-time password reset link for a member (fields `confirm=yes`, `csrf_token`; without `confirm` it asks first); the link is shown once on the members section.
+#[utoipa::path(post, path = "/admin/{org}/members/{user}/password-reset", operation_id = "page_admin_password_reset", tag = "pages",
+    params(("org" = String, Path, description = "the org's slug"), ("user" = String, Path, description = "the member's email or id")),
+    responses((status = 303, description = "made: to the members section, which shows the link once"), (status = 200, description = "not confirmed: the page that asks", content_type = "text/html"), (status = 403, description = "refused", content_type = "text/html"), (status = 404, description = "not a member", content_type = "text/html")))]
+pub async fn password_reset(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, user)): Path<(String, String)>,
+    form: WebForm,
+) -> Response {
+    if !confirmed(&form) {
+        if let Some(refusal) = refuse_post(&visitor, &form, &format!("/admin/{slug}")) {
+            return refusal;
+        }
+        let found = async {
+            admin_of(&state, &visitor, &slug).await?;
+            members::find_user(&state, &user).await
+        }
+        .await;
+        return match found {
+            Ok(target) => confirm_page(
+                &visitor,
+                &form,
+                &format!("/admin/{slug}/members/{user}/password-reset"),
+                reset_ask(&target.email),
+                &format!("/admin/{slug}"),
+            ),
+            Err(err) => denied(&visitor, err),
+        };
+    }
+    let (state, meta) = (&state, &visitor.meta.clone());
+    act(
+        state,
+        &visitor,
+        &slug,
+        &form,
+        "members",
+        |principal, org| async move {
+            let (target, link, _) =
+                crate::resets::create(state, &principal, &org, &user, meta).await?;
+            let email = target.email;
+            let flash = Flash::secret(
+                format!("Made a password reset link for {email}."),
+                format!("Password reset link for {email}"),
+                link.expose(),
+            );
+            Ok(flash.for_purpose(format!(
+                "Send it to {email} yourself: it works once, for an hour. Setting a password with it signs out every browser of theirs."
+            )))
+        },
+    )
+    .await
+}
+
+/// What making a reset link asks first.
+fn reset_ask(email: &str) -> Confirmation {
+    Confirmation {
+        heading: format!("Make a password reset link for {email}?"),
+        consequences: vec![
+            format!(
+                "Whoever opens the link can set {email}'s password, for an hour: send it only to them."
+            ),
+            "Their current password keeps working until a new one is set.".into(),
+        ],
+        button: "Make the link".into(),
+    }
 }

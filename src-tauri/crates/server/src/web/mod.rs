@@ -20,6 +20,7 @@ pub(crate) mod device;
 mod flash;
 pub(crate) mod invite;
 mod page;
+pub(crate) mod reset;
 mod session;
 pub(crate) mod setup_page;
 pub(crate) mod sign_in;
@@ -101,6 +102,11 @@ pub fn routes() -> Routes {
             post(admin::withdraw_invitation),
         )
         .add("/invite/{secret}", get(invite::show).post(invite::accept))
+        .add("/reset/{secret}", get(reset::show).post(reset::set))
+        .add(
+            "/admin/{org}/members/{user}/password-reset",
+            post(admin::password_reset),
+        )
         .add("/static/style.css", get(style))
         .add("/static/app.js", get(script))
 }

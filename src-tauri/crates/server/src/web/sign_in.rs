@@ -42,6 +42,8 @@ pub struct NextQuery {
     next: Option<String>,
     /// `everywhere`: after "Sign out everywhere" on the account page.
     signed_out: Option<String>,
+    /// `done`: after a password was set with a reset link.
+    reset: Option<String>,
 }
 
 /// The page: the sign-in form; `?next=` a local path to go to after.
@@ -57,9 +59,15 @@ pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Respons
         layout: layout(&visitor, heading),
         heading,
         error: None,
-        notice: (q.signed_out.as_deref() == Some("everywhere")).then_some(
-            "You are signed out everywhere: your tokens are revoked and every browser is signed out.",
-        ),
+        notice: match (q.signed_out.as_deref(), q.reset.as_deref()) {
+            (Some("everywhere"), _) => Some(
+                "You are signed out everywhere: your tokens are revoked and every browser is signed out.",
+            ),
+            (_, Some("done")) => {
+                Some("Your new password is set and every browser was signed out: sign in with it.")
+            }
+            _ => None,
+        },
         email: String::new(),
         next,
     };

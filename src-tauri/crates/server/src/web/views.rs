@@ -570,6 +570,7 @@ pub struct MemberRow {
     /// Why the controls are not there, when they are not ("The only owner").
     pub locked: Option<String>,
     pub remove_ask: Confirmation,
+    pub reset_ask: Confirmation,
 }
 
 /// A text as one component of a query string.

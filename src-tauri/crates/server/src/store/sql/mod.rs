@@ -19,6 +19,7 @@ mod devices;
 mod invitations;
 mod limits;
 mod records;
+mod resets;
 mod tokens;
 
 use crate::model::*;

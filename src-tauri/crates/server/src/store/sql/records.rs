@@ -23,6 +23,7 @@ const DUMP_TABLES: &[&str] = &[
     "rate_limits",
     "org_policies",
     "invitations",
+    "password_resets",
 ];
 
 #[async_trait]

@@ -90,6 +90,10 @@ pub enum Act {
     Remove(&'static str),
     /// Approve a device request into this org.
     Approve(&'static str),
+    /// Invite a user who is not a member into acme with this role.
+    Invite(&'static str),
+    /// Make a password reset link for a fresh member with this role.
+    ResetPassword(&'static str),
 }
 
 /// One act, what the API columns expect, and what the page columns expect
@@ -153,6 +157,10 @@ pub const MATRIX: &[Row] = &[
     row("yyynnnnnnn", "yyn", Act::ChangeRole("admin", "member"),   "admin → member"),
     row("yyynnnnnnn", "yyn", Act::Remove("member"),                "remove a member"),
     row("ynnnnnnnnn", "ynn", Act::Remove("owner"),                 "remove an owner (another owner stays)"),
+    row("yyynnnnnnn", "yyn", Act::Invite("viewer"),                "invite someone as viewer"),
+    row("ynnnnnnnnn", "ynn", Act::Invite("owner"),                 "invite someone as owner"),
+    row("yyynnnnnnn", "yyn", Act::ResetPassword("member"),         "make a password reset link for a member"),
+    row("ynnnnnnnnn", "ynn", Act::ResetPassword("owner"),          "make a password reset link for an owner (another owner stays)"),
     row("yyyyyynnnn", "yyy", Act::Approve("acme"),                 "approve a device into acme"),
     row("nnnnnnnnny", "yyy", Act::Approve("beta"),                 "approve a device into beta (the user is a member there too)"),
 ];

@@ -19,7 +19,7 @@ mod wire;
 use authz::permission_matrix;
 use phishing::{
     device_policy_is_the_owners, device_policy_refuses_or_reports, narrowed_grants_through_the_api,
-    pending_user_codes_are_unique,
+    pending_user_codes_are_unique, scoped_tokens_pass_on_nothing_they_lack,
 };
 use wire::wire_shapes_are_kept;
 
@@ -52,6 +52,7 @@ devauth_harness::on_both_backends!(
     device_policy_is_the_owners,
     device_policy_refuses_or_reports,
     pending_user_codes_are_unique,
+    scoped_tokens_pass_on_nothing_they_lack,
 );
 
 pub(crate) fn s(v: &serde_json::Value) -> String {

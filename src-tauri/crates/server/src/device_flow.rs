@@ -457,18 +457,25 @@ pub const OFFERED_DAYS: [i64; 3] = [7, 30, 90];
 
 impl Grant {
     /// The device token's scopes: `inherited` (the approver's; empty: the
-    /// full role), narrowed to reading when asked.
-    fn scopes(&self, inherited: Vec<Scope>) -> Vec<Scope> {
+    /// full role), narrowed to reading when asked. Narrowing a scoped
+    /// approver's scopes to nothing is refused: no scopes would be the full role.
+    fn scopes(&self, inherited: Vec<Scope>) -> Result<Vec<Scope>> {
         if !self.read_only {
-            return inherited;
+            return Ok(inherited);
         }
         if inherited.is_empty() {
-            return READ_ONLY.to_vec();
+            return Ok(READ_ONLY.to_vec());
         }
-        inherited
+        let narrowed: Vec<Scope> = inherited
             .into_iter()
             .filter(|s| READ_ONLY.contains(s))
-            .collect()
+            .collect();
+        if narrowed.is_empty() {
+            return Err(Error::forbidden(
+                "a read-only sign-in needs profile:read or tokens:read, which this token does not have",
+            ));
+        }
+        Ok(narrowed)
     }
 
     /// The lifetime checked against the server's most.
@@ -522,7 +529,10 @@ pub async fn approve_found(
     let (Some(user), Some(role)) = (acting.user(), acting.role()) else {
         return Err(policy::outside_org(principal).into());
     };
-    let scopes = grant.scopes(acting.inherited_scopes());
+    if acting.scoped_to_nothing() {
+        return Err(crate::tokens::nothing_to_inherit());
+    }
+    let scopes = grant.scopes(acting.inherited_scopes())?;
     let now = state.now();
     let org_policy = crate::org_policy::current(state, &org.id).await?;
     if let Some(reason) = org_policy.refusal(&org.name, request.requester_ip.as_deref()) {

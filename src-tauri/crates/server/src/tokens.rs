@@ -178,6 +178,9 @@ async fn mint_for(
     let now = state.now();
     let expires_at = parse_expiry(req.expires.as_deref(), now, state.config.token_ttl_days)?;
     let scopes = if req.scopes.is_empty() {
+        if principal.scoped_to_nothing() {
+            return Err(nothing_to_inherit());
+        }
         principal.inherited_scopes()
     } else {
         req.scopes
@@ -222,6 +225,14 @@ async fn mint_for(
         meta,
     )
     .await
+}
+
+/// The refusal when a scoped token's scopes give it nothing in its role now:
+/// what it makes would otherwise carry no scopes, that is the full role.
+pub fn nothing_to_inherit() -> Error {
+    Error::forbidden(
+        "this token's scopes give it nothing in its role now, so nothing it makes can inherit them",
+    )
 }
 
 /// Stores a new token and its audit event; used by the API and the admin CLI.

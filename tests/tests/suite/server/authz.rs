@@ -120,6 +120,30 @@ impl Fixture {
         email
     }
 
+    /// Whether a pending invitation of acme names `email`.
+    async fn invited(&self, email: &str) -> bool {
+        let state = self.state();
+        let org = devauth_server::members::org(state, "acme")
+            .await
+            .expect("acme");
+        state
+            .store
+            .pending_invitations(&org.id, state.now())
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|i| i.email == email)
+    }
+
+    /// Whether a password reset link was made for `email`.
+    async fn reset_made(&self, email: &str) -> bool {
+        self.srv
+            .audit_events("user.password_reset_created", 1_000)
+            .await
+            .iter()
+            .any(|e| e.target.as_deref() == Some(email))
+    }
+
     async fn role_in_acme(&self, email: &str) -> Option<Role> {
         let state = self.state();
         let user = devauth_server::members::find_user(state, email)
@@ -403,6 +427,42 @@ async fn api_cell(fx: &Fixture, row: &Row, i: usize) -> Option<Expect> {
             assert_eq!(now.is_none(), got == Expect::Allow, "{what}: effect");
             got
         }
+        Act::Invite(role) => {
+            let email = fx.fresh_user(None).await;
+            let r = srv
+                .post_json(
+                    "/api/orgs/acme/invitations",
+                    t,
+                    json!({ "email": email, "role": role }),
+                )
+                .await;
+            let got = outcome(r.status, &what, &r.body);
+            assert_eq!(
+                fx.invited(&email).await,
+                got == Expect::Allow,
+                "{what}: effect"
+            );
+            got
+        }
+        Act::ResetPassword(role) => {
+            let email = fx
+                .fresh_user(Some(role.parse().unwrap_or(Role::Member)))
+                .await;
+            let r = srv
+                .post_json(
+                    &format!("/api/orgs/acme/members/{email}/password-reset"),
+                    t,
+                    json!({}),
+                )
+                .await;
+            let got = outcome(r.status, &what, &r.body);
+            assert_eq!(
+                fx.reset_made(&email).await,
+                got == Expect::Allow,
+                "{what}: effect"
+            );
+            got
+        }
         Act::Approve(into) => {
             let started = srv.start_device("devauth-cli", "matrix device").await;
             let r = srv
@@ -440,7 +500,10 @@ async fn page_cell(fx: &mut Fixture, row: &Row, i: usize) -> Option<Expect> {
     let fresh = match row.act {
         Act::AddMember(_) => Some(fx.fresh_user(None).await),
         Act::ChangeRole(from, _) => Some(fx.fresh_user(from.parse().ok()).await),
-        Act::Remove(role) => Some(fx.fresh_user(role.parse().ok()).await),
+        Act::Remove(role) | Act::ResetPassword(role) => {
+            Some(fx.fresh_user(role.parse().ok()).await)
+        }
+        Act::Invite(_) => Some(fx.fresh_user(None).await),
         _ => None,
     };
     let extra = match row.act {
@@ -536,6 +599,22 @@ async fn page_cell(fx: &mut Fixture, row: &Row, i: usize) -> Option<Expect> {
             )
             .await
         }
+        Act::Invite(role) => {
+            let email = fresh.clone()?;
+            web.post(
+                "/admin/acme/invitations",
+                &[("csrf_token", c), ("invite_email", &email), ("role", role)],
+            )
+            .await
+        }
+        Act::ResetPassword(_) => {
+            let email = fresh.clone()?;
+            web.post(
+                &format!("/admin/acme/members/{email}/password-reset"),
+                &[("csrf_token", c), ("confirm", "yes")],
+            )
+            .await
+        }
         Act::Approve(into) => {
             let device = device.clone()?;
             let code = s(&device["user_code"]);
@@ -601,6 +680,20 @@ async fn page_cell(fx: &mut Fixture, row: &Row, i: usize) -> Option<Expect> {
         Act::Remove(_) => {
             let now = fx.role_in_acme(&fresh?).await;
             assert_eq!(now.is_none(), got == Expect::Allow, "{what}: effect");
+        }
+        Act::Invite(_) => {
+            assert_eq!(
+                fx.invited(&fresh?).await,
+                got == Expect::Allow,
+                "{what}: effect"
+            );
+        }
+        Act::ResetPassword(_) => {
+            assert_eq!(
+                fx.reset_made(&fresh?).await,
+                got == Expect::Allow,
+                "{what}: effect"
+            );
         }
         Act::Approve(into) => {
             let device = device?;

@@ -350,3 +350,65 @@ pub async fn pending_user_codes_are_unique(backend: Backend) {
     );
     srv.stop().await;
 }
+
+/// A scoped token whose scopes give it nothing in its role (`org:admin` for
+/// a member), or nothing readable (`tokens:write` asked to approve read-only),
+/// makes nothing: no scopes on a new token would mean the full role. Found by
+/// the amplification property.
+pub async fn scoped_tokens_pass_on_nothing_they_lack(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    srv.claim().await;
+    srv.add_member("mia@example.com", "acme", Role::Member)
+        .await;
+    let (nothing, _) = srv
+        .mint(Some("mia@example.com"), "acme", &["org:admin"])
+        .await;
+    let (write_only, _) = srv
+        .mint(Some("mia@example.com"), "acme", &["tokens:write"])
+        .await;
+    let approve = async |token: &str, access: &str| {
+        let started = srv.start_device("devauth-cli", "scoped approver").await;
+        let reply = srv
+            .post_json(
+                "/api/device/approve",
+                Some(token),
+                json!({"user_code": started["user_code"], "org": "acme", "access": access}),
+            )
+            .await;
+        let poll = srv
+            .poll(
+                started["device_code"].as_str().unwrap_or_default(),
+                "devauth-cli",
+            )
+            .await;
+        (reply, poll)
+    };
+    let (reply, poll) = approve(&nothing, "full").await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(
+        poll.error(),
+        "authorization_pending",
+        "nothing was approved"
+    );
+    let made = srv.create_token(&nothing, json!({"name": "heir"})).await;
+    assert_eq!(made.status, 403, "{}", made.body);
+    let (reply, poll) = approve(&write_only, "read").await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(poll.error(), "authorization_pending");
+    // What it has, it may pass on.
+    let (reply, poll) = approve(&write_only, "full").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let device = poll.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(device.starts_with("dva_"), "{}", poll.body);
+    let me = srv.get("/me", Some(&device)).await;
+    assert_eq!(
+        (me.status, me.error()),
+        (403, "insufficient_scope"),
+        "the device token has tokens:write only, not the full role: {}",
+        me.body
+    );
+    srv.stop().await;
+}

@@ -143,4 +143,16 @@ impl Principal {
             _ => Vec::new(),
         }
     }
+
+    /// Whether this is a scoped token whose scopes give it nothing in its
+    /// role now (say `org:admin` for a member): its [`Self::inherited_scopes`]
+    /// are empty, which on a new token would mean the full role, so nothing
+    /// may inherit them.
+    pub fn scoped_to_nothing(&self) -> bool {
+        matches!(
+            self,
+            Principal::UserToken { role, token, .. }
+                if !token.scopes.is_empty() && Power::of_member(*role, &token.scopes).scopes.is_empty()
+        )
+    }
 }

@@ -15,6 +15,7 @@ devauth_harness::on_both_backends!(
     approval_only_into_own_orgs,
     admin_pages_are_for_admins,
     first_run_and_sign_in_say_where_they_lead,
+    unknown_addresses_answer_a_page_to_browsers_and_json_to_the_rest,
 );
 
 /// Posts the login form of a fresh `/login` page (its CSRF token) as the owner, with `password` and these extra fields.
@@ -377,4 +378,32 @@ async fn first_run_and_sign_in_say_where_they_lead(backend: Backend) {
     let plain = web.get("/login").await;
     assert!(plain.body.contains(">Sign in</h1>"), "{}", plain.body);
     assert!(!plain.body.contains("approve a device"));
+}
+
+async fn unknown_addresses_answer_a_page_to_browsers_and_json_to_the_rest(backend: Backend) {
+    let srv = spawn_server(backend).await;
+    let api = srv.get("/api/no-such-thing", None).await;
+    assert_eq!(
+        (api.status, api.error()),
+        (404, "not_found"),
+        "{}",
+        api.body
+    );
+    let page = reqwest::Client::new()
+        .get(srv.at("/no/such/page"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/html"),
+        "a page for a browser"
+    );
+    let body = page.text().await.unwrap_or_default();
+    assert!(body.contains("Page not found"), "{body}");
+    srv.stop().await;
 }

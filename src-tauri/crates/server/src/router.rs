@@ -18,19 +18,25 @@ pub fn routes() -> Routes {
 }
 
 /// An address nothing answers: a page for a browser, JSON for the rest.
+/// Only a browser's request is looked at for its session.
 async fn not_found(
-    headers: axum::http::HeaderMap,
-    visitor: Result<crate::web::Visitor, ApiError>,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
 ) -> axum::response::Response {
+    use axum::extract::FromRequestParts;
     use axum::response::IntoResponse;
-    let wants_page = headers
+    let (mut parts, _) = request.into_parts();
+    let wants_page = parts
+        .headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    match visitor {
-        Ok(visitor) if wants_page => crate::web::not_found_page(&visitor),
-        _ => ApiError::from(Error::not_found("no such endpoint")).into_response(),
+    if wants_page
+        && let Ok(visitor) = crate::web::Visitor::from_request_parts(&mut parts, &state).await
+    {
+        return crate::web::not_found_page(&visitor);
     }
+    ApiError::from(Error::not_found("no such endpoint")).into_response()
 }
 
 /// The whole server; serve it with connect info (`SocketAddr`).

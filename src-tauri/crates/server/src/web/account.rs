@@ -161,9 +161,11 @@ async fn after(state: &AppState, visitor: &Visitor, result: Result<Flash>) -> Re
     }
 }
 
+/// The page now, with the problem: beside its fields when the form has
+/// them, else for the whole page.
 async fn failed(state: &AppState, visitor: &Visitor, err: Error, form: TokenForm) -> Response {
     let outcome = Outcome {
-        error: Some(sentence(&err.to_string())),
+        error: form.errors.is_empty().then(|| sentence(&err.to_string())),
         form,
         ..Outcome::default()
     };
@@ -241,7 +243,7 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebFo
     let (mut kept, request) = read_token_form(&form, now, state.config.token_ttl_days);
     let Some(request) = request else {
         let err = Error::invalid("the form has problems");
-        return failed_form(&state, &visitor, err, kept).await;
+        return failed(&state, &visitor, err, kept).await;
     };
     let principal = match acting_in(&state, &visitor, &kept.org).await {
         Ok(principal) => principal,
@@ -259,7 +261,7 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebFo
                     ),
                 ));
                 let err = Error::Conflict("a token of that name is active".into());
-                return failed_form(&state, &visitor, err, kept).await;
+                return failed(&state, &visitor, err, kept).await;
             }
             Ok(None) => {}
             Err(err) => return failed(&state, &visitor, err, kept).await,
@@ -276,19 +278,6 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, form: WebFo
         Ok(flash) => see_other(&state, &visitor, "/account#new-token", &flash).await,
         Err(err) => failed(&state, &visitor, err, kept).await,
     }
-}
-
-/// The form again, its problems beside their fields (the page-wide error
-/// only points at them).
-async fn failed_form(state: &AppState, visitor: &Visitor, err: Error, form: TokenForm) -> Response {
-    let outcome = Outcome {
-        error: None,
-        form,
-        ..Outcome::default()
-    };
-    let mut page = render(state, visitor, status_of(&err), outcome).await;
-    with_fault(&mut page, &err);
-    page
 }
 
 /// The hint of an active token of the caller's with this name, in the org.

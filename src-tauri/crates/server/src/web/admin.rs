@@ -969,6 +969,29 @@ fn beside(field: Option<&str>, text: &str) -> String {
     sentence(shown)
 }
 
+/// Unless the form says `confirm=yes`: the page that asks first, with what
+/// `ask` says stops working, or why the act is refused (nothing changes
+/// either way). `None`: confirmed, go ahead.
+async fn ask_first(
+    visitor: &Visitor,
+    form: &WebForm,
+    slug: &str,
+    action: &str,
+    ask: impl std::future::Future<Output = Result<Confirmation>>,
+) -> Option<Response> {
+    if confirmed(form) {
+        return None;
+    }
+    let cancel = format!("/admin/{slug}");
+    if let Some(refusal) = refuse_post(visitor, form, &cancel) {
+        return Some(refusal);
+    }
+    Some(match ask.await {
+        Ok(ask) => confirm_page(visitor, form, action, ask, &cancel),
+        Err(err) => denied(visitor, err),
+    })
+}
+
 fn role_field(form: &WebForm) -> Result<Role> {
     form.text("role").parse().map_err(Error::invalid)
 }
@@ -1051,40 +1074,28 @@ pub async fn remove_member(
     Path((slug, user)): Path<(String, String)>,
     form: WebForm,
 ) -> Response {
-    if !confirmed(&form) {
-        if let Some(refusal) = refuse_post(&visitor, &form, &format!("/admin/{slug}")) {
-            return refusal;
+    let asked = async {
+        let (principal, org) = admin_of(&state, &visitor, &slug).await?;
+        let members = members::list(&state, &principal, &org).await?;
+        let tokens = tokens::list(&state, &principal, true).await?;
+        let owners = members.iter().filter(|m| m.role == Role::Owner).count();
+        let target = members::find_user(&state, &user).await?;
+        let member = members
+            .iter()
+            .find(|m| m.user.id == target.id)
+            .ok_or_else(|| Error::not_found(format!("{} is not a member", target.email)))?;
+        let row = member_row(&principal, &org, member, owners, &tokens, state.now());
+        if !row.removable {
+            return Err(Error::forbidden(
+                row.locked
+                    .unwrap_or_else(|| "you may not remove this member".into()),
+            ));
         }
-        let asked = async {
-            let (principal, org) = admin_of(&state, &visitor, &slug).await?;
-            let members = members::list(&state, &principal, &org).await?;
-            let tokens = tokens::list(&state, &principal, true).await?;
-            let owners = members.iter().filter(|m| m.role == Role::Owner).count();
-            let target = members::find_user(&state, &user).await?;
-            let member = members
-                .iter()
-                .find(|m| m.user.id == target.id)
-                .ok_or_else(|| Error::not_found(format!("{} is not a member", target.email)))?;
-            let row = member_row(&principal, &org, member, owners, &tokens, state.now());
-            if !row.removable {
-                return Err(Error::forbidden(
-                    row.locked
-                        .unwrap_or_else(|| "you may not remove this member".into()),
-                ));
-            }
-            Ok(row.remove_ask)
-        }
-        .await;
-        return match asked {
-            Ok(ask) => confirm_page(
-                &visitor,
-                &form,
-                &format!("/admin/{slug}/members/{user}/remove"),
-                ask,
-                &format!("/admin/{slug}"),
-            ),
-            Err(err) => denied(&visitor, err),
-        };
+        Ok(row.remove_ask)
+    };
+    let action = format!("/admin/{slug}/members/{user}/remove");
+    if let Some(page) = ask_first(&visitor, &form, &slug, &action, asked).await {
+        return page;
     }
     let (state, form, meta) = (&state, &form, &visitor.meta.clone());
     act(
@@ -1334,29 +1345,18 @@ pub async fn withdraw_invitation(
     Path((slug, id)): Path<(String, String)>,
     form: WebForm,
 ) -> Response {
-    if !confirmed(&form) {
-        if let Some(refusal) = refuse_post(&visitor, &form, &format!("/admin/{slug}")) {
-            return refusal;
-        }
-        let found = async {
-            let (principal, org) = admin_of(&state, &visitor, &slug).await?;
-            crate::invitations::pending(&state, &principal, &org)
-                .await?
-                .into_iter()
-                .find(|i| i.id == id)
-                .ok_or_else(|| Error::not_found("no pending invitation with this id"))
-        }
-        .await;
-        return match found {
-            Ok(i) => confirm_page(
-                &visitor,
-                &form,
-                &format!("/admin/{slug}/invitations/{id}/withdraw"),
-                withdraw_ask(&i.email),
-                &format!("/admin/{slug}"),
-            ),
-            Err(err) => denied(&visitor, err),
-        };
+    let asked = async {
+        let (principal, org) = admin_of(&state, &visitor, &slug).await?;
+        crate::invitations::pending(&state, &principal, &org)
+            .await?
+            .into_iter()
+            .find(|i| i.id == id)
+            .map(|i| withdraw_ask(&i.email))
+            .ok_or_else(|| Error::not_found("no pending invitation with this id"))
+    };
+    let action = format!("/admin/{slug}/invitations/{id}/withdraw");
+    if let Some(page) = ask_first(&visitor, &form, &slug, &action, asked).await {
+        return page;
     }
     let (state, meta) = (&state, &visitor.meta.clone());
     act(
@@ -1387,25 +1387,13 @@ pub async fn password_reset(
     Path((slug, user)): Path<(String, String)>,
     form: WebForm,
 ) -> Response {
-    if !confirmed(&form) {
-        if let Some(refusal) = refuse_post(&visitor, &form, &format!("/admin/{slug}")) {
-            return refusal;
-        }
-        let found = async {
-            admin_of(&state, &visitor, &slug).await?;
-            members::find_user(&state, &user).await
-        }
-        .await;
-        return match found {
-            Ok(target) => confirm_page(
-                &visitor,
-                &form,
-                &format!("/admin/{slug}/members/{user}/password-reset"),
-                reset_ask(&target.email),
-                &format!("/admin/{slug}"),
-            ),
-            Err(err) => denied(&visitor, err),
-        };
+    let asked = async {
+        admin_of(&state, &visitor, &slug).await?;
+        Ok(reset_ask(&members::find_user(&state, &user).await?.email))
+    };
+    let action = format!("/admin/{slug}/members/{user}/password-reset");
+    if let Some(page) = ask_first(&visitor, &form, &slug, &action, asked).await {
+        return page;
     }
     let (state, meta) = (&state, &visitor.meta.clone());
     act(

@@ -7,7 +7,10 @@
 #            clippy, cargo-nextest
 #   browser  headless Chromium and chromedriver (browser page tests), and
 #            axe-core (npm, pinned) for their accessibility checks, in
-#            $DEVAUTH_AXE_DIR (default ~/.cache/devauth-axe)
+#            $DEVAUTH_AXE_DIR (default ~/.cache/devauth-axe); node's
+#            oidc-provider (npm, pinned), the single sign-on tests' identity
+#            provider, in $OIDC_PROVIDER_DIR (default
+#            ~/.cache/devauth-bench/oidc-provider-VERSION, shared with make bench)
 #   desktop  WebKitGTK and friends for the Tauri app, Xvfb, a keyring, D-Bus
 #   keyring  gnome-keyring, secret-tool and dbus-run-session, for the CLI's
 #            keychain tests (.ci/with-keyring.sh); no display needed
@@ -157,5 +160,23 @@ if [ -n "$want_axe" ]; then
       --no-audit --no-fund "axe-core@$axe_version"
     [ "$(axe_installed)" = "$axe_version" ] || die "npm finished but axe-core $axe_version is not in $axe_dir"
     echo "installed axe-core $axe_version"
+  fi
+  # The identity provider of the single sign-on tests (the version
+  # .ci/bench.sh pins; tests/src/idp.rs looks in the same place).
+  oidc_version=9.13.3
+  oidc_dir="${OIDC_PROVIDER_DIR:-$HOME/.cache/devauth-bench/oidc-provider-$oidc_version}"
+  oidc_installed() {
+    node -e 'try { console.log(require(process.argv[1]).version) } catch { }' \
+      "$oidc_dir/node_modules/oidc-provider/package.json" 2>/dev/null || true
+  }
+  if [ "$(oidc_installed)" != "$oidc_version" ]; then
+    echo "install-deps: installing oidc-provider@$oidc_version into $oidc_dir (npm)"
+    rm -rf "$oidc_dir"
+    mkdir -p "$oidc_dir"
+    echo '{"name": "devauth-bench-oidc-provider", "private": true}' >"$oidc_dir/package.json"
+    quietly npm install --prefix "$oidc_dir" --no-save --no-package-lock --ignore-scripts \
+      --no-audit --no-fund "oidc-provider@$oidc_version"
+    [ "$(oidc_installed)" = "$oidc_version" ] || die "npm finished but oidc-provider $oidc_version is not in $oidc_dir"
+    echo "installed oidc-provider $oidc_version"
   fi
 fi

@@ -30,6 +30,7 @@ pub mod authz;
 pub mod browser;
 pub mod cli;
 pub mod desktop;
+pub mod idp;
 pub mod keyring;
 pub mod notifications;
 pub mod pg_cluster;

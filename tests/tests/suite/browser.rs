@@ -1215,3 +1215,72 @@ async fn a_busy_console_in_sections_in_chromium() {
     browser.close().await;
     srv.stop().await;
 }
+
+/// Single sign-on in Chromium, against the real provider: an invited
+/// colleague presses "Join with Team IdP" (the pages' CSP lets the form
+/// lead to the provider), signs in there and lands in the org; later, in
+/// another browser, "Sign in with Team IdP" on the sign-in page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colleague_joins_with_single_sign_on_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let Some((srv, _idp)) = crate::sso::setup(Backend::Sqlite, &[], None, false).await else {
+        return;
+    };
+    let owner = srv.claim().await;
+    let reply = srv
+        .post_json(
+            "/api/orgs/acme/invitations",
+            Some(&owner),
+            json!({ "email": "carol@team.example", "role": "member" }),
+        )
+        .await;
+    let link = reply.body["link"].as_str().unwrap_or_default().to_string();
+    let carol = Browser::start(Viewport::Desktop).await;
+    carol.goto(&link).await;
+    assert!(
+        carol
+            .text("#join-sso-team")
+            .await
+            .contains("Join with Team IdP"),
+        "{}",
+        carol.source().await
+    );
+    carol.screenshot("invite-sso").await;
+    carol.click("#join-sso-team").await;
+    assert!(
+        carol.text("h1").await.contains("Team IdP"),
+        "at the provider: {}",
+        carol.source().await
+    );
+    carol.fill("#login", "carol@team.example").await;
+    carol.click("#idp-submit").await;
+    assert!(
+        carol.url().await.ends_with("/account"),
+        "{}",
+        carol.url().await
+    );
+    assert!(
+        carol.text("#notice").await.contains("Welcome to Acme"),
+        "{}",
+        carol.source().await
+    );
+    carol.close().await;
+
+    let later = Browser::start(Viewport::Desktop).await;
+    later.goto(&srv.at("/login")).await;
+    assert_eq!(later.text("#sso-team").await, "Sign in with Team IdP");
+    later.screenshot("sso-login").await;
+    later.click("#sso-team").await;
+    later.fill("#login", "carol@team.example").await;
+    later.click("#idp-submit").await;
+    assert!(
+        later.url().await.ends_with("/account"),
+        "{}",
+        later.url().await
+    );
+    assert!(later.source().await.contains("carol@team.example"));
+    later.close().await;
+    srv.stop().await;
+}

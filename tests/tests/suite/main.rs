@@ -26,4 +26,5 @@ mod harness;
 mod pages;
 mod realtime;
 mod server;
+mod sso;
 mod team;

@@ -165,6 +165,10 @@ pub struct DevicePolicy {
     pub device_token_days: Option<i64>,
     /// Refuse, or only report.
     pub mode: PolicyMode,
+    /// How an approver must have signed in to the pages (`password`,
+    /// `sso`); empty: any way, and approving with a token too.
+    #[serde(default)]
+    pub sign_in: Vec<crate::SignInMethod>,
 }
 
 /// `PATCH /api/orgs/{org}/policy` (owners): the settings to change; the
@@ -190,6 +194,9 @@ pub struct DevicePolicyChange {
     /// Refuse, or only report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<PolicyMode>,
+    /// How an approver must have signed in; `[]`: any way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<Vec<crate::SignInMethod>>,
 }
 
 /// A field that was sent, `null` or not (absent stays `None` by `default`).

@@ -85,6 +85,17 @@ text_enum!(
 );
 
 text_enum!(
+    /// How a person signed in to the pages (an org's `sign_in` policy names
+    /// which may approve devices into it).
+    SignInMethod {
+        /// Email and password.
+        Password = "password",
+        /// Through one of the server's single sign-on providers.
+        Sso = "sso",
+    }
+);
+
+text_enum!(
     /// What a token may be used for. A token without scopes has its member's full role.
     Scope {
         /// `GET /me` and the event stream.

@@ -65,6 +65,112 @@ pub struct Config {
     /// seconds old (`DEVAUTH_APPROVAL_MAX_AUTH_AGE`); older sessions enter
     /// the password again on the confirm page.
     pub approval_max_auth_age_secs: i64,
+    /// The single sign-on providers the sign-in page offers
+    /// (`DEVAUTH_OIDC_*`, or several in `DEVAUTH_OIDC_CONFIG`).
+    pub oidc_providers: Vec<OidcProvider>,
+}
+
+/// A team's OpenID Connect provider, to sign in through ("Sign in with {name}").
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProvider {
+    /// In addresses (`/login/sso/{id}`) and stored with each linked
+    /// identity: keep it when the provider's settings change.
+    #[serde(default = "default_provider_id")]
+    pub id: String,
+    /// What the button says after "Sign in with".
+    pub name: String,
+    /// The issuer; its `/.well-known/openid-configuration` is read on first use.
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The client secret (a public client with PKCE only: none).
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// Email domains whose people get an account on their first sign-in
+    /// (with a verified email); empty: only people with an invitation.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// The org (slug) an account made on its first sign-in joins, if any.
+    #[serde(default)]
+    pub org: Option<String>,
+    /// The role it joins with: `member` (the default), `viewer` or `admin`.
+    #[serde(default = "default_join_role")]
+    pub role: crate::model::Role,
+}
+
+fn default_provider_id() -> String {
+    "sso".into()
+}
+
+fn default_join_role() -> crate::model::Role {
+    crate::model::Role::Member
+}
+
+/// `DEVAUTH_OIDC_CONFIG`'s contents: `{"providers": [{…}, …]}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcFile {
+    providers: Vec<OidcProvider>,
+}
+
+impl OidcProvider {
+    /// The providers a `DEVAUTH_OIDC_CONFIG` file lists; the error names
+    /// the file and what is wrong.
+    pub fn from_file(path: &std::path::Path) -> Result<Vec<OidcProvider>, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("DEVAUTH_OIDC_CONFIG: cannot read {}: {err}", path.display()))?;
+        let file: OidcFile = serde_json::from_str(&text)
+            .map_err(|err| format!("DEVAUTH_OIDC_CONFIG: {}: {err}", path.display()))?;
+        Ok(file.providers)
+    }
+
+    /// Whether an account may be made on a first sign-in with this
+    /// (verified) email.
+    pub fn allows(&self, email: &str) -> bool {
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        self.allowed_domains
+            .iter()
+            .any(|allowed| allowed.trim().eq_ignore_ascii_case(domain))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let id_ok = (1..=40).contains(&self.id.len())
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err(format!(
+                "single sign-on provider id `{}`: use 1-40 lowercase letters, digits and dashes",
+                self.id
+            ));
+        }
+        let issuer = url::Url::parse(&self.issuer)
+            .map_err(|err| format!("provider `{}`: issuer `{}`: {err}", self.id, self.issuer))?;
+        let loopback = matches!(issuer.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
+            return Err(format!(
+                "provider `{}`: the issuer must be https:// (http:// only on localhost), got `{}`",
+                self.id, self.issuer
+            ));
+        }
+        if self.name.trim().is_empty() || self.client_id.trim().is_empty() {
+            return Err(format!(
+                "provider `{}`: name and client id must not be empty",
+                self.id
+            ));
+        }
+        if self.role == crate::model::Role::Owner {
+            return Err(format!(
+                "provider `{}`: accounts made on a first sign-in cannot join as owner",
+                self.id
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -94,6 +200,7 @@ impl Default for Config {
             purge_interval: std::time::Duration::from_secs(3600),
             audit_retention_days: 0,
             approval_max_auth_age_secs: 2 * 3600,
+            oidc_providers: Vec::new(),
         }
     }
 }
@@ -127,6 +234,15 @@ impl Config {
         }
         if self.clients.is_empty() {
             return Err("at least one client id must be registered".into());
+        }
+        for (i, provider) in self.oidc_providers.iter().enumerate() {
+            provider.validate()?;
+            if self.oidc_providers[..i].iter().any(|p| p.id == provider.id) {
+                return Err(format!(
+                    "two single sign-on providers have the id `{}`: give each its own",
+                    provider.id
+                ));
+            }
         }
         Ok(())
     }

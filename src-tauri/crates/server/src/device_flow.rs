@@ -503,15 +503,21 @@ pub async fn approve(
 ) -> Result<PendingRequest> {
     grant.days(state.config.token_ttl_days)?;
     let request = pending(state, principal, user_code, meta).await?;
-    approve_found(state, principal, request, user_code, org_slug, grant, meta).await
+    // With a token: no browser sign-in (an org's `sign_in` policy may refuse it).
+    approve_found(
+        state, principal, None, request, user_code, org_slug, grant, meta,
+    )
+    .await
 }
 
 /// [`approve`] for a request the caller has just looked up ([`lookup`]) and
 /// found pending (the confirm page, which checks more before approving). It
 /// is recorded only if still pending.
+#[allow(clippy::too_many_arguments)]
 pub async fn approve_found(
     state: &AppState,
     principal: &Principal,
+    signed_in_with: Option<crate::model::SignInMethod>,
     request: PendingRequest,
     user_code: &str,
     org_slug: &str,
@@ -535,7 +541,9 @@ pub async fn approve_found(
     let scopes = grant.scopes(acting.inherited_scopes())?;
     let now = state.now();
     let org_policy = crate::org_policy::current(state, &org.id).await?;
-    if let Some(reason) = org_policy.refusal(&org.name, request.requester_ip.as_deref()) {
+    if let Some(reason) =
+        org_policy.refusal(&org.name, request.requester_ip.as_deref(), signed_in_with)
+    {
         let enforced = org_policy.mode == PolicyMode::Enforce;
         let action = if enforced {
             AuditAction::DevicePolicyDenied

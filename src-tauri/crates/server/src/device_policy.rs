@@ -5,7 +5,7 @@
 
 use crate::client_ip::Cidr;
 use crate::events::Event;
-use crate::model::OrgId;
+use crate::model::{OrgId, SignInMethod, sign_in_words};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -52,6 +52,9 @@ pub struct DevicePolicy {
     pub device_token_days: Option<i64>,
     /// Refuse, or only report.
     pub mode: PolicyMode,
+    /// How an approver must have signed in to the pages; empty: any way
+    /// (and approving with a token, from the CLI or the app, too).
+    pub sign_in: Vec<SignInMethod>,
 }
 
 impl Default for DevicePolicy {
@@ -61,6 +64,7 @@ impl Default for DevicePolicy {
             device_networks: Vec::new(),
             device_token_days: None,
             mode: PolicyMode::Enforce,
+            sign_in: Vec::new(),
         }
     }
 }
@@ -69,13 +73,39 @@ impl Default for DevicePolicy {
 pub const MAX_NETWORKS: usize = 64;
 
 impl DevicePolicy {
-    /// Why this policy refuses a device that asked from `requester_ip`
-    /// (`None`: it does not), naming the policy and `org`.
-    pub fn refusal(&self, org: &str, requester_ip: Option<&str>) -> Option<String> {
+    /// Why this policy refuses a device that asked from `requester_ip`,
+    /// approved by someone who signed in to the pages with `signed_in_with`
+    /// (`None`: with a token), or `None` when it does not; naming the
+    /// policy and `org`.
+    pub fn refusal(
+        &self,
+        org: &str,
+        requester_ip: Option<&str>,
+        signed_in_with: Option<SignInMethod>,
+    ) -> Option<String> {
         if !self.device_flow {
             return Some(format!(
                 "the device policy of {org} does not allow signing in devices"
             ));
+        }
+        if !self.sign_in.is_empty() {
+            let allowed = self.sign_in_text();
+            match signed_in_with {
+                Some(method) if self.sign_in.contains(&method) => {}
+                Some(method) => {
+                    return Some(format!(
+                        "the device policy of {org} approves devices only for people signed in \
+                         with {allowed}; you signed in with {}",
+                        sign_in_words(method)
+                    ));
+                }
+                None => {
+                    return Some(format!(
+                        "the device policy of {org} approves devices only in the browser, signed \
+                         in with {allowed}"
+                    ));
+                }
+            }
         }
         if self.device_networks.is_empty() {
             return None;
@@ -89,6 +119,27 @@ impl DevicePolicy {
                 requester_ip.unwrap_or("an unknown address")
             )
         })
+    }
+
+    /// The sign-in methods, in words ("single sign-on or a password").
+    pub fn sign_in_text(&self) -> String {
+        let words: Vec<&str> = self.sign_in.iter().map(|m| sign_in_words(*m)).collect();
+        words.join(" or ")
+    }
+
+    /// Reads the methods a policy names (`password`, `sso`), each once.
+    pub fn parse_sign_in<'a>(
+        list: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<SignInMethod>, String> {
+        let mut methods = Vec::new();
+        for text in list.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+            let method: SignInMethod = text.parse().map_err(|e| format!("`sign_in`: {e}"))?;
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        methods.sort();
+        Ok(methods)
     }
 
     /// The lifetime a device token gets: `days`, at most the policy's cap.
@@ -152,8 +203,16 @@ impl DevicePolicy {
             || "the server's lifetime".to_string(),
             |d| format!("at most {d} days"),
         );
+        let approvers = if self.sign_in.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", approved only after signing in with {}",
+                self.sign_in_text()
+            )
+        };
         format!(
-            "device sign-in {flow}, from {from}, tokens for {days}, {}",
+            "device sign-in {flow}, from {from}, tokens for {days}{approvers}, {}",
             match self.mode {
                 PolicyMode::Enforce => "enforced",
                 PolicyMode::Report => "reported only",
@@ -219,22 +278,40 @@ mod tests {
     #[test]
     fn the_default_allows_everything() {
         let p = DevicePolicy::default();
-        assert_eq!(p.refusal("acme", Some("203.0.113.7")), None);
-        assert_eq!(p.refusal("acme", None), None);
+        assert_eq!(
+            p.refusal("acme", Some("203.0.113.7"), Some(SignInMethod::Password)),
+            None
+        );
+        assert_eq!(p.refusal("acme", None, Some(SignInMethod::Password)), None);
         assert_eq!(p.cap_days(90), 90);
     }
 
     #[test]
     fn networks_limit_where_devices_ask_from() {
         let p = policy("10.0.0.0/8, 2001:db8::/32");
-        assert_eq!(p.refusal("acme", Some("10.1.2.3")), None);
-        assert_eq!(p.refusal("acme", Some("2001:db8::5")), None);
-        let outside = p.refusal("acme", Some("203.0.113.7")).expect("refused");
+        assert_eq!(
+            p.refusal("acme", Some("10.1.2.3"), Some(SignInMethod::Password)),
+            None
+        );
+        assert_eq!(
+            p.refusal("acme", Some("2001:db8::5"), Some(SignInMethod::Password)),
+            None
+        );
+        let outside = p
+            .refusal("acme", Some("203.0.113.7"), Some(SignInMethod::Password))
+            .expect("refused");
         assert!(outside.contains("device policy of acme"), "{outside}");
         assert!(outside.contains("10.0.0.0/8, 2001:db8::/32"), "{outside}");
         assert!(outside.contains("203.0.113.7"), "{outside}");
-        assert!(p.refusal("acme", None).is_some(), "unknown is outside");
-        assert!(p.refusal("acme", Some("garbage")).is_some());
+        assert!(
+            p.refusal("acme", None, Some(SignInMethod::Password))
+                .is_some(),
+            "unknown is outside"
+        );
+        assert!(
+            p.refusal("acme", Some("garbage"), Some(SignInMethod::Password))
+                .is_some()
+        );
     }
 
     #[test]
@@ -245,11 +322,44 @@ mod tests {
             ..DevicePolicy::default()
         };
         assert!(
-            p.refusal("acme", Some("10.0.0.1"))
+            p.refusal("acme", Some("10.0.0.1"), Some(SignInMethod::Password))
                 .is_some_and(|r| r.contains("does not allow"))
         );
         assert_eq!(p.cap_days(90), 7);
         assert_eq!(p.cap_days(3), 3);
+    }
+
+    #[test]
+    fn a_sign_in_policy_names_who_may_approve() {
+        let p = DevicePolicy {
+            sign_in: DevicePolicy::parse_sign_in(["sso", " sso", ""]).expect("methods"),
+            ..DevicePolicy::default()
+        };
+        assert_eq!(p.sign_in, vec![SignInMethod::Sso], "each once");
+        assert_eq!(p.refusal("acme", None, Some(SignInMethod::Sso)), None);
+        let password = p
+            .refusal("acme", None, Some(SignInMethod::Password))
+            .expect("a password sign-in is refused");
+        assert!(
+            password.contains("signed in with single sign-on"),
+            "{password}"
+        );
+        assert!(
+            password.contains("you signed in with a password"),
+            "{password}"
+        );
+        let token = p.refusal("acme", None, None).expect("a token is refused");
+        assert!(token.contains("only in the browser"), "{token}");
+        assert!(
+            p.describe()
+                .contains("approved only after signing in with single sign-on")
+        );
+        assert!(
+            DevicePolicy::parse_sign_in(["passkeys"]).is_err_and(|e| e.contains("sign_in")),
+            "an unknown method is refused with the field's name"
+        );
+        // The default: any way, tokens too.
+        assert_eq!(DevicePolicy::default().refusal("acme", None, None), None);
     }
 
     #[test]

@@ -141,9 +141,15 @@ pub async fn open(state: &AppState, secret: &str) -> Result<(Invitation, Org)> {
     if !secret.starts_with("dvi_") || secret.len() != 68 {
         return Err(unknown());
     }
+    open_by_hash(state, &sha256_hex(secret)).await
+}
+
+/// The invitation whose link's secret hashes to `secret_hash`, and its org.
+pub async fn open_by_hash(state: &AppState, secret_hash: &str) -> Result<(Invitation, Org)> {
+    let unknown = || Error::not_found("this invitation link is not known");
     let invitation = state
         .store
-        .invitation_by_hash(&sha256_hex(secret))
+        .invitation_by_hash(secret_hash)
         .await?
         .ok_or_else(unknown)?;
     let org = state
@@ -233,17 +239,30 @@ pub async fn accept_as(
     meta: &RequestMeta,
 ) -> Result<(Invitation, Org)> {
     let (invitation, org) = open(state, secret).await?;
-    still_open(&invitation, state.now())?;
+    accept_opened(state, &invitation, &org, user, meta).await?;
+    Ok((invitation, org))
+}
+
+/// Accepts an invitation already opened as `user`, whose email must be the
+/// invited one.
+pub async fn accept_opened(
+    state: &AppState,
+    invitation: &Invitation,
+    org: &Org,
+    user: &User,
+    meta: &RequestMeta,
+) -> Result<()> {
+    still_open(invitation, state.now())?;
     if !user.email.eq_ignore_ascii_case(&invitation.email) {
         return Err(Error::forbidden(format!(
             "this invitation is for {}, and you are signed in as {}",
             invitation.email, user.email
         )));
     }
-    let audit = accepted_event(state, user, &invitation, false, meta);
+    let audit = accepted_event(state, user, invitation, false, meta);
     if !state
         .store
-        .accept_invitation(&invitation, &user.id, None, &audit)
+        .accept_invitation(invitation, &user.id, None, &audit)
         .await?
     {
         return Err(Error::Conflict(format!(
@@ -251,5 +270,5 @@ pub async fn accept_as(
             org.name
         )));
     }
-    Ok((invitation, org))
+    Ok(())
 }

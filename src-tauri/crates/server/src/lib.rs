@@ -85,6 +85,7 @@ pub mod router;
 pub mod secret;
 pub mod server;
 pub(crate) mod setup;
+pub mod sso;
 pub mod state;
 pub mod store;
 pub mod tokens;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use devauth_server::admin::{self, AdminCommand};
 use devauth_server::client_ip::TrustedProxies;
+use devauth_server::config::OidcProvider;
 use devauth_server::secret::Secret;
 use devauth_server::{Config, serve};
 use std::process::ExitCode;
@@ -34,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date, then exit.
     Migrate,
     #[command(flatten)]
@@ -114,6 +115,83 @@ struct ServeArgs {
     /// Protect /metrics: it answers only `Authorization: Bearer` this token.
     #[arg(long, env = "DEVAUTH_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Single sign-on: the team's OpenID Connect issuer (https://…); the
+    /// sign-in page offers "Sign in with {DEVAUTH_OIDC_NAME}".
+    #[arg(long, env = "DEVAUTH_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// The client id registered at the issuer (its redirect URI:
+    /// {public URL}/login/sso/{DEVAUTH_OIDC_ID}/callback).
+    #[arg(long, env = "DEVAUTH_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    /// The client secret registered at the issuer.
+    #[arg(long, env = "DEVAUTH_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    oidc_client_secret: Option<String>,
+    /// What the sign-in button calls the provider.
+    #[arg(long, env = "DEVAUTH_OIDC_NAME", default_value = "single sign-on")]
+    oidc_name: String,
+    /// The provider's id in addresses and stored identities.
+    #[arg(long, env = "DEVAUTH_OIDC_ID", default_value = "sso")]
+    oidc_id: String,
+    /// Email domains (comma-separated) whose people get an account on their
+    /// first sign-in; by default only people with an invitation do.
+    #[arg(
+        long,
+        env = "DEVAUTH_OIDC_ALLOWED_DOMAINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    oidc_allowed_domains: Vec<String>,
+    /// The org (slug) accounts made on a first sign-in join.
+    #[arg(long, env = "DEVAUTH_OIDC_ORG")]
+    oidc_org: Option<String>,
+    /// Their role there: member (default), viewer or admin.
+    #[arg(long, env = "DEVAUTH_OIDC_ROLE", default_value = "member")]
+    oidc_role: String,
+    /// Several providers: a JSON file `{"providers": [{"id", "name",
+    /// "issuer", "client_id", "client_secret", "allowed_domains", "org",
+    /// "role"}, …]}` (added to the one set by DEVAUTH_OIDC_ISSUER).
+    #[arg(long, env = "DEVAUTH_OIDC_CONFIG")]
+    oidc_config: Option<std::path::PathBuf>,
+}
+
+impl ServeArgs {
+    /// The single sign-on providers these settings name.
+    fn oidc_providers(&self) -> Result<Vec<OidcProvider>, String> {
+        let mut providers = match &self.oidc_config {
+            Some(path) => OidcProvider::from_file(path)?,
+            None => Vec::new(),
+        };
+        if let Some(issuer) = self.oidc_issuer.as_deref().filter(|i| !i.is_empty()) {
+            let client_id = self
+                .oidc_client_id
+                .clone()
+                .filter(|c| !c.is_empty())
+                .ok_or("DEVAUTH_OIDC_ISSUER is set: set DEVAUTH_OIDC_CLIENT_ID too")?;
+            providers.push(OidcProvider {
+                id: self.oidc_id.clone(),
+                name: self.oidc_name.clone(),
+                issuer: issuer.to_string(),
+                client_id,
+                client_secret: self
+                    .oidc_client_secret
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .map(Secret::new),
+                allowed_domains: self
+                    .oidc_allowed_domains
+                    .iter()
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty())
+                    .collect(),
+                org: self.oidc_org.clone().filter(|o| !o.is_empty()),
+                role: self
+                    .oidc_role
+                    .parse()
+                    .map_err(|err| format!("DEVAUTH_OIDC_ROLE: {err}"))?,
+            });
+        }
+        Ok(providers)
+    }
 }
 
 fn init_logging(default: &str) {
@@ -133,7 +211,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli
         .command
-        .unwrap_or_else(|| Command::Serve(ServeArgs::parse_from_env()));
+        .unwrap_or_else(|| Command::Serve(Box::new(ServeArgs::parse_from_env())));
     match command {
         Command::Serve(args) => {
             init_logging("info");
@@ -152,7 +230,15 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            let oidc_providers = match args.oidc_providers() {
+                Ok(providers) => providers,
+                Err(err) => {
+                    eprintln!("devauth-server: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let config = Config {
+                oidc_providers,
                 database_url: cli.database_url,
                 addr: args.addr,
                 public_url: args.public_url,

@@ -39,6 +39,8 @@ pub struct PolicyChange {
     pub device_token_days: Option<Option<i64>>,
     /// Refuse or report.
     pub mode: Option<PolicyMode>,
+    /// How approvers must have signed in (empty: any way).
+    pub sign_in: Option<Vec<crate::model::SignInMethod>>,
 }
 
 /// An org's device policy (owners and admins may read it).
@@ -71,6 +73,17 @@ pub async fn set(
     }
     if let Some(mode) = change.mode {
         next.mode = mode;
+    }
+    if let Some(methods) = &change.sign_in {
+        let mut methods = methods.clone();
+        methods.sort();
+        methods.dedup();
+        if methods.contains(&crate::model::SignInMethod::Sso) && !state.sso.enabled() {
+            return Err(Error::invalid(
+                "`sign_in`: this server has no single sign-on provider (set DEVAUTH_OIDC_ISSUER)",
+            ));
+        }
+        next.sign_in = methods;
     }
     let now = state.now();
     let audit = NewAuditEvent::new(now, principal.actor(), AuditAction::OrgPolicyChanged, meta)

@@ -47,6 +47,8 @@ pub struct Inner {
     pub bus: Arc<EventBus>,
     /// Validated tokens, dropped as soon as an event says they may have changed.
     pub cache: TokenCache,
+    /// The single sign-on providers, and what was read from them.
+    pub sso: crate::sso::Sso,
     /// The key the servers on this database share, loaded on first use.
     key: tokio::sync::OnceCell<ServerKey>,
     /// Whether untrusted forwarding headers have been reported (once).
@@ -66,7 +68,9 @@ impl AppState {
         let passwords = PasswordGate::new(config.password_checks, config.password_queue);
         // With a listener (PostgreSQL) the cache waits until it is connected.
         let cache = TokenCache::new(config.cache_max_age_secs, store.backend() != "postgres");
+        let sso = crate::sso::Sso::new(&config.oidc_providers);
         Self(Arc::new(Inner {
+            sso,
             store,
             clock,
             config,

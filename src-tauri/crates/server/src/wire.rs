@@ -145,6 +145,7 @@ pub fn device_policy(policy: &crate::device_policy::DevicePolicy) -> proto::Devi
             PolicyMode::Enforce => proto::PolicyMode::Enforce,
             PolicyMode::Report => proto::PolicyMode::Report,
         },
+        sign_in: policy.sign_in.clone(),
     }
 }
 
@@ -158,6 +159,7 @@ pub fn policy_change(change: proto::DevicePolicyChange) -> crate::org_policy::Po
             proto::PolicyMode::Enforce => PolicyMode::Enforce,
             proto::PolicyMode::Report => PolicyMode::Report,
         }),
+        sign_in: change.sign_in,
     }
 }
 

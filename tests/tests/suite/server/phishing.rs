@@ -127,7 +127,7 @@ pub async fn device_policy_is_the_owners(backend: Backend) {
     assert_eq!(default.status, 200, "{}", default.body);
     assert_eq!(
         default.body,
-        json!({"device_flow": "on", "device_networks": [], "device_token_days": null, "mode": "enforce"})
+        json!({"device_flow": "on", "device_networks": [], "device_token_days": null, "mode": "enforce", "sign_in": []})
     );
     assert_eq!(
         srv.get_status("/api/orgs/acme/policy", Some(&admin)).await,

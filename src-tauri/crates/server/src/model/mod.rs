@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use devauth_proto::{
-    DeviceStatus, Role, Scope, TokenKind, TokenState, parse_scopes, scopes_to_text,
+    DeviceStatus, Role, Scope, SignInMethod, TokenKind, TokenState, parse_scopes, scopes_to_text,
 };
 
 /// What a role may do, beside its name on the wire.
@@ -479,11 +479,20 @@ pub enum AuditAction {
     PasswordResetCreated,
     /// A user set a new password with a reset link (every session ended).
     PasswordReset,
+    /// Someone signed in through a single sign-on provider.
+    SsoSignedIn,
+    /// A single sign-on identity was linked to an account.
+    SsoLinked,
+    /// A single sign-on identity was unlinked from an account.
+    SsoUnlinked,
+    /// A provider's answer was refused (no account, a domain not allowed, a
+    /// mismatched state, nonce or issuer).
+    SsoRefused,
 }
 
 impl AuditAction {
     /// Every action, in the order a filter lists them.
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::DeviceRequested,
         AuditAction::DeviceApproved,
         AuditAction::DeviceDenied,
@@ -505,6 +514,10 @@ impl AuditAction {
         AuditAction::OrgPolicyChanged,
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
+        AuditAction::SsoSignedIn,
+        AuditAction::SsoRefused,
+        AuditAction::SsoLinked,
+        AuditAction::SsoUnlinked,
         AuditAction::UserCreated,
         AuditAction::UserDisabled,
         AuditAction::PasswordChanged,
@@ -545,6 +558,10 @@ impl AuditAction {
             AuditAction::InvitationAccepted => "Invitation accepted",
             AuditAction::PasswordResetCreated => "Password reset link made",
             AuditAction::PasswordReset => "Password reset",
+            AuditAction::SsoSignedIn => "Signed in with single sign-on",
+            AuditAction::SsoLinked => "Single sign-on connected",
+            AuditAction::SsoUnlinked => "Single sign-on disconnected",
+            AuditAction::SsoRefused => "Single sign-on refused",
         }
     }
 
@@ -584,6 +601,10 @@ impl AuditAction {
             AuditAction::InvitationAccepted => "invitation.accepted",
             AuditAction::PasswordResetCreated => "user.password_reset_created",
             AuditAction::PasswordReset => "user.password_reset",
+            AuditAction::SsoSignedIn => "sso.signed_in",
+            AuditAction::SsoLinked => "sso.linked",
+            AuditAction::SsoUnlinked => "sso.unlinked",
+            AuditAction::SsoRefused => "sso.refused",
         }
     }
 }
@@ -619,6 +640,59 @@ pub struct Invitation {
     pub accepted_at: Option<Timestamp>,
     /// When it was withdrawn, if it was.
     pub withdrawn_at: Option<Timestamp>,
+}
+
+/// How a sign-in method reads in a sentence ("a password").
+pub fn sign_in_words(method: SignInMethod) -> &'static str {
+    match method {
+        SignInMethod::Password => "a password",
+        SignInMethod::Sso => "single sign-on",
+    }
+}
+
+/// An account's identity at a single sign-on provider.
+#[derive(Debug, Clone)]
+pub struct SsoIdentity {
+    /// The provider's id in the server's configuration.
+    pub provider: String,
+    /// The ID token's `sub` at that provider.
+    pub subject: String,
+    /// The account it signs in to.
+    pub user_id: UserId,
+    /// The verified email the provider gave when it was linked.
+    pub email: String,
+    /// When it was linked.
+    pub created_at: Timestamp,
+    /// When it last signed in.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A sign-in through a provider under way (see the `sso_attempts` table).
+#[derive(Debug, Clone)]
+pub struct SsoAttempt {
+    /// SHA-256 of its `state`, lowercase hex.
+    pub id_hash: String,
+    /// The provider's id.
+    pub provider: String,
+    /// SHA-256 of the pre-session cookie of the browser it began in.
+    pub browser_hash: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier the code is redeemed with.
+    pub pkce_verifier: String,
+    /// The local path to go to after.
+    pub next: String,
+    /// SHA-256 of the secret of the invitation it accepts.
+    pub invite_hash: Option<String>,
+    /// Asked the provider for a fresh sign-in (to approve a device).
+    pub fresh: bool,
+    /// Waiting for the password of the account with this identity's email:
+    /// the identity's subject and email.
+    pub link: Option<(String, String)>,
+    /// When it began.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
 }
 
 /// A password reset link, as stored (the secret only hashed).

@@ -133,6 +133,8 @@ pub struct NewSession {
     pub ip: Option<String>,
     /// The browser's `User-Agent`.
     pub user_agent: Option<String>,
+    /// How the user signed in.
+    pub method: SignInMethod,
 }
 
 /// Everything the first-run claim creates, in one transaction.
@@ -161,6 +163,7 @@ pub trait Store:
     + Changes
     + Invitations
     + PasswordResets
+    + SingleSignOn
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -406,18 +409,63 @@ pub trait PasswordResets: Send + Sync + 'static {
     ) -> Result<bool>;
 }
 
+/// Single sign-on: identities at providers, and sign-ins under way.
+#[async_trait]
+pub trait SingleSignOn: Send + Sync + 'static {
+    /// Stores a sign-in under way.
+    async fn create_sso_attempt(&self, attempt: &SsoAttempt) -> Result<()>;
+    /// Takes a sign-in under way once: the first call at `now` before it
+    /// expired returns it (a link waiting for a password when `link`),
+    /// every later one `None`.
+    async fn take_sso_attempt(
+        &self,
+        id_hash: &str,
+        link: bool,
+        now: Timestamp,
+    ) -> Result<Option<SsoAttempt>>;
+    /// The link waiting for a password in this browser, without taking it.
+    async fn pending_sso_link(
+        &self,
+        browser_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<SsoAttempt>>;
+    /// The active account this identity signs in to, recording the use.
+    async fn sso_user(&self, provider: &str, subject: &str, now: Timestamp)
+    -> Result<Option<User>>;
+    /// Links an identity to an account, creating the account first when
+    /// `new_user` is given, and (for an account made on its first sign-in)
+    /// adding it to an org, with the audit event, in one transaction. False
+    /// when the identity is linked already (to anyone).
+    async fn link_sso_identity(
+        &self,
+        identity: &SsoIdentity,
+        new_user: Option<&User>,
+        join: Option<(&OrgId, Role)>,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
+    /// An account's identities, oldest first.
+    async fn sso_identities(&self, user_id: &UserId) -> Result<Vec<SsoIdentity>>;
+    /// Unlinks one of an account's identities; false when it has no such one.
+    async fn unlink_sso_identity(
+        &self,
+        user_id: &UserId,
+        provider: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
+}
+
 /// Browser sessions.
 #[async_trait]
 pub trait Sessions: Send + Sync + 'static {
     /// Stores a new browser session.
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     /// The active user behind a session (not ended, not expired, user not
-    /// disabled), and when they signed in.
+    /// disabled), when they signed in and how.
     async fn session_user(
         &self,
         id_hash: &str,
         now: Timestamp,
-    ) -> Result<Option<(User, Timestamp)>>;
+    ) -> Result<Option<(User, Timestamp, SignInMethod)>>;
     /// Ends one session (signing out); nothing when it has ended already.
     async fn end_session(&self, id_hash: &str, now: Timestamp) -> Result<()>;
     /// Ends every browser session of a user; returns how many.
@@ -537,7 +585,8 @@ pub trait Changes: Send + Sync + 'static {
 /// The store's traits, for calling its methods.
 pub mod prelude {
     pub use super::{
-        Accounts, Audit, Changes, Devices, Limits, Retention, Sessions, Setup, Store, Tokens,
+        Accounts, Audit, Changes, Devices, Limits, Retention, Sessions, Setup, SingleSignOn, Store,
+        Tokens,
     };
 }
 

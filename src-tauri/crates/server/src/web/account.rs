@@ -64,8 +64,27 @@ pub async fn render(
             .find(|(org, _)| org.id == t.org_id)
             .map(|(_, role)| *role)
     });
+    let linked = match crate::sso::identities_of(state, &user).await {
+        Ok(linked) => linked,
+        Err(err) => return error_page(visitor, err),
+    };
+    let sso = state
+        .sso
+        .buttons()
+        .into_iter()
+        .map(|(id, name)| SsoRow {
+            connected_as: linked
+                .iter()
+                .find(|(provider, _, _)| *provider == id)
+                .map(|(_, _, email)| email.clone()),
+            id,
+            name,
+        })
+        .collect();
     let flash = outcome.flash.unwrap_or_default();
     let page = AccountPage {
+        sso,
+        has_password: user.password_hash.is_some(),
         layout: layout(visitor, "Account"),
         email: user.email.clone(),
         name: user.name.clone(),

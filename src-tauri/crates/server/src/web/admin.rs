@@ -874,11 +874,14 @@ async fn policy_page(
         Ok(policy) => policy,
         Err(err) => return error_page(visitor, err),
     };
-    let view = PolicyView::new(
+    let mut view = PolicyView::new(
         &device_policy,
         policy::check(principal, Act::SetDevicePolicy { org_id: &org.id }).is_ok(),
         state.config.token_ttl_days,
     );
+    // Single sign-on is offered only on a server that has a provider.
+    view.sign_in
+        .retain(|(value, _, ticked)| *value != "sso" || *ticked || state.sso.enabled());
     page(visitor, org, "policy", Body::Policy(view), said)
 }
 
@@ -1262,12 +1265,18 @@ pub async fn set_policy(
                 ),
                 device_token_days: Some(days),
                 mode,
+                sign_in: Some(
+                    crate::device_policy::DevicePolicy::parse_sign_in(form.all("sign_in"))
+                        .map_err(|e| at("sign_in")(Error::invalid(e)))?,
+                ),
             };
             let saved = org_policy::set(state, &principal, &org, &change, meta)
                 .await
                 .map_err(|err| {
                     let text = err.to_string();
-                    if text.contains("device_networks") {
+                    if text.contains("sign_in") || text.contains("single sign-on") {
+                        at("sign_in")(err)
+                    } else if text.contains("device_networks") {
                         at("device_networks")(err)
                     } else if text.contains("device_token_days") {
                         at("device_token_days")(err)

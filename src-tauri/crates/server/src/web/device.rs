@@ -10,6 +10,7 @@ use super::views::*;
 use crate::device_flow::{self, PendingRequest, not_pending};
 use crate::error::{Error, Flow};
 use crate::identity::{self, SignInError};
+use crate::model::SignInMethod;
 use crate::model::{DeviceStatus, User};
 use crate::policy::Principal;
 use crate::secret::Secret;
@@ -212,6 +213,8 @@ fn confirm_page(
         Some((text, field)) => (Some(text.clone()), *field),
         None => (None, ""),
     };
+    let old = !visitor.signed_in_within(now, state.config.approval_max_auth_age_secs);
+    let by_sso = visitor.signed_in_with == Some(SignInMethod::Sso);
     ConfirmPage {
         layout: layout(visitor, "Approve a device"),
         heading: format!(
@@ -251,7 +254,16 @@ fn confirm_page(
             relative(request.expires_at, now)
         ),
         different_network: different,
-        needs_password: !visitor.signed_in_within(now, state.config.approval_max_auth_age_secs),
+        needs_password: old && !by_sso,
+        sso_again: if (old && by_sso) || error_field == "sign_in" {
+            state.sso.buttons()
+        } else {
+            Vec::new()
+        },
+        again_next: format!(
+            "/device?user_code={}",
+            crate::secret::normalize_user_code(code).unwrap_or_default()
+        ),
         max_auth_age: duration_words(state.config.approval_max_auth_age_secs),
         hint_elsewhere: request
             .org_hint
@@ -338,6 +350,11 @@ async fn approval_checks(
     if visitor.signed_in_within(state.now(), state.config.approval_max_auth_age_secs) {
         return Ok(());
     }
+    if visitor.signed_in_with == Some(SignInMethod::Sso) {
+        let text = "You signed in with single sign-on a while ago: sign in again with it to \
+             approve a device.";
+        return Err((text.to_string(), "sso", StatusCode::UNAUTHORIZED));
+    }
     let password = Secret::new(form.text("password"));
     if password.expose().is_empty() {
         let text = "Enter your password to approve a device.";
@@ -353,7 +370,10 @@ async fn approval_checks(
     )
     .await;
     let (text, status) = match checked {
-        Ok(fresh) => match visitor.renew(state, fresh, renewed).await {
+        Ok(fresh) => match visitor
+            .renew(state, fresh, SignInMethod::Password, renewed)
+            .await
+        {
             Ok(()) => return Ok(()),
             Err(_) => (
                 "Your session could not be renewed. Try again.".to_string(),
@@ -378,6 +398,21 @@ async fn approval_checks(
         ),
     };
     Err((text, "password", status))
+}
+
+/// When `org`'s policy wants approvers signed in another way than
+/// `method`: that way, in words, and whether single sign-on is one.
+async fn wanted_sign_in(
+    state: &AppState,
+    org: &str,
+    method: Option<SignInMethod>,
+) -> Option<(String, bool)> {
+    let org = state.store.org_by_slug(org).await.ok()??;
+    let policy = crate::org_policy::current(state, &org.id).await.ok()?;
+    let refused =
+        !policy.sign_in.is_empty() && !method.is_some_and(|m| policy.sign_in.contains(&m));
+    let by_sso = policy.sign_in.contains(&SignInMethod::Sso) && state.sso.enabled();
+    refused.then(|| (policy.sign_in_text(), by_sso))
 }
 
 /// A registered client as people call it: "devauth CLI", not `devauth-cli`.
@@ -461,7 +496,36 @@ pub async fn device_decide(
             };
             let org = form.text("org");
             let meta = visitor.meta.clone();
-            device_flow::approve_found(&state, &principal, request, &code, &org, grant, &meta).await
+            let method = visitor.signed_in_with;
+            let found = request.clone();
+            let approved = device_flow::approve_found(
+                &state, &principal, method, request, &code, &org, grant, &meta,
+            )
+            .await;
+            // Refused for how the approver signed in: the page offers to
+            // sign in again the way the org wants (the request stays pending).
+            if let Err(Error::PolicyDenied(reason)) = &approved
+                && let Some((wants, by_sso)) = wanted_sign_in(&state, &org, method).await
+            {
+                let text = format!(
+                    "{} Sign in again with {wants}, then approve.",
+                    super::page::sentence(reason)
+                );
+                // With single sign-on wanted, the page offers it again.
+                let field = if by_sso { "sign_in" } else { "org" };
+                let choices = choices.refused(&text, field);
+                return confirm_again(
+                    &state,
+                    &visitor,
+                    &user,
+                    &found,
+                    &code,
+                    choices,
+                    StatusCode::FORBIDDEN,
+                )
+                .await;
+            }
+            approved
         }
         Some("deny") => device_flow::deny(&state, &principal, &code, &visitor.meta).await,
         _ => Err(Error::invalid("choose Approve or Deny")),

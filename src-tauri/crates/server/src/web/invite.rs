@@ -9,6 +9,7 @@ use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::error::Error;
 use crate::invitations;
+use crate::model::SignInMethod;
 use crate::model::{Invitation, InvitationState, Org};
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -34,6 +35,8 @@ pub struct InvitePage {
     pub name: String,
     pub error: Option<String>,
     pub error_field: &'static str,
+    /// The single sign-on buttons: provider id and name.
+    pub sso: Vec<(String, String)>,
 }
 
 /// The link's state as a page, when it cannot be accepted.
@@ -115,6 +118,7 @@ async fn page(
         name,
         error,
         error_field,
+        sso: state.sso.buttons(),
     };
     visitor.finish(render(status, &page))
 }
@@ -189,7 +193,10 @@ pub async fn accept(
             {
                 Ok((user, org)) => {
                     let mut response = Redirect::to("/account").into_response();
-                    if let Err(err) = visitor.sign_in(&state, user, &mut response).await {
+                    if let Err(err) = visitor
+                        .sign_in(&state, user, SignInMethod::Password, &mut response)
+                        .await
+                    {
                         return error_page(&visitor, err);
                     }
                     let flash = Flash::notice(format!(

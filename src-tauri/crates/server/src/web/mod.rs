@@ -24,6 +24,7 @@ pub(crate) mod reset;
 mod session;
 pub(crate) mod setup_page;
 pub(crate) mod sign_in;
+pub(crate) mod sso;
 mod views;
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -61,6 +62,10 @@ pub fn routes() -> Routes {
         .add("/", get(sign_in::home))
         .add("/login", get(sign_in::login_form).post(sign_in::login))
         .add("/logout", post(sign_in::logout))
+        .add("/login/sso/link", get(sso::link_form).post(sso::link))
+        .add("/login/sso/{provider}", post(sso::start))
+        .add("/login/sso/{provider}/callback", get(sso::callback))
+        .add("/account/sso/{provider}/disconnect", post(sso::disconnect))
         .add(
             "/setup",
             get(setup_page::setup_form).post(setup_page::setup),

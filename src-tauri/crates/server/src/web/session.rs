@@ -15,7 +15,7 @@
 use super::flash::{FLASH_SECS, Flash, open, seal};
 use crate::error::Error;
 use crate::http::ApiError;
-use crate::model::{RequestMeta, User};
+use crate::model::{RequestMeta, SignInMethod, User};
 use crate::secret::{ServerKey, hex, sha256_hex};
 use crate::state::AppState;
 use crate::store::NewSession;
@@ -87,6 +87,8 @@ pub struct Visitor {
     pub user: Option<Arc<User>>,
     /// When the signed-in user signed in (entered their password).
     pub signed_in_at: Option<i64>,
+    /// How the signed-in user signed in.
+    pub signed_in_with: Option<SignInMethod>,
     /// Whether the signed-in user owns or administers an org (the header's Admin link).
     pub administers: bool,
     pub meta: RequestMeta,
@@ -102,6 +104,9 @@ pub struct Visitor {
     key: ServerKey,
     names: CookieNames,
     secure: bool,
+    /// The Content-Security-Policy of the pages (single sign-on adds the
+    /// providers' origins to `form-action`).
+    csp: std::borrow::Cow<'static, str>,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -123,9 +128,9 @@ impl FromRequestParts<AppState> for Visitor {
             }
             None => None,
         };
-        let (user, signed_in_at) = match found {
-            Some((user, at)) => (Some(Arc::new(user)), Some(at)),
-            None => (None, None),
+        let (user, signed_in_at, signed_in_with) = match found {
+            Some((user, at, method)) => (Some(Arc::new(user)), Some(at), Some(method)),
+            None => (None, None, None),
         };
         let administers = match &user {
             Some(user) => state
@@ -152,6 +157,7 @@ impl FromRequestParts<AppState> for Visitor {
             session: user.as_ref().and(session),
             user,
             signed_in_at,
+            signed_in_with,
             administers,
             meta,
             presession,
@@ -160,6 +166,7 @@ impl FromRequestParts<AppState> for Visitor {
             key: state.server_key().await?.clone(),
             names,
             secure,
+            csp: state.sso.csp(super::CSP),
         })
     }
 }
@@ -210,14 +217,23 @@ impl Visitor {
             self.set_cookie(&mut response, self.names.flash, "", 0);
         }
         super::page_headers(&mut response);
+        if let std::borrow::Cow::Owned(csp) = &self.csp
+            && let Ok(value) = HeaderValue::from_str(csp)
+        {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
         response
     }
 
-    /// Starts a session for `user`; the cookie goes on `response`.
+    /// Starts a session for `user`, signed in with `method`; the cookie goes
+    /// on `response`.
     pub async fn sign_in(
         &mut self,
         state: &AppState,
         user: User,
+        method: SignInMethod,
         response: &mut Response,
     ) -> Result<(), Error> {
         let id = random_hex();
@@ -231,6 +247,7 @@ impl Visitor {
                 expires_at: now + SESSION_SECS,
                 ip: self.meta.ip.clone(),
                 user_agent: self.meta.user_agent.clone(),
+                method,
             })
             .await?;
         self.set_cookie(response, self.names.session, &id, SESSION_SECS);
@@ -242,6 +259,7 @@ impl Visitor {
         self.session = Some(id);
         self.user = Some(Arc::new(user));
         self.signed_in_at = Some(now);
+        self.signed_in_with = Some(method);
         Ok(())
     }
 
@@ -287,16 +305,23 @@ impl Visitor {
         self.signed_in_at.is_some_and(|at| now - at <= max_age)
     }
 
-    /// After the password was entered again: this session ends and a new
-    /// one starts now (a new cookie, and so a new CSRF token).
+    /// After the person signed in again (with `method`): this session ends
+    /// and a new one starts now (a new cookie, and so a new CSRF token).
     pub async fn renew(
         &mut self,
         state: &AppState,
         user: User,
+        method: SignInMethod,
         response: &mut Response,
     ) -> Result<(), Error> {
         self.end_session(state).await?;
-        self.sign_in(state, user, response).await
+        self.sign_in(state, user, method, response).await
+    }
+
+    /// The SHA-256 of this browser's pre-session cookie: what a sign-in
+    /// through a provider is bound to.
+    pub fn browser_hash(&self) -> String {
+        sha256_hex(&self.presession)
     }
 
     async fn end_session(&mut self, state: &AppState) -> Result<(), Error> {
@@ -317,6 +342,7 @@ impl Visitor {
         self.end_session(state).await?;
         self.user = None;
         self.signed_in_at = None;
+        self.signed_in_with = None;
         self.set_cookie(response, self.names.session, "", 0);
         Ok(())
     }

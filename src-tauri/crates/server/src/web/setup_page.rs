@@ -5,6 +5,7 @@ use super::flash::Flash;
 use super::page::{csrf_failed, error_page, layout, status_of, with_fault};
 use super::session::{Visitor, WebForm};
 use super::views::*;
+use crate::model::SignInMethod;
 use crate::secret::Secret;
 use crate::setup::{self, ClaimRequest};
 use crate::state::AppState;
@@ -54,7 +55,12 @@ pub async fn setup(State(state): State<AppState>, mut visitor: Visitor, form: We
         Ok(claimed) => {
             let mut response = Redirect::to("/account").into_response();
             if let Err(err) = visitor
-                .sign_in(&state, claimed.user.clone(), &mut response)
+                .sign_in(
+                    &state,
+                    claimed.user.clone(),
+                    SignInMethod::Password,
+                    &mut response,
+                )
                 .await
             {
                 return error_page(&visitor, err);

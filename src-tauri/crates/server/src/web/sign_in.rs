@@ -6,6 +6,7 @@ use super::page::{csrf_failed, error_page, layout, safe_next};
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::identity::{self, SignInError};
+use crate::model::SignInMethod;
 use crate::secret::Secret;
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -49,7 +50,11 @@ pub struct NextQuery {
 /// The page: the sign-in form; `?next=` a local path to go to after.
 #[utoipa::path(get, path = "/login", operation_id = "page_login_form", tag = "pages",
     responses((status = 200, description = "the sign-in page", content_type = "text/html"), (status = 303, description = "already signed in: to `next`")))]
-pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
+pub async fn login_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let next = safe_next(q.next.as_deref());
     if visitor.user.is_some() {
         return visitor.finish(Redirect::to(&next).into_response());
@@ -70,6 +75,7 @@ pub async fn login_form(visitor: Visitor, Query(q): Query<NextQuery>) -> Respons
         },
         email: String::new(),
         next,
+        sso: state.sso.buttons(),
     };
     visitor.finish(render(StatusCode::OK, &page))
 }
@@ -92,6 +98,7 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
             notice: None,
             email: email.clone(),
             next: next.clone(),
+            sso: state.sso.buttons(),
         };
         visitor.finish(render(status, &page))
     };
@@ -130,7 +137,10 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
         Err(SignInError::Failed(err)) => return error_page(&visitor, err),
     };
     let mut response = Redirect::to(&next).into_response();
-    if let Err(err) = visitor.sign_in(&state, user, &mut response).await {
+    if let Err(err) = visitor
+        .sign_in(&state, user, SignInMethod::Password, &mut response)
+        .await
+    {
         return error_page(&visitor, err);
     }
     visitor.finish(response)

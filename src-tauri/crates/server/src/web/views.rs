@@ -439,6 +439,8 @@ pub struct LoginPage {
     pub notice: Option<&'static str>,
     pub email: String,
     pub next: String,
+    /// The single sign-on buttons: provider id and name.
+    pub sso: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -491,8 +493,13 @@ pub struct ConfirmPage {
     pub requested: String,
     pub expires: String,
     pub different_network: bool,
-    /// The sign-in is older than `DEVAUTH_APPROVAL_MAX_AUTH_AGE`.
+    /// The sign-in (with a password) is older than `DEVAUTH_APPROVAL_MAX_AUTH_AGE`.
     pub needs_password: bool,
+    /// Sign in again through a provider first (an old single sign-on, or an
+    /// org that wants it): the providers' ids and names.
+    pub sso_again: Vec<(String, String)>,
+    /// Where such a sign-in comes back to: this request's page.
+    pub again_next: String,
     /// That age in words ("2 hours").
     pub max_auth_age: String,
     pub orgs: Vec<OrgOption>,
@@ -526,6 +533,18 @@ pub struct AccountPage {
     pub form: TokenForm,
     pub password_error: Option<(&'static str, String)>,
     pub scopes: Vec<&'static str>,
+    /// The server's single sign-on providers, and whether each signs in to this account.
+    pub sso: Vec<SsoRow>,
+    /// Whether the account has a password (one made through a provider has none).
+    pub has_password: bool,
+}
+
+/// A single sign-on provider on the account page.
+pub struct SsoRow {
+    pub id: String,
+    pub name: String,
+    /// The email the provider gave, when connected.
+    pub connected_as: Option<String>,
 }
 
 impl AccountPage {
@@ -719,6 +738,8 @@ pub struct PolicyView {
     /// Owners change it; admins only see it.
     pub editable: bool,
     pub most_days: i64,
+    /// The sign-in methods that may approve: (value, label, ticked).
+    pub sign_in: Vec<(&'static str, &'static str, bool)>,
 }
 
 impl PolicyView {
@@ -743,6 +764,20 @@ impl PolicyView {
             report: policy.mode == crate::device_policy::PolicyMode::Report,
             editable,
             most_days,
+            sign_in: vec![
+                (
+                    "password",
+                    "a password",
+                    policy
+                        .sign_in
+                        .contains(&crate::model::SignInMethod::Password),
+                ),
+                (
+                    "sso",
+                    "single sign-on",
+                    policy.sign_in.contains(&crate::model::SignInMethod::Sso),
+                ),
+            ],
         }
     }
 }

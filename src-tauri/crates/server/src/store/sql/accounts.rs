@@ -245,7 +245,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
         let row = self
             .db
             .fetch_optional(
-                "SELECT device_flow, device_networks, device_token_days, mode \
+                "SELECT device_flow, device_networks, device_token_days, mode, sign_in \
                  FROM org_policies WHERE org_id = $1",
                 args![org_id],
             )
@@ -260,6 +260,10 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
                 .map_err(StoreError::Corrupt)?,
             device_token_days: row.opt_int("device_token_days")?,
             mode: PolicyMode::parse(&row.text("mode")?).map_err(StoreError::Corrupt)?,
+            sign_in: DevicePolicy::parse_sign_in(
+                row.opt_text("sign_in")?.as_deref().unwrap_or("").split(','),
+            )
+            .map_err(StoreError::Corrupt)?,
         })
     }
 
@@ -276,13 +280,21 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
             .iter()
             .map(ToString::to_string)
             .collect();
+        let sign_in = (!policy.sign_in.is_empty()).then(|| {
+            policy
+                .sign_in
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         tx.execute(
             "INSERT INTO org_policies (org_id, device_flow, device_networks, device_token_days, \
-             mode, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             mode, updated_at, sign_in) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (org_id) DO UPDATE SET device_flow = excluded.device_flow, \
              device_networks = excluded.device_networks, \
              device_token_days = excluded.device_token_days, mode = excluded.mode, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, sign_in = excluded.sign_in",
             args![
                 org_id,
                 if policy.device_flow { "on" } else { "off" },
@@ -290,6 +302,7 @@ impl<C: Send + Sync + 'static> Accounts for SqlStore<C> {
                 policy.device_token_days,
                 policy.mode.as_str(),
                 now,
+                &sign_in,
             ],
         )
         .await?;

@@ -158,6 +158,11 @@ impl<C: Send + Sync + 'static> Retention for SqlStore<C> {
             cutoffs.sessions,
         )
         .await?;
+        let attempts = delete(
+            "DELETE FROM sso_attempts WHERE expires_at < $1",
+            cutoffs.sessions,
+        )
+        .await?;
         let limits = delete(
             "DELETE FROM rate_limits WHERE window_end < $1",
             cutoffs.limits,
@@ -169,7 +174,7 @@ impl<C: Send + Sync + 'static> Retention for SqlStore<C> {
         };
         Ok(Purged {
             devices,
-            sessions,
+            sessions: sessions + attempts,
             limits,
             audit,
         })

@@ -20,6 +20,7 @@ mod invitations;
 mod limits;
 mod records;
 mod resets;
+mod sso;
 mod tokens;
 
 use crate::model::*;

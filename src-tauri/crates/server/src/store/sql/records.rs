@@ -7,7 +7,9 @@ use super::{
     insert_user_row, user_from,
 };
 use crate::model::*;
-use crate::store::{Audit, Changes, NewSession, Result, Sessions, Setup, SetupClaim, Store};
+use crate::store::{
+    Audit, Changes, NewSession, Result, Sessions, Setup, SetupClaim, Store, StoreError,
+};
 use async_trait::async_trait;
 
 const DUMP_TABLES: &[&str] = &[
@@ -24,6 +26,8 @@ const DUMP_TABLES: &[&str] = &[
     "org_policies",
     "invitations",
     "password_resets",
+    "sso_identities",
+    "sso_attempts",
 ];
 
 #[async_trait]
@@ -112,8 +116,8 @@ impl<C: Send + Sync + 'static> Sessions for SqlStore<C> {
         let _turn = self.write_turn().await;
         self.db
             .execute(
-                "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, ip, user_agent) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, ip, user_agent, \
+                 method) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 args![
                     &session.id_hash,
                     &session.user_id,
@@ -121,18 +125,23 @@ impl<C: Send + Sync + 'static> Sessions for SqlStore<C> {
                     session.expires_at,
                     &session.ip,
                     &session.user_agent,
+                    session.method.as_str(),
                 ],
             )
             .await?;
         Ok(())
     }
 
-    async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<(User, i64)>> {
+    async fn session_user(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<(User, i64, SignInMethod)>> {
         let row = self
             .db
             .fetch_optional(
                 "SELECT u.id, u.email, u.name, u.password_hash, u.disabled_at, u.created_at, \
-                 s.created_at AS signed_in_at \
+                 s.created_at AS signed_in_at, s.method \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
                  AND u.disabled_at IS NULL",
@@ -140,7 +149,10 @@ impl<C: Send + Sync + 'static> Sessions for SqlStore<C> {
             )
             .await?;
         row.as_ref()
-            .map(|r| Ok((user_from(r)?, r.int("signed_in_at")?)))
+            .map(|r| {
+                let method = r.text("method")?.parse().map_err(StoreError::Corrupt)?;
+                Ok((user_from(r)?, r.int("signed_in_at")?, method))
+            })
             .transpose()
     }
 

@@ -3,7 +3,7 @@
 #
 #   .ci/install-deps.sh PROFILE...
 #
-#   server   build tools, PostgreSQL (for the test suite), Rust with rustfmt and
+#   server   build tools, OpenSSL's headers, PostgreSQL (for the test suite), Rust with rustfmt and
 #            clippy, cargo-nextest
 #   browser  headless Chromium and chromedriver (browser page tests), and
 #            axe-core (npm, pinned) for their accessibility checks, in
@@ -16,7 +16,8 @@
 #            keychain tests (.ci/with-keyring.sh); no display needed
 #   python   a Python virtualenv ($DEVAUTH_PY_VENV, default ~/.cache/devauth-py)
 #            with the tools the tests run: openapi-spec-validator (the OpenAPI
-#            document test), at pinned versions
+#            document test), schemathesis, aiosmtpd (the mail tests' SMTP
+#            server), at pinned versions
 #
 # Idempotent, and quiet and quick when everything is present: it only asks
 # dpkg-query and PATH, and runs `apt-get update` only when something is
@@ -43,7 +44,8 @@ want_axe=""
 for profile in "$@"; do
   case "$profile" in
     server)
-      wanted+=(build-essential pkg-config postgresql)
+      # libssl-dev: webauthn-rs (passkeys) links OpenSSL.
+      wanted+=(build-essential pkg-config libssl-dev postgresql)
       # A fresh machine without Rust: rustup's installer needs curl.
       command -v cargo >/dev/null 2>&1 || wanted+=(curl ca-certificates)
       want_rust=1
@@ -128,15 +130,16 @@ if [ -n "$want_python" ]; then
   venv="${DEVAUTH_PY_VENV:-$HOME/.cache/devauth-py}"
   # name==version of each tool, and the command that proves it is there.
   # schemathesis: the HTTP fuzzing run against the OpenAPI document.
-  py_tools=("openapi-spec-validator==0.9.0" "schemathesis==4.32.5")
-  if ! "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis' >/dev/null 2>&1; then
+  # aiosmtpd: the local SMTP server the mail tests start.
+  py_tools=("openapi-spec-validator==0.9.0" "schemathesis==4.32.5" "aiosmtpd==1.4.6")
+  if ! "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis, aiosmtpd' >/dev/null 2>&1; then
     if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
       pkg_installed python3-venv || apt_install python3-venv
     fi
     echo "install-deps: installing ${py_tools[*]} into $venv (pip)"
     quietly python3 -m venv "$venv"
     quietly "$venv/bin/pip" install --disable-pip-version-check -q "${py_tools[@]}"
-    "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis' >/dev/null 2>&1 \
+    "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis, aiosmtpd' >/dev/null 2>&1 \
       || die "pip finished but ${py_tools[*]} are not all in $venv"
     echo "installed ${py_tools[*]}"
   fi

@@ -319,3 +319,94 @@ impl Drop for Browser {
         let _ = self.driver.kill();
     }
 }
+
+/// A command of the WebDriver WebAuthn extension (chromedriver implements it).
+#[derive(Debug)]
+struct WebAuthnCommand {
+    path: String,
+    method: http::Method,
+    body: Option<Value>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
+    }
+}
+
+impl Browser {
+    /// Adds a virtual authenticator (CTAP2, built in, holding discoverable
+    /// credentials, user verification that succeeds): its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: "authenticator".into(),
+                method: http::Method::POST,
+                body: Some(serde_json::json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                })),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("a virtual authenticator: {e}"));
+        let id = answer.get("value").unwrap_or(&answer);
+        id.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The credentials a virtual authenticator holds.
+    pub async fn virtual_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: format!("authenticator/{authenticator}/credentials"),
+                method: http::Method::GET,
+                body: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("the authenticator's credentials: {e}"));
+        let list = answer.get("value").unwrap_or(&answer);
+        list.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits (bounded) until the element `css` shows some text: it.
+    pub async fn text_appears(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = self
+                .client
+                .execute(
+                    "const el = document.querySelector(arguments[0]); \
+                     return el && !el.hidden ? el.textContent.trim() : '';",
+                    vec![Value::String(css.to_string())],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            if !text.is_empty() {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{css} never showed text");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

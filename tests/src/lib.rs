@@ -37,6 +37,7 @@ pub mod pg_cluster;
 pub mod process;
 pub mod remote;
 pub mod scenarios;
+pub mod smtp;
 pub mod web;
 
 pub use reqwest;
@@ -221,9 +222,15 @@ async fn start_on(
     clock: ManualClock,
     config: Config,
 ) -> TestServer {
+    // A free port unless the test picked one (a public URL naming it).
+    let addr = if config.addr == Config::default().addr {
+        "127.0.0.1:0".into()
+    } else {
+        config.addr.clone()
+    };
     let config = Config {
         database_url: Some(database_url.clone()),
-        addr: "127.0.0.1:0".into(),
+        addr,
         setup_token: config
             .setup_token
             .clone()

@@ -1284,3 +1284,102 @@ async fn a_colleague_joins_with_single_sign_on_in_chromium() {
     later.close().await;
     srv.stop().await;
 }
+
+/// Passkeys in Chromium with a virtual authenticator, on a server reached
+/// as `localhost` (the relying party must be a name): one is added on the
+/// account page, signs in with no email typed, approves a device into an
+/// org whose policy wants a passkey, and once removed signs in no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_sign_in_and_approve_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let port = devauth_harness::idp::free_port();
+    let base = format!("http://localhost:{port}");
+    let config = Config {
+        addr: format!("127.0.0.1:{port}"),
+        public_url: Some(base.clone()),
+        ..Config::default()
+    };
+    let srv = spawn_server_with(Backend::Sqlite, config).await;
+    let owner = srv.claim().await;
+    let browser = Browser::start(Viewport::Desktop).await;
+    let authenticator = browser.add_virtual_authenticator().await;
+    browser.goto(&format!("{base}/login")).await;
+    browser.sign_in(OWNER_EMAIL, PASSWORD).await;
+    assert!(
+        browser.url().await.ends_with("/account"),
+        "{}",
+        browser.url().await
+    );
+
+    // Added on the account page, named.
+    browser.fill("#passkey-name", "test laptop").await;
+    browser.click("#passkey-register").await;
+    assert!(
+        browser
+            .text("#notice")
+            .await
+            .contains("Passkey “test laptop” added"),
+        "{}",
+        browser.source().await
+    );
+    assert!(browser.text("#passkey-list").await.contains("test laptop"));
+    assert_eq!(browser.virtual_credentials(&authenticator).await.len(), 1);
+    browser.screenshot("account-passkeys").await;
+
+    // Signed out, then in again with the passkey: no email typed.
+    browser.click("form[action=\"/logout\"] button").await;
+    browser.goto(&format!("{base}/login")).await;
+    browser.screenshot("passkey-login").await;
+    browser.click("#passkey-sign-in").await;
+    assert!(
+        browser.url().await.ends_with("/account"),
+        "{}",
+        browser.url().await
+    );
+    assert!(browser.source().await.contains(OWNER_EMAIL));
+
+    // An org that wants a passkey to approve: approved in this browser.
+    let set = srv
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/orgs/acme/policy",
+            Some(&owner),
+            json!({ "sign_in": ["passkey"] }),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let device = srv.start_device("devauth-cli", "build box").await;
+    let code = device["user_code"].as_str().unwrap_or_default().to_string();
+    browser
+        .goto(&format!("{base}/device?user_code={code}"))
+        .await;
+    browser.click("form[action='/device'] button").await;
+    browser.click("#approve").await;
+    assert!(
+        browser.source().await.contains("Device approved"),
+        "{}",
+        browser.source().await
+    );
+
+    // Removed: the authenticator still holds it, the server refuses it.
+    browser.goto(&format!("{base}/account")).await;
+    browser.press("#passkey-list button[type=submit]").await;
+    browser.click("#confirm-dialog-ok").await;
+    assert!(
+        browser.text("#notice").await.contains("removed"),
+        "{}",
+        browser.source().await
+    );
+    browser.click("form[action=\"/logout\"] button").await;
+    browser.goto(&format!("{base}/login")).await;
+    browser.press("#passkey-sign-in").await;
+    let refused = browser.text_appears("#passkey-status").await;
+    assert!(refused.contains("not registered here"), "{refused}");
+    assert!(browser.url().await.contains("/login"), "still signed out");
+    let audit = srv.audit_events("passkey.refused", 10).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    browser.close().await;
+    srv.stop().await;
+}

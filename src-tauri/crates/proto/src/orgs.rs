@@ -241,6 +241,9 @@ pub struct InvitationCreated {
     /// `{public}/invite/{secret}`: works once, for 7 days.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub link: Secret,
+    /// Whether the server also mailed it to the invited address.
+    #[serde(default)]
+    pub mailed: bool,
 }
 
 /// `GET /api/orgs/{org}/invitations`: the pending ones, newest first.
@@ -260,4 +263,7 @@ pub struct PasswordResetCreated {
     pub link: Secret,
     /// When it stops working.
     pub expires_at: Time,
+    /// Whether the server also mailed it to the user.
+    #[serde(default)]
+    pub mailed: bool,
 }

@@ -92,6 +92,8 @@ text_enum!(
         Password = "password",
         /// Through one of the server's single sign-on providers.
         Sso = "sso",
+        /// With a passkey (WebAuthn).
+        Passkey = "passkey",
     }
 );
 

@@ -68,6 +68,12 @@ pub struct Config {
     /// The single sign-on providers the sign-in page offers
     /// (`DEVAUTH_OIDC_*`, or several in `DEVAUTH_OIDC_CONFIG`).
     pub oidc_providers: Vec<OidcProvider>,
+    /// The SMTP server invitations and reset links are also mailed through
+    /// (`DEVAUTH_SMTP_URL`); with it, the sign-in page offers "Forgot your
+    /// password?".
+    pub smtp_url: Option<Secret>,
+    /// The address they come from (`DEVAUTH_SMTP_FROM`).
+    pub smtp_from: Option<String>,
 }
 
 /// A team's OpenID Connect provider, to sign in through ("Sign in with {name}").
@@ -201,6 +207,8 @@ impl Default for Config {
             audit_retention_days: 0,
             approval_max_auth_age_secs: 2 * 3600,
             oidc_providers: Vec::new(),
+            smtp_url: None,
+            smtp_from: None,
         }
     }
 }
@@ -234,6 +242,17 @@ impl Config {
         }
         if self.clients.is_empty() {
             return Err("at least one client id must be registered".into());
+        }
+        match (&self.smtp_url, &self.smtp_from) {
+            (Some(url), Some(from)) => {
+                crate::mail::Mailer::new(url, from)?;
+            }
+            (Some(_), None) => {
+                return Err(
+                    "DEVAUTH_SMTP_URL is set: set DEVAUTH_SMTP_FROM (the sender) too".into(),
+                );
+            }
+            _ => {}
         }
         for (i, provider) in self.oidc_providers.iter().enumerate() {
             provider.validate()?;

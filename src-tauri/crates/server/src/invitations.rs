@@ -22,6 +22,8 @@ pub struct Created {
     pub invitation: Invitation,
     /// `{public}/invite/{secret}`, shown this once.
     pub link: Secret,
+    /// Whether it was also mailed to the invited address (`DEVAUTH_SMTP_URL`).
+    pub mailed: bool,
 }
 
 fn new_secret() -> Secret {
@@ -86,7 +88,25 @@ pub async fn create(
         .detail(format!("as {role}, for 7 days"));
     state.store.create_invitation(&invitation, &audit).await?;
     let link = Secret::new(format!("{}/invite/{}", state.public_url, link.expose()));
-    Ok(Created { invitation, link })
+    let inviter = by
+        .user()
+        .map_or_else(|| "An administrator".to_string(), |u| u.email.clone());
+    let body = format!(
+        "{inviter} invited you to join {org} on devauth ({public}) as {role}.\n\nOpen this link \
+         to join; it works once, for 7 days, and only for {email}:\n{link}\n\nIf you did not \
+         expect this, ignore this mail.\n",
+        org = org.name,
+        public = state.public_url,
+        email = invitation.email,
+        link = link.expose(),
+    );
+    let subject = format!("{inviter} invited you to {} on devauth", org.name);
+    let mailed = crate::mail::send(state, &invitation.email, &subject, body).await;
+    Ok(Created {
+        invitation,
+        link,
+        mailed,
+    })
 }
 
 /// The org's invitations that can still be accepted, for its administrators.

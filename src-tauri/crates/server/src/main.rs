@@ -147,6 +147,13 @@ struct ServeArgs {
     /// Their role there: member (default), viewer or admin.
     #[arg(long, env = "DEVAUTH_OIDC_ROLE", default_value = "member")]
     oidc_role: String,
+    /// Mail invitations and reset links through this SMTP server
+    /// (smtp://user:pass@host:587, smtps://…); also offers "Forgot your password?".
+    #[arg(long, env = "DEVAUTH_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The address mail comes from, e.g. "devauth <devauth@example.com>".
+    #[arg(long, env = "DEVAUTH_SMTP_FROM")]
+    smtp_from: Option<String>,
     /// Several providers: a JSON file `{"providers": [{"id", "name",
     /// "issuer", "client_id", "client_secret", "allowed_domains", "org",
     /// "role"}, …]}` (added to the one set by DEVAUTH_OIDC_ISSUER).
@@ -239,6 +246,12 @@ async fn main() -> ExitCode {
             };
             let config = Config {
                 oidc_providers,
+                smtp_url: args
+                    .smtp_url
+                    .clone()
+                    .filter(|u| !u.is_empty())
+                    .map(Secret::new),
+                smtp_from: args.smtp_from.clone().filter(|f| !f.is_empty()),
                 database_url: cli.database_url,
                 addr: args.addr,
                 public_url: args.public_url,

@@ -83,6 +83,12 @@ pub async fn set(
                 "`sign_in`: this server has no single sign-on provider (set DEVAUTH_OIDC_ISSUER)",
             ));
         }
+        if methods.contains(&crate::model::SignInMethod::Passkey) && state.webauthn.is_none() {
+            return Err(Error::invalid(
+                "`sign_in`: passkeys are off on this server (it must be reached by a name: \
+                 set DEVAUTH_PUBLIC_URL)",
+            ));
+        }
         next.sign_in = methods;
     }
     let now = state.now();

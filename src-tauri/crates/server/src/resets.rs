@@ -70,19 +70,146 @@ async fn may_reset(state: &AppState, by: &Principal, org: &Org, target: &User) -
     Ok(())
 }
 
-/// A new reset link for the member named by `who` (email or id), shown once.
+/// A reset link just made.
+pub struct Created {
+    /// Whose password it sets.
+    pub user: User,
+    /// `{public}/reset/{secret}`, shown this once.
+    pub link: Secret,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// Whether it was also mailed to the user (`DEVAUTH_SMTP_URL`).
+    pub mailed: bool,
+}
+
+/// A new reset link for the member named by `who` (email or id), shown
+/// once, and mailed to them when mail is set up.
 pub async fn create(
     state: &AppState,
     by: &Principal,
     org: &Org,
     who: &str,
     meta: &RequestMeta,
-) -> Result<(User, Secret, Timestamp)> {
+) -> Result<Created> {
     let target = members::find_user(state, who).await?;
     if target.disabled_at.is_some() {
         return Err(Error::Conflict(format!("{} is disabled", target.email)));
     }
     may_reset(state, by, org, &target).await?;
+    let audit = NewAuditEvent::new(
+        state.now(),
+        by.actor(),
+        AuditAction::PasswordResetCreated,
+        meta,
+    )
+    .target(target.email.clone())
+    .org(org.id.clone())
+    .detail("a link for 1 hour");
+    let (link, expires_at) = issue(state, &target, by.user_id().cloned(), &audit).await?;
+    let maker = by
+        .user()
+        .map_or_else(|| "An administrator".to_string(), |u| u.email.clone());
+    let body = format!(
+        "{maker} made a link for you to set a new password for {email} on devauth \
+         ({public}).\n\nOpen it within the hour; it works once:\n{link}\n\nSetting a \
+         password with it signs out every browser signed in as you. Your tokens and devices \
+         keep working.\n",
+        email = target.email,
+        public = state.public_url,
+        link = link.expose(),
+    );
+    let mailed = crate::mail::send(state, &target.email, "Set a new devauth password", body).await;
+    Ok(Created {
+        user: target,
+        link,
+        expires_at,
+        mailed,
+    })
+}
+
+/// Failed "forgot password" requests per address, and per email.
+pub const FORGOT_PER_IP: crate::rate_limit::Budget = crate::rate_limit::Budget {
+    name: "forgot-ip",
+    max: 5,
+    window_secs: 900,
+};
+/// Per email asked for (whether or not it has an account).
+pub const FORGOT_PER_EMAIL: crate::rate_limit::Budget = crate::rate_limit::Budget {
+    name: "forgot-email",
+    max: 3,
+    window_secs: 3600,
+};
+
+/// The "forgot password" form: when `email` is an active account's, a
+/// reset link is made (audited, by nobody signed in) and mailed to it; the
+/// caller answers the same either way. Limited per address and per email
+/// (every request counts). Off without mail (`DEVAUTH_SMTP_URL`).
+pub async fn forgot(state: &AppState, email: &str, meta: &RequestMeta) -> Result<()> {
+    if state.mailer.is_none() {
+        return Err(Error::not_found(
+            "password reset by mail is not set up here",
+        ));
+    }
+    let email = identity::clean_email(email)?;
+    let ip = meta.ip_key();
+    let key = email.to_lowercase();
+    crate::rate_limit::judge(
+        state,
+        &[
+            (FORGOT_PER_IP, ip.as_str()),
+            (FORGOT_PER_EMAIL, key.as_str()),
+        ],
+        true,
+    )
+    .await?;
+    // The rest happens after the answer: it takes as long for an unknown email.
+    let (state, meta) = (state.clone(), meta.clone());
+    tokio::spawn(async move {
+        if let Err(err) = mail_forgotten(&state, &email, &meta).await {
+            tracing::warn!(target: "devauth::mail", "a forgotten password's link failed: {err}");
+        }
+    });
+    Ok(())
+}
+
+async fn mail_forgotten(state: &AppState, email: &str, meta: &RequestMeta) -> Result<()> {
+    let Some(user) = state
+        .store
+        .user_by_email(email)
+        .await?
+        .filter(|u| u.disabled_at.is_none())
+    else {
+        return Ok(());
+    };
+    let audit = NewAuditEvent::new(
+        state.now(),
+        Actor::Anonymous,
+        AuditAction::PasswordResetCreated,
+        meta,
+    )
+    .target(user.email.clone())
+    .detail("asked for on the sign-in page, mailed, for 1 hour");
+    let (link, _) = issue(state, &user, None, &audit).await?;
+    let from = meta.ip.as_deref().unwrap_or("an unknown address");
+    let body = format!(
+        "Someone (you, we hope) asked on devauth ({public}) from {from} to set a new password \
+         for {email}.\n\nOpen this link within the hour; it works once:\n{link}\n\nIf it was \
+         not you, ignore this mail: your password stays as it is.\n",
+        public = state.public_url,
+        email = user.email,
+        link = link.expose(),
+    );
+    crate::mail::send(state, &user.email, "Set a new devauth password", body).await;
+    Ok(())
+}
+
+/// Makes and stores a link for `target` (any older unused one stops working).
+async fn issue(
+    state: &AppState,
+    target: &User,
+    created_by: Option<UserId>,
+    audit: &NewAuditEvent,
+) -> Result<(Secret, Timestamp)> {
     let mut bytes = [0u8; 32];
     #[allow(clippy::expect_used)]
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
@@ -92,18 +219,14 @@ pub async fn create(
         id: secret::new_id(),
         secret_hash: sha256_hex(&secret),
         user_id: target.id.clone(),
-        created_by: by.user_id().cloned(),
+        created_by,
         created_at: now,
         expires_at: now + RESET_SECS,
         used_at: None,
     };
-    let audit = NewAuditEvent::new(now, by.actor(), AuditAction::PasswordResetCreated, meta)
-        .target(target.email.clone())
-        .org(org.id.clone())
-        .detail("a link for 1 hour");
-    state.store.create_password_reset(&reset, &audit).await?;
+    state.store.create_password_reset(&reset, audit).await?;
     let link = Secret::new(format!("{}/reset/{secret}", state.public_url));
-    Ok((target, link, reset.expires_at))
+    Ok((link, reset.expires_at))
 }
 
 /// The reset behind a link's secret and its user, if it still works.

@@ -49,6 +49,10 @@ pub struct Inner {
     pub cache: TokenCache,
     /// The single sign-on providers, and what was read from them.
     pub sso: crate::sso::Sso,
+    /// Mail for invitations and reset links, when `DEVAUTH_SMTP_URL` is set.
+    pub mailer: Option<crate::mail::Mailer>,
+    /// The passkeys' relying party (the public URL's host), when it is a name.
+    pub webauthn: Option<webauthn_rs::prelude::Webauthn>,
     /// The key the servers on this database share, loaded on first use.
     key: tokio::sync::OnceCell<ServerKey>,
     /// Whether untrusted forwarding headers have been reported (once).
@@ -69,8 +73,19 @@ impl AppState {
         // With a listener (PostgreSQL) the cache waits until it is connected.
         let cache = TokenCache::new(config.cache_max_age_secs, store.backend() != "postgres");
         let sso = crate::sso::Sso::new(&config.oidc_providers);
+        let mailer = match (&config.smtp_url, &config.smtp_from) {
+            (Some(url), Some(from)) => crate::mail::Mailer::new(url, from)
+                .map_err(|err| tracing::warn!("mail is off: {err}"))
+                .ok(),
+            _ => None,
+        };
+        let webauthn = crate::passkeys::relying_party(&public_url)
+            .map_err(|err| tracing::info!("{err}"))
+            .ok();
         Self(Arc::new(Inner {
             sso,
+            mailer,
+            webauthn,
             store,
             clock,
             config,

@@ -79,6 +79,107 @@ document.addEventListener("DOMContentLoaded", () => {
     input.addEventListener("input", update);
     update();
   }
+  // Passkeys: the WebAuthn ceremonies (begin on the server, the browser's
+  // authenticator, finish on the server). The buttons show only where the
+  // browser has WebAuthn.
+  const b64u = (buffer) =>
+    btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const unb64u = (text) => {
+    const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    return Uint8Array.from(atob(base64 + "===".slice((base64.length + 3) % 4)), (c) => c.charCodeAt(0));
+  };
+  const send = async (url, fields) => {
+    const response = await fetch(url, {
+      method: "POST",
+      body: new URLSearchParams(fields),
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    const body = await response.json().catch(() => ({ error: "The server's answer could not be read." }));
+    if (!response.ok) throw new Error(body.error || "Something went wrong. Try again.");
+    return body;
+  };
+  const say = (button, text) => {
+    const out = document.getElementById(button.dataset.passkeyStatus);
+    if (!out) return;
+    out.textContent = text;
+    out.hidden = false;
+  };
+  // Where the server says to go; a page again when only its #part differs.
+  const go = (to) => {
+    const url = new URL(to, window.location.href);
+    if (url.pathname === window.location.pathname && url.search === window.location.search) {
+      window.location.hash = url.hash;
+      window.location.reload();
+    } else {
+      window.location.assign(url.href);
+    }
+  };
+  const cancelled = (err) =>
+    err && err.name === "NotAllowedError" ? "The passkey was not used (cancelled or timed out)." : err.message || String(err);
+  const webauthn = typeof window.PublicKeyCredential === "function" && navigator.credentials;
+  for (const button of document.querySelectorAll("button[data-passkey-register]")) {
+    if (!webauthn) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const form = button.form;
+      const csrf = form.elements.csrf_token.value;
+      try {
+        const begun = await send("/account/passkeys/begin", { csrf_token: csrf, name: form.elements.name.value });
+        const options = begun.options.publicKey;
+        options.challenge = unb64u(options.challenge);
+        options.user.id = unb64u(options.user.id);
+        for (const credential of options.excludeCredentials || []) credential.id = unb64u(credential.id);
+        const made = await navigator.credentials.create({ publicKey: options });
+        const credential = JSON.stringify({
+          id: made.id,
+          rawId: b64u(made.rawId),
+          type: made.type,
+          response: {
+            attestationObject: b64u(made.response.attestationObject),
+            clientDataJSON: b64u(made.response.clientDataJSON),
+            transports: typeof made.response.getTransports === "function" ? made.response.getTransports() : undefined,
+          },
+          extensions: {},
+        });
+        const done = await send("/account/passkeys/finish", { csrf_token: csrf, ceremony: begun.ceremony, credential });
+        go(done.redirect);
+      } catch (err) {
+        say(button, cancelled(err));
+      }
+    });
+  }
+  for (const button of document.querySelectorAll("button[data-passkey-sign-in]")) {
+    if (!webauthn) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const form = button.form;
+      const csrf = form.elements.csrf_token.value;
+      try {
+        const begun = await send("/login/passkey/begin", { csrf_token: csrf, next: form.elements.next.value });
+        const options = begun.options.publicKey;
+        options.challenge = unb64u(options.challenge);
+        for (const credential of options.allowCredentials || []) credential.id = unb64u(credential.id);
+        const used = await navigator.credentials.get({ publicKey: options });
+        const credential = JSON.stringify({
+          id: used.id,
+          rawId: b64u(used.rawId),
+          type: used.type,
+          response: {
+            authenticatorData: b64u(used.response.authenticatorData),
+            clientDataJSON: b64u(used.response.clientDataJSON),
+            signature: b64u(used.response.signature),
+            userHandle: used.response.userHandle ? b64u(used.response.userHandle) : null,
+          },
+          extensions: {},
+        });
+        const done = await send("/login/passkey/finish", { csrf_token: csrf, ceremony: begun.ceremony, credential });
+        go(done.redirect);
+      } catch (err) {
+        say(button, cancelled(err));
+      }
+    });
+  }
   // Typing a user code: upper case and a dash after four letters.
   const code = document.getElementById("user_code");
   if (code) {

@@ -169,13 +169,17 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
                     target.email
                 ))));
             };
-            let (target, link, _) =
-                crate::resets::create(state, &system, org, &target.email, &meta()).await?;
+            let made = crate::resets::create(state, &system, org, &target.email, &meta()).await?;
+            let mailed = if made.mailed {
+                "; mailed to them too"
+            } else {
+                ""
+            };
             eprintln!(
-                "a password reset link for {} (it works once, for an hour, and is not shown again):",
-                target.email
+                "a password reset link for {} (it works once, for an hour, and is not shown again{mailed}):",
+                made.user.email
             );
-            println!("{}", link.expose());
+            println!("{}", made.link.expose());
         }
         AdminCommand::User(UserCommand::Disable { email }) => {
             let revoked = members::disable_user(state, &system, &email, &meta()).await?;
@@ -241,8 +245,13 @@ pub async fn run(state: &AppState, command: AdminCommand) -> Result<(), AdminErr
             let org = org(state, &slug).await?;
             let made =
                 crate::invitations::create(state, &system, &org, &email, role, &meta()).await?;
+            let send = if made.mailed {
+                "it was mailed to them; the link"
+            } else {
+                "send them this link"
+            };
             eprintln!(
-                "invited {} to {} as {}; send them this link (it works once, for 7 days, and is not shown again):",
+                "invited {} to {} as {}; {send} (it works once, for 7 days, and is not shown again):",
                 made.invitation.email, org.slug, role
             );
             println!("{}", made.link.expose());

@@ -70,6 +70,7 @@ async fn invite(
     Ok(created(devauth_proto::InvitationCreated {
         invitation: wire::invitation(&invitation),
         link: devauth_proto::Secret::new(made.link.expose()),
+        mailed: made.mailed,
     }))
 }
 
@@ -292,10 +293,10 @@ async fn password_reset(
     Path((slug, user)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let org = org_in_path(&principal, &slug)?;
-    let (_, link, expires_at) =
-        crate::resets::create(&state, &principal, &org, &user, &meta).await?;
+    let made = crate::resets::create(&state, &principal, &org, &user, &meta).await?;
     Ok(created(devauth_proto::PasswordResetCreated {
-        link: devauth_proto::Secret::new(link.expose()),
-        expires_at: wire::time(expires_at),
+        link: devauth_proto::Secret::new(made.link.expose()),
+        expires_at: wire::time(made.expires_at),
+        mailed: made.mailed,
     }))
 }

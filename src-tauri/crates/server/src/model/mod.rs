@@ -488,11 +488,19 @@ pub enum AuditAction {
     /// A provider's answer was refused (no account, a domain not allowed, a
     /// mismatched state, nonce or issuer).
     SsoRefused,
+    /// A passkey was registered.
+    PasskeyAdded,
+    /// A passkey was removed.
+    PasskeyRemoved,
+    /// Someone signed in with a passkey.
+    PasskeySignedIn,
+    /// A passkey sign-in or registration was refused.
+    PasskeyRefused,
 }
 
 impl AuditAction {
     /// Every action, in the order a filter lists them.
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::DeviceRequested,
         AuditAction::DeviceApproved,
         AuditAction::DeviceDenied,
@@ -518,6 +526,10 @@ impl AuditAction {
         AuditAction::SsoRefused,
         AuditAction::SsoLinked,
         AuditAction::SsoUnlinked,
+        AuditAction::PasskeySignedIn,
+        AuditAction::PasskeyRefused,
+        AuditAction::PasskeyAdded,
+        AuditAction::PasskeyRemoved,
         AuditAction::UserCreated,
         AuditAction::UserDisabled,
         AuditAction::PasswordChanged,
@@ -562,6 +574,10 @@ impl AuditAction {
             AuditAction::SsoLinked => "Single sign-on connected",
             AuditAction::SsoUnlinked => "Single sign-on disconnected",
             AuditAction::SsoRefused => "Single sign-on refused",
+            AuditAction::PasskeyAdded => "Passkey added",
+            AuditAction::PasskeyRemoved => "Passkey removed",
+            AuditAction::PasskeySignedIn => "Signed in with a passkey",
+            AuditAction::PasskeyRefused => "Passkey refused",
         }
     }
 
@@ -605,6 +621,10 @@ impl AuditAction {
             AuditAction::SsoLinked => "sso.linked",
             AuditAction::SsoUnlinked => "sso.unlinked",
             AuditAction::SsoRefused => "sso.refused",
+            AuditAction::PasskeyAdded => "passkey.added",
+            AuditAction::PasskeyRemoved => "passkey.removed",
+            AuditAction::PasskeySignedIn => "passkey.signed_in",
+            AuditAction::PasskeyRefused => "passkey.refused",
         }
     }
 }
@@ -647,7 +667,50 @@ pub fn sign_in_words(method: SignInMethod) -> &'static str {
     match method {
         SignInMethod::Password => "a password",
         SignInMethod::Sso => "single sign-on",
+        SignInMethod::Passkey => "a passkey",
     }
+}
+
+/// A registered passkey, as stored.
+#[derive(Debug, Clone)]
+pub struct PasskeyRow {
+    /// Opaque row id.
+    pub id: String,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// The credential's id, hex.
+    pub credential_id: String,
+    /// What its owner called it ("work laptop").
+    pub name: String,
+    /// The credential as webauthn-rs keeps it (public key, counter), JSON.
+    pub passkey: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// When it last signed in.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A passkey registration or sign-in under way (see `passkey_ceremonies`).
+#[derive(Debug, Clone)]
+pub struct PasskeyCeremony {
+    /// SHA-256 of the id the browser holds.
+    pub id_hash: String,
+    /// SHA-256 of the pre-session cookie of the browser it began in.
+    pub browser_hash: String,
+    /// `register` or `sign_in`.
+    pub kind: String,
+    /// Registration: whose passkey it is.
+    pub user_id: Option<UserId>,
+    /// Registration: the name it gets.
+    pub name: Option<String>,
+    /// The local path to go to after.
+    pub next: String,
+    /// The challenge's state, JSON.
+    pub state: String,
+    /// When it began.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
 }
 
 /// An account's identity at a single sign-on provider.

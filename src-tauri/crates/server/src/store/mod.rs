@@ -164,6 +164,7 @@ pub trait Store:
     + Invitations
     + PasswordResets
     + SingleSignOn
+    + Passkeys
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -454,6 +455,35 @@ pub trait SingleSignOn: Send + Sync + 'static {
     ) -> Result<bool>;
 }
 
+/// Passkeys and their ceremonies.
+#[async_trait]
+pub trait Passkeys: Send + Sync + 'static {
+    /// Stores a new passkey with its audit event; false when its credential
+    /// id is registered already (to anyone).
+    async fn add_passkey(&self, passkey: &PasskeyRow, audit: &NewAuditEvent) -> Result<bool>;
+    /// A user's passkeys, oldest first.
+    async fn passkeys_of(&self, user_id: &UserId) -> Result<Vec<PasskeyRow>>;
+    /// The passkey with this credential id.
+    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<PasskeyRow>>;
+    /// Records a sign-in with a passkey: its updated credential (counter) and when.
+    async fn passkey_used(&self, id: &str, passkey: &str, now: Timestamp) -> Result<()>;
+    /// Removes one of a user's passkeys; false when they have no such one.
+    async fn remove_passkey(
+        &self,
+        user_id: &UserId,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<bool>;
+    /// Stores a ceremony under way.
+    async fn create_passkey_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<()>;
+    /// Takes a ceremony once: the first call before it expired returns it.
+    async fn take_passkey_ceremony(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<PasskeyCeremony>>;
+}
+
 /// Browser sessions.
 #[async_trait]
 pub trait Sessions: Send + Sync + 'static {
@@ -585,8 +615,8 @@ pub trait Changes: Send + Sync + 'static {
 /// The store's traits, for calling its methods.
 pub mod prelude {
     pub use super::{
-        Accounts, Audit, Changes, Devices, Limits, Retention, Sessions, Setup, SingleSignOn, Store,
-        Tokens,
+        Accounts, Audit, Changes, Devices, Limits, Passkeys, Retention, Sessions, Setup,
+        SingleSignOn, Store, Tokens,
     };
 }
 

@@ -81,9 +81,26 @@ pub async fn render(
             name,
         })
         .collect();
+    let passkeys = match &state.webauthn {
+        None => None,
+        Some(_) => match crate::passkeys::list(state, &user.id).await {
+            Ok(rows) => Some(
+                rows.into_iter()
+                    .map(|p| PasskeyView {
+                        id: p.id,
+                        name: p.name,
+                        added: when(p.created_at),
+                        last_used: p.last_used_at.map_or_else(|| "never".into(), when),
+                    })
+                    .collect(),
+            ),
+            Err(err) => return error_page(visitor, err),
+        },
+    };
     let flash = outcome.flash.unwrap_or_default();
     let page = AccountPage {
         sso,
+        passkeys,
         has_password: user.password_hash.is_some(),
         layout: layout(visitor, "Account"),
         email: user.email.clone(),

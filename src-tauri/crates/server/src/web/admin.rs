@@ -880,8 +880,11 @@ async fn policy_page(
         state.config.token_ttl_days,
     );
     // Single sign-on is offered only on a server that has a provider.
-    view.sign_in
-        .retain(|(value, _, ticked)| *value != "sso" || *ticked || state.sso.enabled());
+    view.sign_in.retain(|(value, _, ticked)| match *value {
+        "sso" => *ticked || state.sso.enabled(),
+        "passkey" => *ticked || state.webauthn.is_some(),
+        _ => true,
+    });
     page(visitor, org, "policy", Body::Policy(view), said)
 }
 
@@ -1320,14 +1323,22 @@ pub async fn invite(
                     other => other.into(),
                 })?;
             let email = made.invitation.email.clone();
+            let sent = if made.mailed {
+                format!("Invited {email} as {role}, and mailed them the link.")
+            } else {
+                format!("Invited {email} as {role}.")
+            };
             let flash = Flash::secret(
-                format!("Invited {email} as {role}."),
+                sent,
                 format!("Invitation link for {email}"),
                 made.link.expose(),
             );
-            Ok(flash.for_purpose(format!(
-                "Send it to {email}: it works once, for 7 days, and only for that address."
-            )))
+            let purpose = if made.mailed {
+                format!("In case the mail does not arrive: it works once, for 7 days, and only for {email}.")
+            } else {
+                format!("Send it to {email}: it works once, for 7 days, and only for that address.")
+            };
+            Ok(flash.for_purpose(purpose))
         },
     )
     .await
@@ -1412,16 +1423,26 @@ pub async fn password_reset(
         &form,
         "members",
         |principal, org| async move {
-            let (target, link, _) =
-                crate::resets::create(state, &principal, &org, &user, meta).await?;
-            let email = target.email;
+            let made = crate::resets::create(state, &principal, &org, &user, meta).await?;
+            let email = made.user.email;
+            let (notice, send) = if made.mailed {
+                (
+                    format!("Made a password reset link for {email} and mailed it to them."),
+                    "In case the mail does not arrive",
+                )
+            } else {
+                (
+                    format!("Made a password reset link for {email}."),
+                    "Send it to them yourself",
+                )
+            };
             let flash = Flash::secret(
-                format!("Made a password reset link for {email}."),
+                notice,
                 format!("Password reset link for {email}"),
-                link.expose(),
+                made.link.expose(),
             );
             Ok(flash.for_purpose(format!(
-                "Send it to {email} yourself: it works once, for an hour. Setting a password with it signs out every browser of theirs."
+                "{send}: it works once, for an hour. Setting a password with it signs out every browser of theirs."
             )))
         },
     )

@@ -166,6 +166,9 @@ struct Choices {
     read_only: bool,
     days: Option<i64>,
     error: Option<(String, &'static str)>,
+    /// Refused for how the approver signed in: offer single sign-on, a passkey.
+    wants_sso: bool,
+    wants_passkey: bool,
 }
 
 impl Choices {
@@ -175,6 +178,8 @@ impl Choices {
             read_only: form.get("access") == Some("read"),
             days: form.get("days").and_then(|d| d.trim().parse().ok()),
             error: None,
+            wants_sso: false,
+            wants_passkey: false,
         }
     }
 
@@ -215,6 +220,7 @@ fn confirm_page(
     };
     let old = !visitor.signed_in_within(now, state.config.approval_max_auth_age_secs);
     let by_sso = visitor.signed_in_with == Some(SignInMethod::Sso);
+    let by_passkey = visitor.signed_in_with == Some(SignInMethod::Passkey);
     ConfirmPage {
         layout: layout(visitor, "Approve a device"),
         heading: format!(
@@ -254,12 +260,14 @@ fn confirm_page(
             relative(request.expires_at, now)
         ),
         different_network: different,
-        needs_password: old && !by_sso,
-        sso_again: if (old && by_sso) || error_field == "sign_in" {
+        needs_password: old && !by_sso && !by_passkey,
+        sso_again: if (old && by_sso) || (error_field == "sign_in" && choices.wants_sso) {
             state.sso.buttons()
         } else {
             Vec::new()
         },
+        passkey_again: state.webauthn.is_some()
+            && ((old && by_passkey) || (error_field == "sign_in" && choices.wants_passkey)),
         again_next: format!(
             "/device?user_code={}",
             crate::secret::normalize_user_code(code).unwrap_or_default()
@@ -355,6 +363,11 @@ async fn approval_checks(
              approve a device.";
         return Err((text.to_string(), "sso", StatusCode::UNAUTHORIZED));
     }
+    if visitor.signed_in_with == Some(SignInMethod::Passkey) {
+        let text = "You signed in with a passkey a while ago: sign in again with it to approve \
+             a device.";
+        return Err((text.to_string(), "passkey", StatusCode::UNAUTHORIZED));
+    }
     let password = Secret::new(form.text("password"));
     if password.expose().is_empty() {
         let text = "Enter your password to approve a device.";
@@ -401,18 +414,20 @@ async fn approval_checks(
 }
 
 /// When `org`'s policy wants approvers signed in another way than
-/// `method`: that way, in words, and whether single sign-on is one.
+/// `method`: that way, in words, and whether single sign-on, and a
+/// passkey, are among them (and available here).
 async fn wanted_sign_in(
     state: &AppState,
     org: &str,
     method: Option<SignInMethod>,
-) -> Option<(String, bool)> {
+) -> Option<(String, bool, bool)> {
     let org = state.store.org_by_slug(org).await.ok()??;
     let policy = crate::org_policy::current(state, &org.id).await.ok()?;
     let refused =
         !policy.sign_in.is_empty() && !method.is_some_and(|m| policy.sign_in.contains(&m));
     let by_sso = policy.sign_in.contains(&SignInMethod::Sso) && state.sso.enabled();
-    refused.then(|| (policy.sign_in_text(), by_sso))
+    let by_passkey = policy.sign_in.contains(&SignInMethod::Passkey) && state.webauthn.is_some();
+    refused.then(|| (policy.sign_in_text(), by_sso, by_passkey))
 }
 
 /// A registered client as people call it: "devauth CLI", not `devauth-cli`.
@@ -505,15 +520,22 @@ pub async fn device_decide(
             // Refused for how the approver signed in: the page offers to
             // sign in again the way the org wants (the request stays pending).
             if let Err(Error::PolicyDenied(reason)) = &approved
-                && let Some((wants, by_sso)) = wanted_sign_in(&state, &org, method).await
+                && let Some((wants, by_sso, by_passkey)) =
+                    wanted_sign_in(&state, &org, method).await
             {
                 let text = format!(
                     "{} Sign in again with {wants}, then approve.",
                     super::page::sentence(reason)
                 );
-                // With single sign-on wanted, the page offers it again.
-                let field = if by_sso { "sign_in" } else { "org" };
-                let choices = choices.refused(&text, field);
+                // With single sign-on or a passkey wanted, the page offers it.
+                let field = if by_sso || by_passkey {
+                    "sign_in"
+                } else {
+                    "org"
+                };
+                let mut choices = choices.refused(&text, field);
+                choices.wants_sso = by_sso;
+                choices.wants_passkey = by_passkey;
                 return confirm_again(
                     &state,
                     &visitor,

@@ -20,6 +20,7 @@ pub(crate) mod device;
 mod flash;
 pub(crate) mod invite;
 mod page;
+pub(crate) mod passkey;
 pub(crate) mod reset;
 mod session;
 pub(crate) mod setup_page;
@@ -54,7 +55,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 /// Content-Security-Policy for every page: no inline script, no framing.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn routes() -> Routes {
@@ -62,6 +63,12 @@ pub fn routes() -> Routes {
         .add("/", get(sign_in::home))
         .add("/login", get(sign_in::login_form).post(sign_in::login))
         .add("/logout", post(sign_in::logout))
+        .add("/login/forgot", get(reset::forgot_form).post(reset::forgot))
+        .add("/login/passkey/begin", post(passkey::sign_in_begin))
+        .add("/login/passkey/finish", post(passkey::sign_in_finish))
+        .add("/account/passkeys/begin", post(passkey::register_begin))
+        .add("/account/passkeys/finish", post(passkey::register_finish))
+        .add("/account/passkeys/{id}/remove", post(passkey::remove))
         .add("/login/sso/link", get(sso::link_form).post(sso::link))
         .add("/login/sso/{provider}", post(sso::start))
         .add("/login/sso/{provider}/callback", get(sso::callback))

@@ -104,3 +104,85 @@ pub async fn set(
         Err(err) => unusable(&visitor, err),
     }
 }
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub layout: Layout,
+    pub email: String,
+    pub error: Option<String>,
+    /// After the form: the same words whether or not the email has an account.
+    pub sent_to: Option<String>,
+}
+
+fn forgot_off(visitor: &Visitor) -> Response {
+    message(
+        visitor,
+        StatusCode::NOT_FOUND,
+        "Ask for a reset link",
+        "This server does not send mail. Ask an owner or admin of your organization: they can make you a link to set a new password.",
+        "warn",
+        Some(("/login", "Back to sign-in")),
+    )
+}
+
+/// The page: "Forgot your password?": an email, to mail a reset link to
+/// (only when the server sends mail).
+#[utoipa::path(get, path = "/login/forgot", operation_id = "page_forgot_form", tag = "pages",
+    responses((status = 200, description = "the form", content_type = "text/html"), (status = 404, description = "this server sends no mail: ask an admin", content_type = "text/html")))]
+pub async fn forgot_form(State(state): State<AppState>, visitor: Visitor) -> Response {
+    if state.mailer.is_none() {
+        return forgot_off(&visitor);
+    }
+    let page = ForgotPage {
+        layout: layout(&visitor, "Forgot your password?"),
+        email: String::new(),
+        error: None,
+        sent_to: None,
+    };
+    visitor.finish(render(StatusCode::OK, &page))
+}
+
+/// The page: mails a reset link to `email` if it has an account (fields
+/// `email`, `csrf_token`); the answer is the same either way. Limited per
+/// address and per email.
+#[utoipa::path(post, path = "/login/forgot", operation_id = "page_forgot", tag = "pages",
+    responses((status = 200, description = "the same answer whether or not the email has an account", content_type = "text/html"), (status = 400, description = "not an email address", content_type = "text/html"), (status = 403, description = "a missing or wrong CSRF token", content_type = "text/html"), (status = 429, description = "asked too often", content_type = "text/html")))]
+pub async fn forgot(State(state): State<AppState>, visitor: Visitor, form: WebForm) -> Response {
+    if state.mailer.is_none() {
+        return forgot_off(&visitor);
+    }
+    if !visitor.csrf_ok(form.get("csrf_token")) {
+        return csrf_failed(&visitor);
+    }
+    let email = form.text("email").trim().to_string();
+    let again = |status: StatusCode, error: String| {
+        let page = ForgotPage {
+            layout: layout(&visitor, "Forgot your password?"),
+            email: email.clone(),
+            error: Some(error),
+            sent_to: None,
+        };
+        visitor.finish(render(status, &page))
+    };
+    match resets::forgot(&state, &email, &visitor.meta).await {
+        Ok(()) => {
+            let page = ForgotPage {
+                layout: layout(&visitor, "Check your mail"),
+                email: String::new(),
+                error: None,
+                sent_to: Some(email.clone()),
+            };
+            visitor.finish(render(StatusCode::OK, &page))
+        }
+        Err(Error::RateLimited { retry_after }) => again(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many requests for a reset link. Try again in {}.",
+                wait_words(retry_after)
+            ),
+        ),
+        Err(err @ Error::Invalid(_)) => again(StatusCode::BAD_REQUEST, sentence(&err.to_string())),
+        Err(err) => error_page(&visitor, err),
+    }
+}

@@ -76,6 +76,8 @@ pub async fn login_form(
         email: String::new(),
         next,
         sso: state.sso.buttons(),
+        forgot: state.mailer.is_some(),
+        passkeys: state.webauthn.is_some(),
     };
     visitor.finish(render(StatusCode::OK, &page))
 }
@@ -99,6 +101,8 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
             email: email.clone(),
             next: next.clone(),
             sso: state.sso.buttons(),
+            forgot: state.mailer.is_some(),
+            passkeys: state.webauthn.is_some(),
         };
         visitor.finish(render(status, &page))
     };

@@ -441,6 +441,10 @@ pub struct LoginPage {
     pub next: String,
     /// The single sign-on buttons: provider id and name.
     pub sso: Vec<(String, String)>,
+    /// Whether to offer "Forgot your password?" (the server sends mail).
+    pub forgot: bool,
+    /// Whether to offer "Sign in with a passkey".
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -500,6 +504,9 @@ pub struct ConfirmPage {
     pub sso_again: Vec<(String, String)>,
     /// Where such a sign-in comes back to: this request's page.
     pub again_next: String,
+    /// Sign in again with a passkey first (an old passkey sign-in, or an
+    /// org that wants one).
+    pub passkey_again: bool,
     /// That age in words ("2 hours").
     pub max_auth_age: String,
     pub orgs: Vec<OrgOption>,
@@ -537,6 +544,16 @@ pub struct AccountPage {
     pub sso: Vec<SsoRow>,
     /// Whether the account has a password (one made through a provider has none).
     pub has_password: bool,
+    /// The account's passkeys; `None` when passkeys are off on this server.
+    pub passkeys: Option<Vec<PasskeyView>>,
+}
+
+/// A passkey on the account page.
+pub struct PasskeyView {
+    pub id: String,
+    pub name: String,
+    pub added: String,
+    pub last_used: String,
 }
 
 /// A single sign-on provider on the account page.
@@ -776,6 +793,13 @@ impl PolicyView {
                     "sso",
                     "single sign-on",
                     policy.sign_in.contains(&crate::model::SignInMethod::Sso),
+                ),
+                (
+                    "passkey",
+                    "a passkey",
+                    policy
+                        .sign_in
+                        .contains(&crate::model::SignInMethod::Passkey),
                 ),
             ],
         }

@@ -162,7 +162,12 @@ impl<C: Send + Sync + 'static> Retention for SqlStore<C> {
             "DELETE FROM sso_attempts WHERE expires_at < $1",
             cutoffs.sessions,
         )
-        .await?;
+        .await?
+            + delete(
+                "DELETE FROM passkey_ceremonies WHERE expires_at < $1",
+                cutoffs.sessions,
+            )
+            .await?;
         let limits = delete(
             "DELETE FROM rate_limits WHERE window_end < $1",
             cutoffs.limits,

@@ -18,6 +18,7 @@ pub(crate) mod db;
 mod devices;
 mod invitations;
 mod limits;
+mod passkeys;
 mod records;
 mod resets;
 mod sso;

@@ -28,6 +28,8 @@ const DUMP_TABLES: &[&str] = &[
     "password_resets",
     "sso_identities",
     "sso_attempts",
+    "passkeys",
+    "passkey_ceremonies",
 ];
 
 #[async_trait]

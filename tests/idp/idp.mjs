@@ -60,6 +60,7 @@ const provider = new Provider(issuer, {
     openid: ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name'],
+    groups: ['groups'],
   },
   // Scope claims in the ID token too, as most providers put them.
   conformIdTokenClaims: false,
@@ -79,6 +80,7 @@ const provider = new Provider(issuer, {
           email: account.email,
           email_verified: account.email_verified !== false,
           name: account.name || account.email,
+          groups: account.groups || [],
         };
       },
     };

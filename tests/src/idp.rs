@@ -18,6 +18,8 @@ pub struct Account {
     pub email: String,
     pub email_verified: bool,
     pub name: String,
+    /// What the `groups` claim lists.
+    pub groups: Vec<String>,
 }
 
 impl Account {
@@ -26,6 +28,7 @@ impl Account {
             email: email.into(),
             email_verified: true,
             name: name.into(),
+            groups: Vec::new(),
         }
     }
 }
@@ -133,6 +136,7 @@ impl Idp {
                 .map(|a| {
                     serde_json::json!({
                         "email": a.email, "email_verified": a.email_verified, "name": a.name,
+                        "groups": a.groups,
                     })
                 })
                 .collect(),

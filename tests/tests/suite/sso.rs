@@ -43,19 +43,25 @@ fn provider(id: &str, issuer: &str, domains: &[&str], org: Option<&str>) -> Oidc
         allowed_domains: domains.iter().map(|d| d.to_string()).collect(),
         org: org.map(str::to_string),
         role: Role::Member,
+        scopes: vec!["groups".into()],
+        roles_claim: Some("groups".into()),
+        roles: [("devauth-admins".to_string(), Role::Admin)].into(),
     }
 }
 
 fn accounts() -> Vec<Account> {
     vec![
         Account::verified("carol@team.example", "Carol Colleague"),
-        Account::verified("dave@team.example", "Dave Developer"),
+        Account {
+            groups: vec!["devauth-admins".into(), "everyone".into()],
+            ..Account::verified("dave@team.example", "Dave Developer")
+        },
+        Account::verified("erin@team.example", "Erin Engineer"),
         Account::verified("eve@other.example", "Eve Elsewhere"),
         Account::verified(OWNER_EMAIL, "Olive at the IdP"),
         Account {
-            email: "unverified@team.example".into(),
             email_verified: false,
-            name: "Una Unverified".into(),
+            ..Account::verified("unverified@team.example", "Una Unverified")
         },
     ]
 }
@@ -448,31 +454,33 @@ async fn a_first_sign_in_makes_an_account_only_for_an_allowed_verified_email(bac
         "{details:?}"
     );
 
-    // The allowed domain, verified: an account, in the provider's org.
-    let mut dave = WebClient::new(&srv.url);
-    let to = press(&mut dave, "/login", "team", &[]).await;
-    let landed = dave
-        .get(&at_idp(&idp, &to, "dave@team.example").await)
-        .await;
-    assert_eq!(landed.status, 303, "{}", landed.body);
-    assert_eq!(
-        signed_in_as(&mut dave).await.as_deref(),
-        Some("dave@team.example")
-    );
-    let user = store
-        .user_by_email("dave@team.example")
-        .await
-        .expect("a read")
-        .expect("dave's account");
-    let org = store
-        .org_by_slug("acme")
-        .await
-        .expect("a read")
-        .expect("acme");
-    assert_eq!(
-        store.role_of(&org.id, &user.id).await.expect("a read"),
-        Some(Role::Member)
-    );
+    // The allowed domain, verified: an account, in the provider's org, with
+    // the role its groups map to (none mapped: the provider's `role`).
+    for (email, role) in [
+        ("dave@team.example", Role::Admin),
+        ("erin@team.example", Role::Member),
+    ] {
+        let mut web = WebClient::new(&srv.url);
+        let to = press(&mut web, "/login", "team", &[]).await;
+        assert!(to.contains("groups"), "asks for the groups scope: {to}");
+        let landed = web.get(&at_idp(&idp, &to, email).await).await;
+        assert_eq!(landed.status, 303, "{}", landed.body);
+        let user = store
+            .user_by_email(email)
+            .await
+            .expect("a read")
+            .expect("the new account");
+        let org = store
+            .org_by_slug("acme")
+            .await
+            .expect("a read")
+            .expect("acme");
+        assert_eq!(
+            store.role_of(&org.id, &user.id).await.expect("a read"),
+            Some(role),
+            "{email}"
+        );
+    }
     srv.stop().await;
 }
 

@@ -103,6 +103,16 @@ pub struct OidcProvider {
     /// The role it joins with: `member` (the default), `viewer` or `admin`.
     #[serde(default = "default_join_role")]
     pub role: crate::model::Role,
+    /// More scopes to ask for (e.g. `groups`) beyond `openid email profile`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The ID token claim that lists the person's groups (e.g. `groups`).
+    #[serde(default)]
+    pub roles_claim: Option<String>,
+    /// A group in `roles_claim` → the role an account made on its first
+    /// sign-in gets in `org` (the most powerful one that matches; none: `role`).
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, crate::model::Role>,
 }
 
 fn default_provider_id() -> String {
@@ -129,6 +139,16 @@ impl OidcProvider {
         let file: OidcFile = serde_json::from_str(&text)
             .map_err(|err| format!("DEVAUTH_OIDC_CONFIG: {}: {err}", path.display()))?;
         Ok(file.providers)
+    }
+
+    /// The role an account made on its first sign-in gets, for these groups.
+    pub fn role_for(&self, groups: &[String]) -> crate::model::Role {
+        groups
+            .iter()
+            .filter_map(|group| self.roles.get(group))
+            .min()
+            .copied()
+            .unwrap_or(self.role)
     }
 
     /// Whether an account may be made on a first sign-in with this
@@ -169,7 +189,9 @@ impl OidcProvider {
                 self.id
             ));
         }
-        if self.role == crate::model::Role::Owner {
+        if self.role == crate::model::Role::Owner
+            || self.roles.values().any(|r| *r == crate::model::Role::Owner)
+        {
             return Err(format!(
                 "provider `{}`: accounts made on a first sign-in cannot join as owner",
                 self.id
@@ -330,5 +352,101 @@ mod duration_tests {
             let err = parse_duration_secs(bad).expect_err(bad);
             assert!(err.contains('`'), "{err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod oidc_tests {
+    use super::{Config, OidcProvider};
+    use crate::model::Role;
+
+    fn provider(json: &str) -> Result<OidcProvider, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn providers_read_from_a_file_are_checked() {
+        let good = provider(
+            r#"{"name": "Okta", "issuer": "https://idp.example.com", "client_id": "devauth",
+                "allowed_domains": ["Example.com"], "org": "acme",
+                "roles_claim": "groups", "roles": {"admins": "admin", "guests": "viewer"}}"#,
+        )
+        .expect("a provider");
+        assert_eq!(good.id, "sso", "the default id");
+        assert!(good.allows("ada@example.COM") && !good.allows("ada@example.org"));
+        let groups = |g: &[&str]| g.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            good.role_for(&groups(&["guests", "admins"])),
+            Role::Admin,
+            "the most powerful"
+        );
+        assert_eq!(good.role_for(&groups(&["guests"])), Role::Viewer);
+        assert_eq!(
+            good.role_for(&groups(&["other"])),
+            Role::Member,
+            "none: `role`"
+        );
+        let config = |p: OidcProvider| Config {
+            oidc_providers: vec![p],
+            ..Config::default()
+        };
+        assert!(config(good.clone()).validate().is_ok());
+        assert!(
+            provider(r#"{"name": "x", "issuer": "https://i", "client_id": "c", "colour": 1}"#)
+                .is_err_and(|e| e.contains("colour")),
+            "unknown fields are refused"
+        );
+        let owner = OidcProvider {
+            roles: [("admins".to_string(), Role::Owner)].into(),
+            ..good.clone()
+        };
+        assert!(config(owner).validate().is_err_and(|e| e.contains("owner")));
+        let plain_http = OidcProvider {
+            issuer: "http://idp.example.com".into(),
+            ..good.clone()
+        };
+        assert!(
+            config(plain_http)
+                .validate()
+                .is_err_and(|e| e.contains("https"))
+        );
+        let twice = Config {
+            oidc_providers: vec![good.clone(), good],
+            ..Config::default()
+        };
+        assert!(
+            twice
+                .validate()
+                .is_err_and(|e| e.contains("two single sign-on providers"))
+        );
+    }
+
+    #[test]
+    fn mail_needs_a_sender() {
+        let config = Config {
+            smtp_url: Some(crate::secret::Secret::new("smtp://127.0.0.1:2525")),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .is_err_and(|e| e.contains("DEVAUTH_SMTP_FROM"))
+        );
+        let bad_from = Config {
+            smtp_from: Some("not an address".into()),
+            ..config.clone()
+        };
+        assert!(
+            bad_from
+                .validate()
+                .is_err_and(|e| e.contains("DEVAUTH_SMTP_FROM"))
+        );
+        let secret_url = Config {
+            smtp_url: Some(crate::secret::Secret::new("smtp://user:hunter2@[bad")),
+            smtp_from: Some("devauth <devauth@example.com>".into()),
+            ..Config::default()
+        };
+        let err = secret_url.validate().expect_err("an unusable URL");
+        assert!(!err.contains("hunter2"), "the password stays out: {err}");
     }
 }

@@ -154,11 +154,44 @@ struct ServeArgs {
     /// The address mail comes from, e.g. "devauth <devauth@example.com>".
     #[arg(long, env = "DEVAUTH_SMTP_FROM")]
     smtp_from: Option<String>,
+    /// More scopes to ask the provider for (comma-separated, e.g. groups).
+    #[arg(
+        long,
+        env = "DEVAUTH_OIDC_SCOPES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    oidc_scopes: Vec<String>,
+    /// The ID token claim listing the person's groups (e.g. groups).
+    #[arg(long, env = "DEVAUTH_OIDC_ROLES_CLAIM")]
+    oidc_roles_claim: Option<String>,
+    /// Group → role for accounts made on a first sign-in, comma-separated:
+    /// devauth-admins=admin,contractors=viewer (the most powerful match wins).
+    #[arg(long, env = "DEVAUTH_OIDC_ROLES", default_value = "")]
+    oidc_roles: String,
     /// Several providers: a JSON file `{"providers": [{"id", "name",
     /// "issuer", "client_id", "client_secret", "allowed_domains", "org",
     /// "role"}, …]}` (added to the one set by DEVAUTH_OIDC_ISSUER).
     #[arg(long, env = "DEVAUTH_OIDC_CONFIG")]
     oidc_config: Option<std::path::PathBuf>,
+}
+
+/// `devauth-admins=admin,contractors=viewer` → group → role.
+fn parse_roles(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, devauth_server::model::Role>, String> {
+    let mut roles = std::collections::BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (group, role) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("DEVAUTH_OIDC_ROLES: `{pair}` is not group=role"))?;
+        let role = role
+            .trim()
+            .parse()
+            .map_err(|err| format!("DEVAUTH_OIDC_ROLES: {err}"))?;
+        roles.insert(group.trim().to_string(), role);
+    }
+    Ok(roles)
 }
 
 impl ServeArgs {
@@ -195,6 +228,14 @@ impl ServeArgs {
                     .oidc_role
                     .parse()
                     .map_err(|err| format!("DEVAUTH_OIDC_ROLE: {err}"))?,
+                scopes: self
+                    .oidc_scopes
+                    .iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                roles_claim: self.oidc_roles_claim.clone().filter(|c| !c.is_empty()),
+                roles: parse_roles(&self.oidc_roles)?,
             });
         }
         Ok(providers)

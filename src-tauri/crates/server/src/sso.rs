@@ -366,6 +366,9 @@ pub async fn begin(
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
         .set_pkce_challenge(challenge);
+    for scope in &slot.config.scopes {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
     if purpose.fresh {
         request = request
             .add_prompt(CoreAuthPrompt::Login)
@@ -440,6 +443,34 @@ struct Person {
     email: Option<String>,
     email_verified: bool,
     name: Option<String>,
+    /// The groups in the provider's `roles_claim`.
+    groups: Vec<String>,
+}
+
+/// The strings listed in the claim `name` of a (verified) ID token.
+fn listed_claim(id_token: &openidconnect::core::CoreIdToken, name: &str) -> Vec<String> {
+    use base64::Engine;
+    let jwt = serde_json::to_value(id_token)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let payload = jwt
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    match payload.as_ref().and_then(|p| p.get(name)) {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        Some(serde_json::Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// Finishes a sign-in through `provider` with its answer, in the browser
@@ -639,6 +670,12 @@ async fn finish_inner(
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string()),
+        groups: slot
+            .config
+            .roles_claim
+            .as_deref()
+            .map(|claim| listed_claim(id_token, claim))
+            .unwrap_or_default(),
     };
     if person.email.is_none()
         && let Ok(request) = client.user_info(
@@ -846,7 +883,9 @@ async fn decide(
         None => None,
     };
     let user = new_account(state, &email, person.name.as_deref()).await?;
-    let join = org.as_ref().map(|org| (&org.id, config.role));
+    let join = org
+        .as_ref()
+        .map(|org| (&org.id, config.role_for(&person.groups)));
     link(
         state,
         config,

@@ -145,41 +145,31 @@ if [ -n "$want_python" ]; then
   fi
 fi
 
-# --- axe-core, for the accessibility checks of the browser tests -------------
+# --- npm packages the browser tests use, pinned, outside the repository -------
+# npm_pinned PACKAGE VERSION DIR: installs PACKAGE@VERSION into DIR unless it
+# is there (a package.json of its own, so npm installs there and not in a
+# parent project).
+npm_pinned() {
+  local package="$1" version="$2" dir="$3" installed
+  installed="$(node -e 'try { console.log(require(process.argv[1]).version) } catch { }' \
+    "$dir/node_modules/$package/package.json" 2>/dev/null || true)"
+  [ "$installed" = "$version" ] && return 0
+  echo "install-deps: installing $package@$version into $dir (npm)"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  echo "{\"name\": \"devauth-$package\", \"private\": true}" >"$dir/package.json"
+  quietly npm install --prefix "$dir" --no-save --no-package-lock --ignore-scripts \
+    --no-audit --no-fund "$package@$version"
+  installed="$(node -e 'try { console.log(require(process.argv[1]).version) } catch { }' \
+    "$dir/node_modules/$package/package.json" 2>/dev/null || true)"
+  [ "$installed" = "$version" ] || die "npm finished but $package $version is not in $dir"
+  echo "installed $package $version"
+}
 if [ -n "$want_axe" ]; then
-  axe_version=4.14.1
-  axe_dir="${DEVAUTH_AXE_DIR:-$HOME/.cache/devauth-axe}"
-  axe_installed() {
-    node -e 'try { console.log(require(process.argv[1]).version) } catch { }' \
-      "$axe_dir/node_modules/axe-core/package.json" 2>/dev/null || true
-  }
-  if [ "$(axe_installed)" != "$axe_version" ]; then
-    echo "install-deps: installing axe-core@$axe_version into $axe_dir (npm)"
-    rm -rf "$axe_dir"
-    mkdir -p "$axe_dir"
-    # A package.json of its own, so npm installs here and not in a parent project.
-    echo '{"name": "devauth-axe", "private": true}' >"$axe_dir/package.json"
-    quietly npm install --prefix "$axe_dir" --no-save --no-package-lock --ignore-scripts \
-      --no-audit --no-fund "axe-core@$axe_version"
-    [ "$(axe_installed)" = "$axe_version" ] || die "npm finished but axe-core $axe_version is not in $axe_dir"
-    echo "installed axe-core $axe_version"
-  fi
-  # The identity provider of the single sign-on tests (the version
+  # axe-core: the accessibility checks of the browser tests.
+  npm_pinned axe-core 4.14.1 "${DEVAUTH_AXE_DIR:-$HOME/.cache/devauth-axe}"
+  # oidc-provider: the single sign-on tests' identity provider (the version
   # .ci/bench.sh pins; tests/src/idp.rs looks in the same place).
-  oidc_version=9.13.3
-  oidc_dir="${OIDC_PROVIDER_DIR:-$HOME/.cache/devauth-bench/oidc-provider-$oidc_version}"
-  oidc_installed() {
-    node -e 'try { console.log(require(process.argv[1]).version) } catch { }' \
-      "$oidc_dir/node_modules/oidc-provider/package.json" 2>/dev/null || true
-  }
-  if [ "$(oidc_installed)" != "$oidc_version" ]; then
-    echo "install-deps: installing oidc-provider@$oidc_version into $oidc_dir (npm)"
-    rm -rf "$oidc_dir"
-    mkdir -p "$oidc_dir"
-    echo '{"name": "devauth-bench-oidc-provider", "private": true}' >"$oidc_dir/package.json"
-    quietly npm install --prefix "$oidc_dir" --no-save --no-package-lock --ignore-scripts \
-      --no-audit --no-fund "oidc-provider@$oidc_version"
-    [ "$(oidc_installed)" = "$oidc_version" ] || die "npm finished but oidc-provider $oidc_version is not in $oidc_dir"
-    echo "installed oidc-provider $oidc_version"
-  fi
+  npm_pinned oidc-provider 9.13.3 \
+    "${OIDC_PROVIDER_DIR:-$HOME/.cache/devauth-bench/oidc-provider-9.13.3}"
 fi

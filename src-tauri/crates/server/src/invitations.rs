@@ -101,7 +101,7 @@ pub async fn create(
         link = link.expose(),
     );
     let subject = format!("{inviter} invited you to {} on devauth", org.name);
-    let mailed = crate::mail::send(state, &invitation.email, &subject, body).await;
+    let mailed = crate::mail::send(state.mailer.as_ref(), &invitation.email, &subject, body).await;
     Ok(Created {
         invitation,
         link,

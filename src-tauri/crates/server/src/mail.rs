@@ -4,7 +4,6 @@
 //! logged without them, and nothing here is ever shown.
 
 use crate::secret::Secret;
-use crate::state::AppState;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -58,10 +57,10 @@ impl Mailer {
     }
 }
 
-/// Sends a message if mail is set up: whether it went. A failure is logged
-/// (without the message) and the caller shows the link instead.
-pub async fn send(state: &AppState, to: &str, subject: &str, body: String) -> bool {
-    let Some(mailer) = &state.mailer else {
+/// Sends a message if mail is set up (`mailer`): whether it went. A failure
+/// is logged (without the message) and the caller shows the link instead.
+pub async fn send(mailer: Option<&Mailer>, to: &str, subject: &str, body: String) -> bool {
+    let Some(mailer) = mailer else {
         return false;
     };
     match mailer.send(to, subject, body).await {

@@ -118,7 +118,13 @@ pub async fn create(
         public = state.public_url,
         link = link.expose(),
     );
-    let mailed = crate::mail::send(state, &target.email, "Set a new devauth password", body).await;
+    let mailed = crate::mail::send(
+        state.mailer.as_ref(),
+        &target.email,
+        "Set a new devauth password",
+        body,
+    )
+    .await;
     Ok(Created {
         user: target,
         link,
@@ -199,7 +205,13 @@ async fn mail_forgotten(state: &AppState, email: &str, meta: &RequestMeta) -> Re
         email = user.email,
         link = link.expose(),
     );
-    crate::mail::send(state, &user.email, "Set a new devauth password", body).await;
+    crate::mail::send(
+        state.mailer.as_ref(),
+        &user.email,
+        "Set a new devauth password",
+        body,
+    )
+    .await;
     Ok(())
 }
 

@@ -48,7 +48,7 @@ pub struct Inner {
     /// Validated tokens, dropped as soon as an event says they may have changed.
     pub cache: TokenCache,
     /// The single sign-on providers, and what was read from them.
-    pub sso: crate::sso::Sso,
+    pub sso: crate::sso::providers::Sso,
     /// Mail for invitations and reset links, when `DEVAUTH_SMTP_URL` is set.
     pub mailer: Option<crate::mail::Mailer>,
     /// The passkeys' relying party (the public URL's host), when it is a name.
@@ -72,14 +72,14 @@ impl AppState {
         let passwords = PasswordGate::new(config.password_checks, config.password_queue);
         // With a listener (PostgreSQL) the cache waits until it is connected.
         let cache = TokenCache::new(config.cache_max_age_secs, store.backend() != "postgres");
-        let sso = crate::sso::Sso::new(&config.oidc_providers);
+        let sso = crate::sso::providers::Sso::new(&config.oidc_providers);
         let mailer = match (&config.smtp_url, &config.smtp_from) {
             (Some(url), Some(from)) => crate::mail::Mailer::new(url, from)
                 .map_err(|err| tracing::warn!("mail is off: {err}"))
                 .ok(),
             _ => None,
         };
-        let webauthn = crate::passkeys::relying_party(&public_url)
+        let webauthn = crate::passkeys::party::relying_party(&public_url)
             .map_err(|err| tracing::info!("{err}"))
             .ok();
         Self(Arc::new(Inner {

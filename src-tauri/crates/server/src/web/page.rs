@@ -164,6 +164,20 @@ pub fn sentence(text: &str) -> String {
     capitalize(&text.replace('`', ""))
 }
 
+/// After a signed-in form's act: what it did, kept for the next view of
+/// `to`, or the error page.
+pub async fn after(
+    state: &crate::state::AppState,
+    visitor: &Visitor,
+    to: &str,
+    done: Result<String, Error>,
+) -> Response {
+    match done {
+        Ok(notice) => see_other(state, visitor, to, &Flash::notice(notice)).await,
+        Err(err) => error_page(visitor, err),
+    }
+}
+
 pub fn to_login(next: &str) -> Response {
     let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
     Redirect::to(&format!("/login?next={encoded}")).into_response()

@@ -5,7 +5,7 @@
 //! and answers where to go next.
 
 use super::flash::Flash;
-use super::page::{csrf_failed, error_page, safe_next, see_other, sentence, status_of};
+use super::page::{safe_next, sentence, status_of};
 use super::session::{Visitor, WebForm};
 use crate::error::Error;
 use crate::model::SignInMethod;
@@ -200,17 +200,12 @@ pub async fn remove(
     visitor: Visitor,
     form: WebForm,
 ) -> Response {
-    let Some(user) = visitor.user.clone() else {
-        return super::page::to_login("/account");
+    let user = match super::page::form_user(&visitor, &form, "/account") {
+        Ok(user) => user,
+        Err(refusal) => return refusal,
     };
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    match passkeys::remove(&state, &user, &id, &visitor.meta).await {
-        Ok(name) => {
-            let flash = Flash::notice(format!("Passkey “{name}” removed: it signs in no more."));
-            see_other(&state, &visitor, "/account#passkeys", &flash).await
-        }
-        Err(err) => error_page(&visitor, err),
-    }
+    let done = passkeys::remove(&state, &user, &id, &visitor.meta)
+        .await
+        .map(|name| format!("Passkey “{name}” removed: it signs in no more."));
+    super::page::after(&state, &visitor, "/account#passkeys", done).await
 }

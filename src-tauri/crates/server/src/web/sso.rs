@@ -6,7 +6,7 @@
 //! already theirs); `/account/sso/{provider}/disconnect` unlinks.
 
 use super::flash::Flash;
-use super::page::{csrf_failed, error_page, layout, message, safe_next, see_other};
+use super::page::{csrf_failed, error_page, layout, message, safe_next};
 use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::identity::SignInError;
@@ -251,18 +251,15 @@ pub async fn disconnect(
     visitor: Visitor,
     form: WebForm,
 ) -> Response {
-    let Some(user) = visitor.user.clone() else {
-        return super::page::to_login("/account");
+    let user = match super::page::form_user(&visitor, &form, "/account") {
+        Ok(user) => user,
+        Err(refusal) => return refusal,
     };
-    if !visitor.csrf_ok(form.get("csrf_token")) {
-        return csrf_failed(&visitor);
-    }
-    match sso::unlink(&state, &user, &provider, &visitor.meta).await {
-        Ok(()) => {
+    let done = sso::unlink(&state, &user, &provider, &visitor.meta)
+        .await
+        .map(|()| {
             let name = state.sso.name_of(&provider).unwrap_or(provider);
-            let flash = Flash::notice(format!("{name} is disconnected from your account."));
-            see_other(&state, &visitor, "/account#sso", &flash).await
-        }
-        Err(err) => error_page(&visitor, err),
-    }
+            format!("{name} is disconnected from your account.")
+        });
+    super::page::after(&state, &visitor, "/account#sso", done).await
 }

@@ -20,7 +20,7 @@ use crate::state::AppState;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, DiscoverableKey, Passkey,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
+    RequestChallengeResponse, Uuid, Webauthn,
 };
 
 /// How long a ceremony may take, seconds.
@@ -28,21 +28,8 @@ pub const CEREMONY_SECS: i64 = 300;
 /// The most passkeys one account registers.
 pub const MAX_PER_USER: usize = 20;
 
-/// The relying party for `public_url`, or why there is none.
-pub fn relying_party(public_url: &str) -> std::result::Result<Webauthn, String> {
-    let origin = Url::parse(public_url).map_err(|e| format!("the public URL: {e}"))?;
-    let Some(url::Host::Domain(host)) = origin.host() else {
-        return Err(format!(
-            "passkeys need the server reached by a name, not an address: set DEVAUTH_PUBLIC_URL \
-             (e.g. http://localhost:{})",
-            origin.port_or_known_default().unwrap_or(8750)
-        ));
-    };
-    let host = host.to_string();
-    WebauthnBuilder::new(&host, &origin)
-        .and_then(|b| b.rp_name("devauth").build())
-        .map_err(|e| format!("passkeys are off: {e}"))
-}
+pub mod party;
+pub use party::relying_party;
 
 fn webauthn(state: &AppState) -> Result<&Webauthn> {
     state.webauthn.as_ref().ok_or_else(|| {

@@ -33,22 +33,21 @@ use crate::model::{
 use crate::secret::{Secret, sha256_hex};
 use crate::state::AppState;
 use openidconnect::core::{
-    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreProviderMetadata,
-    CoreUserInfoClaims,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
 };
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse,
 };
-use std::sync::Arc;
 use std::time::Duration;
+
+pub mod providers;
+pub use providers::{Refusal, Sso};
 
 /// How long a sign-in through a provider may take, and a link wait for its
 /// password, seconds.
 pub const ATTEMPT_SECS: i64 = 600;
-/// How long a provider's discovery document is kept before it is read again, seconds.
-const METADATA_MAX_AGE: i64 = 3600;
 /// A fresh sign-in (to approve a device) happened at most this long before
 /// the answer, by the provider's `auth_time`.
 const FRESH_SECS: i64 = 300;
@@ -61,213 +60,6 @@ type Client = CoreClient<
     EndpointMaybeSet,
     EndpointMaybeSet,
 >;
-
-/// The configured providers, and what was read from them.
-pub struct Sso {
-    providers: Vec<Arc<Slot>>,
-    http: openidconnect::reqwest::Client,
-    /// Where a sign-in form may lead (the pages' CSP `form-action`): the
-    /// issuers' origins, and their authorization endpoints' once read.
-    origins: std::sync::RwLock<Vec<String>>,
-}
-
-/// `https://idp.example:8443` of a URL.
-fn origin_of(url: &str) -> Option<String> {
-    let url = url::Url::parse(url).ok()?;
-    let origin = url.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
-}
-
-struct Slot {
-    config: OidcProvider,
-    discovered: tokio::sync::Mutex<Option<Discovered>>,
-}
-
-#[derive(Clone)]
-struct Discovered {
-    metadata: CoreProviderMetadata,
-    /// The provider says it sends `iss` with every answer (RFC 9207).
-    sends_iss: bool,
-    /// When it was read, by the server's clock.
-    read_at: i64,
-}
-
-/// The one field of a discovery document the crate's type leaves out.
-#[derive(serde::Deserialize)]
-struct IssParameter {
-    #[serde(default)]
-    authorization_response_iss_parameter_supported: bool,
-}
-
-impl Sso {
-    /// The providers of the server's settings (nothing is read from them yet).
-    pub fn new(providers: &[OidcProvider]) -> Sso {
-        let http = openidconnect::reqwest::Client::builder()
-            // Following redirects would let a provider's answer lead anywhere.
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        Sso {
-            providers: providers
-                .iter()
-                .map(|config| {
-                    Arc::new(Slot {
-                        config: config.clone(),
-                        discovered: tokio::sync::Mutex::new(None),
-                    })
-                })
-                .collect(),
-            http,
-            origins: std::sync::RwLock::new(
-                providers
-                    .iter()
-                    .filter_map(|p| origin_of(&p.issuer))
-                    .collect(),
-            ),
-        }
-    }
-
-    /// The pages' Content-Security-Policy: `base` with the providers'
-    /// origins allowed as where a form leads (a sign-in button's answer
-    /// redirects there).
-    pub fn csp(&self, base: &'static str) -> std::borrow::Cow<'static, str> {
-        if self.providers.is_empty() {
-            return base.into();
-        }
-        let origins = self.origins.read().map(|o| o.join(" ")).unwrap_or_default();
-        base.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {origins}"),
-        )
-        .into()
-    }
-
-    /// Whether the pages' CSP lets a form lead to `url`.
-    pub fn form_may_lead_to(&self, url: &str) -> bool {
-        let (Some(origin), Ok(origins)) = (origin_of(url), self.origins.read()) else {
-            return false;
-        };
-        origins.contains(&origin)
-    }
-
-    fn learn_origin(&self, url: &str) {
-        if let (Some(origin), Ok(mut origins)) = (origin_of(url), self.origins.write())
-            && !origins.contains(&origin)
-        {
-            origins.push(origin);
-        }
-    }
-
-    /// The providers, as the sign-in page lists them: id and name.
-    pub fn buttons(&self) -> Vec<(String, String)> {
-        self.providers
-            .iter()
-            .map(|slot| (slot.config.id.clone(), slot.config.name.clone()))
-            .collect()
-    }
-
-    /// Whether any provider is configured.
-    pub fn enabled(&self) -> bool {
-        !self.providers.is_empty()
-    }
-
-    /// A provider's name, by id.
-    pub fn name_of(&self, id: &str) -> Option<String> {
-        self.slot(id).map(|slot| slot.config.name.clone())
-    }
-
-    fn slot(&self, id: &str) -> Option<&Arc<Slot>> {
-        self.providers.iter().find(|slot| slot.config.id == id)
-    }
-
-    async fn discovered(&self, slot: &Slot, now: i64) -> std::result::Result<Discovered, Refusal> {
-        let mut kept = slot.discovered.lock().await;
-        if let Some(found) = kept.as_ref()
-            && (0..METADATA_MAX_AGE).contains(&(now - found.read_at))
-        {
-            return Ok(found.clone());
-        }
-        let fresh = self.discover(&slot.config, now).await?;
-        *kept = Some(fresh.clone());
-        Ok(fresh)
-    }
-
-    async fn discover(
-        &self,
-        config: &OidcProvider,
-        now: i64,
-    ) -> std::result::Result<Discovered, Refusal> {
-        let unreachable = |detail: String| {
-            tracing::warn!(provider = %config.id, issuer = %config.issuer, "{detail}");
-            Refusal::new(
-                "provider unreachable",
-                format!(
-                    "{} could not be reached. Try again in a moment, or sign in with your password.",
-                    config.name
-                ),
-            )
-        };
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            config.issuer.trim_end_matches('/')
-        );
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|err| unreachable(format!("discovery failed: {err}")))?;
-        if !response.status().is_success() {
-            return Err(unreachable(format!(
-                "discovery answered {}",
-                response.status()
-            )));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| unreachable(format!("discovery failed: {err}")))?;
-        let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
-            .map_err(|err| unreachable(format!("discovery document unreadable: {err}")))?;
-        let sends_iss = serde_json::from_slice::<IssParameter>(&body)
-            .map(|p| p.authorization_response_iss_parameter_supported)
-            .unwrap_or(false);
-        let expected = IssuerUrl::new(config.issuer.clone())
-            .map_err(|err| unreachable(format!("issuer unusable: {err}")))?;
-        if metadata.issuer() != &expected {
-            return Err(unreachable(format!(
-                "the discovery document names the issuer {}, not {}",
-                metadata.issuer().as_str(),
-                expected.as_str()
-            )));
-        }
-        let keys = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
-            .await
-            .map_err(|err| unreachable(format!("reading the keys failed: {err}")))?;
-        self.learn_origin(metadata.authorization_endpoint().as_str());
-        Ok(Discovered {
-            metadata: metadata.set_jwks(keys),
-            sends_iss,
-            read_at: now,
-        })
-    }
-
-    /// Reads the provider's keys again: an ID token (which comes only from
-    /// the provider's token endpoint) named a key not seen yet.
-    async fn reread_keys(&self, slot: &Slot) -> Option<Discovered> {
-        let mut kept = slot.discovered.lock().await;
-        let found = kept.as_mut()?;
-        let keys = CoreJsonWebKeySet::fetch_async(found.metadata.jwks_uri(), &self.http)
-            .await
-            .map_err(
-                |err| tracing::warn!(provider = %slot.config.id, "reading the keys failed: {err}"),
-            )
-            .ok()?;
-        found.metadata = found.metadata.clone().set_jwks(keys);
-        Some(found.clone())
-    }
-}
 
 fn client_of(
     state: &AppState,
@@ -294,39 +86,6 @@ fn client_of(
 /// Where a provider sends the person back: register this at the provider.
 pub fn redirect_uri(state: &AppState, provider: &str) -> String {
     format!("{}/login/sso/{provider}/callback", state.public_url)
-}
-
-/// Why a sign-in through a provider did not work: for the audit log, and
-/// for the person.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    /// Short, for the log's detail ("state unknown or used").
-    pub reason: String,
-    /// A sentence for the page.
-    pub message: String,
-}
-
-impl Refusal {
-    fn new(reason: impl Into<String>, message: impl Into<String>) -> Refusal {
-        Refusal {
-            reason: reason.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl From<Error> for Refusal {
-    fn from(err: Error) -> Refusal {
-        Refusal::new(
-            "failed",
-            match err {
-                Error::Store(_) | Error::Internal(_) => {
-                    "Something went wrong on the server. Try again.".into()
-                }
-                other => sentence(&other.to_string().replace('`', "")),
-            },
-        )
-    }
 }
 
 /// What a sign-in is for, besides signing in.
@@ -695,19 +454,6 @@ async fn finish_inner(
         }
     }
     decide(state, &slot.config, attempt, person, signed_in, meta).await
-}
-
-/// `the email is taken` → `The email is taken.`
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -155,6 +155,44 @@ async fn a_ceremony_is_one_browsers_and_taken_once(backend: Backend) {
         "discoverable: {body}"
     );
     assert_eq!(body["options"]["publicKey"]["rp"]["id"], "localhost");
+
+    // Someone else's passkey cannot be removed from here.
+    srv.add_member(
+        "bob@example.com",
+        "acme",
+        devauth_server::model::Role::Member,
+    )
+    .await;
+    let store = &srv.server.state.store;
+    let bob = store
+        .user_by_email("bob@example.com")
+        .await
+        .expect("a read")
+        .expect("bob");
+    let row = devauth_server::model::PasskeyRow {
+        id: "bobs-key".into(),
+        user_id: bob.id.clone(),
+        credential_id: "00ff".into(),
+        name: "bob's phone".into(),
+        passkey: "{}".into(),
+        created_at: srv.clock_now(),
+        last_used_at: None,
+    };
+    let audit = devauth_server::model::NewAuditEvent::new(
+        srv.clock_now(),
+        devauth_server::model::Actor::System,
+        devauth_server::model::AuditAction::PasskeyAdded,
+        &Default::default(),
+    );
+    assert!(store.add_passkey(&row, &audit).await.expect("a write"));
+    let theirs = here
+        .post(
+            "/account/passkeys/bobs-key/remove",
+            &[("csrf_token", &signed_csrf)],
+        )
+        .await;
+    assert_eq!(theirs.status, 404, "{}", theirs.body);
+    assert_eq!(store.passkeys_of(&bob.id).await.expect("a read").len(), 1);
     srv.stop().await;
 }
 

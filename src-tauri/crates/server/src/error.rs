@@ -8,6 +8,21 @@ use crate::model::DeviceStatus;
 use crate::policy::Denied;
 use crate::store::StoreError;
 
+/// A domain error's text as a sentence on a page: no code quotes, a capital
+/// letter, one full stop.
+pub fn sentence(text: &str) -> String {
+    let text = text.replace('`', "");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            chars.as_str().trim_end_matches('.')
+        ),
+        None => String::new(),
+    }
+}
+
 /// A failed service call. `Display` is the sentence a caller may read;
 /// [`Error::Store`] and [`Error::Internal`] show only "internal error", their
 /// detail is for the log.

@@ -253,21 +253,8 @@ impl From<Error> for Refusal {
                 Error::Store(_) | Error::Internal(_) => {
                     "Something went wrong on the server. Try again.".into()
                 }
-                other => sentence(&other.to_string().replace('`', "")),
+                other => crate::error::sentence(&other.to_string()),
             },
         )
     }
-}
-
-/// `the email is taken` → `The email is taken.`
-pub(super) fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
 }

@@ -9,7 +9,7 @@ use super::session::{Visitor, WebForm};
 use super::views::*;
 use crate::device_flow::{self, PendingRequest, not_pending};
 use crate::error::{Error, Flow};
-use crate::identity::{self, SignInError};
+use crate::identity;
 use crate::model::SignInMethod;
 use crate::model::{DeviceStatus, User};
 use crate::policy::Principal;
@@ -393,22 +393,13 @@ async fn approval_checks(
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
         },
-        Err(SignInError::Wrong) => ("Wrong password.".to_string(), StatusCode::UNAUTHORIZED),
-        Err(SignInError::Limited { retry_after }) => (
-            format!(
-                "Too many failed sign-ins. Try again in {}.",
-                wait_words(retry_after)
+        Err(err) => match super::page::refused_password(err, "Wrong password.") {
+            Ok((status, text, _)) => (text, status),
+            Err(_) => (
+                "Your password could not be checked. Try again.".to_string(),
+                StatusCode::SERVICE_UNAVAILABLE,
             ),
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
-        Err(SignInError::Busy { .. }) => (
-            "The server is busy checking other sign-ins. Try again in a moment.".to_string(),
-            StatusCode::SERVICE_UNAVAILABLE,
-        ),
-        Err(SignInError::Failed(_)) => (
-            "Your password could not be checked. Try again.".to_string(),
-            StatusCode::SERVICE_UNAVAILABLE,
-        ),
+        },
     };
     Err((text, "password", status))
 }

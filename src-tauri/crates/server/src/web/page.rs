@@ -158,10 +158,42 @@ pub async fn see_other(
     visitor.finish(response)
 }
 
-/// A domain error's text as a sentence on a page: no code quotes, a capital
-/// letter, one full stop.
-pub fn sentence(text: &str) -> String {
-    capitalize(&text.replace('`', ""))
+pub use crate::error::sentence;
+
+/// A password check that did not pass, as a form says it: the status, the
+/// sentence (`wrong` for a wrong password) and, when the server is busy, the
+/// seconds for `Retry-After`; the check's own failure as the error.
+pub fn refused_password(
+    err: crate::identity::SignInError,
+    wrong: &str,
+) -> Result<(StatusCode, String, Option<i64>), Error> {
+    use crate::identity::SignInError;
+    match err {
+        SignInError::Wrong => Ok((StatusCode::UNAUTHORIZED, wrong.to_string(), None)),
+        SignInError::Limited { retry_after } => Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-ins. Try again in {}.",
+                wait_words(retry_after)
+            ),
+            None,
+        )),
+        SignInError::Busy { retry_after } => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is busy checking other sign-ins. Try again in a moment.".into(),
+            Some(retry_after),
+        )),
+        SignInError::Failed(err) => Err(err),
+    }
+}
+
+/// Puts `Retry-After: secs` on `response`, when there is a wait.
+pub fn retry_after(response: &mut Response, secs: Option<i64>) {
+    if let Some(value) = secs.and_then(|s| s.to_string().parse().ok()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
 }
 
 /// After a signed-in form's act: what it did, kept for the next view of
@@ -207,20 +239,6 @@ pub fn status_of(err: &Error) -> StatusCode {
 pub fn with_fault(response: &mut Response, err: &Error) {
     if let Some(detail) = err.fault() {
         response.extensions_mut().insert(Fault(detail));
-    }
-}
-
-/// The first letter up and one full stop at the end: error sentences read as
-/// sentences on a page.
-pub fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => format!(
-            "{}{}.",
-            first.to_uppercase(),
-            chars.as_str().trim_end_matches('.')
-        ),
-        None => String::new(),
     }
 }
 

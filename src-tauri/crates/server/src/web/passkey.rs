@@ -31,6 +31,21 @@ fn failed(visitor: &Visitor, err: &Error) -> Response {
     answer(visitor, status_of(err), json!({ "error": text }))
 }
 
+/// A ceremony begun: its id and the options for the browser's WebAuthn call.
+fn begun_answer<T: serde::Serialize>(
+    visitor: &Visitor,
+    begun: Result<(String, T), Error>,
+) -> Response {
+    match begun {
+        Ok((ceremony, options)) => answer(
+            visitor,
+            StatusCode::OK,
+            json!({ "ceremony": ceremony, "options": options }),
+        ),
+        Err(err) => failed(visitor, &err),
+    }
+}
+
 fn expired(visitor: &Visitor) -> Response {
     answer(
         visitor,
@@ -59,14 +74,8 @@ pub async fn register_begin(
         return expired(&visitor);
     }
     let browser = visitor.browser_hash();
-    match passkeys::begin_registration(&state, &user, &form.text("name"), &browser).await {
-        Ok((ceremony, options)) => answer(
-            &visitor,
-            StatusCode::OK,
-            json!({ "ceremony": ceremony, "options": options }),
-        ),
-        Err(err) => failed(&visitor, &err),
-    }
+    let begun = passkeys::begin_registration(&state, &user, &form.text("name"), &browser).await;
+    begun_answer(&visitor, begun)
 }
 
 /// The page: finishes a registration (fields `csrf_token`, `ceremony`,
@@ -129,14 +138,8 @@ pub async fn sign_in_begin(
         return expired(&visitor);
     }
     let next = safe_next(form.get("next"));
-    match passkeys::begin_sign_in(&state, &visitor.browser_hash(), &next).await {
-        Ok((ceremony, options)) => answer(
-            &visitor,
-            StatusCode::OK,
-            json!({ "ceremony": ceremony, "options": options }),
-        ),
-        Err(err) => failed(&visitor, &err),
-    }
+    let begun = passkeys::begin_sign_in(&state, &visitor.browser_hash(), &next).await;
+    begun_answer(&visitor, begun)
 }
 
 /// The page: finishes a sign-in with a passkey (fields `csrf_token`,

@@ -2,15 +2,15 @@
 //! (through the identity service, which limits, checks and audits) and
 //! `/logout`.
 
-use super::page::{csrf_failed, error_page, layout, safe_next};
+use super::page::{csrf_failed, error_page, layout, refused_password, retry_after, safe_next};
 use super::session::{Visitor, WebForm};
 use super::views::*;
-use crate::identity::{self, SignInError};
+use crate::identity;
 use crate::model::SignInMethod;
 use crate::secret::Secret;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -110,35 +110,16 @@ pub async fn login(State(state): State<AppState>, mut visitor: Visitor, form: We
     let known = visitor.known_as(&email);
     let user = match identity::sign_in(&state, &email, &password, known, &visitor.meta).await {
         Ok(user) => user,
-        Err(SignInError::Limited { retry_after }) => {
-            return retry(
-                &visitor,
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed sign-ins. Try again in {}.",
-                    super::views::wait_words(retry_after)
-                ),
-            );
+        Err(err) => {
+            return match refused_password(err, "Wrong email or password.") {
+                Ok((status, text, wait)) => {
+                    let mut response = retry(&visitor, status, text);
+                    retry_after(&mut response, wait);
+                    response
+                }
+                Err(err) => error_page(&visitor, err),
+            };
         }
-        Err(SignInError::Busy { retry_after }) => {
-            let mut response = retry(
-                &visitor,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server is busy checking other sign-ins. Try again in a moment.".into(),
-            );
-            if let Ok(value) = retry_after.to_string().parse() {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
-        }
-        Err(SignInError::Wrong) => {
-            return retry(
-                &visitor,
-                StatusCode::UNAUTHORIZED,
-                "Wrong email or password.".into(),
-            );
-        }
-        Err(SignInError::Failed(err)) => return error_page(&visitor, err),
     };
     let mut response = Redirect::to(&next).into_response();
     if let Err(err) = visitor

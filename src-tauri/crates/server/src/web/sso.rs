@@ -6,17 +6,18 @@
 //! already theirs); `/account/sso/{provider}/disconnect` unlinks.
 
 use super::flash::Flash;
-use super::page::{csrf_failed, error_page, layout, message, safe_next};
+use super::page::{
+    csrf_failed, error_page, layout, message, refused_password, retry_after, safe_next,
+};
 use super::session::{Visitor, WebForm};
 use super::views::*;
-use crate::identity::SignInError;
 use crate::model::SignInMethod;
 use crate::secret::Secret;
 use crate::sso::{self, Answer, LinkError, Outcome, Purpose, Refusal};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 fn refused(visitor: &Visitor, status: StatusCode, refusal: &Refusal) -> Response {
@@ -214,29 +215,14 @@ pub async fn link(State(state): State<AppState>, mut visitor: Visitor, form: Web
         }
         Err(LinkError::Gone) => nothing_waiting(&visitor),
         Err(LinkError::Refused(refusal)) => refused(&visitor, StatusCode::CONFLICT, &refusal),
-        Err(LinkError::SignIn(SignInError::Wrong)) => {
-            retry(&visitor, StatusCode::UNAUTHORIZED, "Wrong password.".into())
-        }
-        Err(LinkError::SignIn(SignInError::Limited { retry_after })) => retry(
-            &visitor,
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed sign-ins. Try again in {}.",
-                wait_words(retry_after)
-            ),
-        ),
-        Err(LinkError::SignIn(SignInError::Busy { retry_after })) => {
-            let mut response = retry(
-                &visitor,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server is busy checking other sign-ins. Try again in a moment.".into(),
-            );
-            if let Ok(value) = retry_after.to_string().parse() {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
+        Err(LinkError::SignIn(err)) => match refused_password(err, "Wrong password.") {
+            Ok((status, text, wait)) => {
+                let mut response = retry(&visitor, status, text);
+                retry_after(&mut response, wait);
+                response
             }
-            response
-        }
-        Err(LinkError::SignIn(SignInError::Failed(err))) => error_page(&visitor, err),
+            Err(err) => error_page(&visitor, err),
+        },
     }
 }
 
